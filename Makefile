@@ -1,0 +1,70 @@
+# ei-usage developer commands. Needs only python3 (>= 3.11) and make: everything else is
+# installed, pinned by requirements/dev.lock, into .venv.
+#
+#   make test       lint, format check, mypy --strict, drift check of generated/, pytest
+#   make demo       show what the package does, offline
+#
+# Maintenance: make generate, make check-generated, make vendor-spec FROM=..., make dist, make lock
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+# uv, not the machine's pip, installs the lock: fast, and it verifies the lock's hashes.
+UV := $(BIN)/uv
+export UV_PYTHON := $(BIN)/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: venv test lint format typecheck check-generated generate vendor-spec pytest dist demo lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ei-usage needs Python >= 3.11; set PYTHON=python3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip sync --quiet requirements/dev.lock
+	$(UV) pip install --quiet --no-deps --editable .
+	touch $@
+
+test: lint typecheck check-generated pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check-generated: $(STAMP)
+	$(BIN)/python openapi/tools/generate.py --check
+
+generate: $(STAMP)
+	$(BIN)/python openapi/tools/generate.py
+
+vendor-spec: $(STAMP)
+	@test -n "$(FROM)" || { echo 'usage: make vendor-spec FROM=path/to/openapi.yml' >&2; exit 2; }
+	$(BIN)/python openapi/tools/vendor_spec.py --from "$(FROM)"
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --installer uv --outdir dist .
+
+demo: $(STAMP)
+	$(BIN)/python -m ei_usage
+
+# Re-resolve the pinned development environment after editing pyproject.toml's dependencies.
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --quiet --custom-compile-command "make lock" -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .hypothesis

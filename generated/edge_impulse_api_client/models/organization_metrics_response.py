@@ -1,0 +1,94 @@
+# Generated code: DO NOT EDIT. Change the spec slice or the generator config, then run
+# `make generate` (openapi/tools/generate.py), which ran:
+#   openapi-python-client generate --path openapi/edge-impulse.yaml --config generator-config.yaml --meta none --fail-on-warning
+# Generator: openapi-python-client 0.29.1, formatted by ruff 0.17.6
+# Spec:   openapi/edge-impulse.yaml sha256 29c584b7e3fb3a421d4b08d3ba1a3f61acb39fd723c84cdadea4d9f91141ef38
+# Config: generator-config.yaml sha256 2bd372a6adfb527322109e70c9f8aedcb722fd73e5e0db0d6ab8fc51b1d1a88e
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.organization_metrics_response_metrics import OrganizationMetricsResponseMetrics
+
+
+T = TypeVar("T", bound="OrganizationMetricsResponse")
+
+
+@_attrs_define
+class OrganizationMetricsResponse:
+    """
+    Attributes:
+        success (bool): Whether the operation succeeded
+        metrics (OrganizationMetricsResponseMetrics):
+        error (str | Unset): Optional error description (set if 'success' was false)
+    """
+
+    success: bool
+    metrics: OrganizationMetricsResponseMetrics
+    error: str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        success = self.success
+
+        metrics = self.metrics.to_dict()
+
+        error = self.error
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "success": success,
+                "metrics": metrics,
+            }
+        )
+        if error is not UNSET:
+            field_dict["error"] = error
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.organization_metrics_response_metrics import (
+            OrganizationMetricsResponseMetrics,
+        )
+
+        d = dict(src_dict)
+        success = d.pop("success")
+
+        metrics = OrganizationMetricsResponseMetrics.from_dict(d.pop("metrics"))
+
+        error = d.pop("error", UNSET)
+
+        organization_metrics_response = cls(
+            success=success,
+            metrics=metrics,
+            error=error,
+        )
+
+        organization_metrics_response.additional_properties = d
+        return organization_metrics_response
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,205 @@
+"""Regenerate the low-level client, or check that ``generated/`` is what the generator makes.
+
+``make generate`` runs this script; ``make check-generated`` runs it with ``--check``.
+
+The pipeline is the same for both, so the check proves exactly what a regeneration would do:
+
+1. ``openapi-python-client generate`` (the exact version pinned in ``requirements/dev.lock``) reads
+   ``openapi/edge-impulse.yaml`` and ``generator-config.yaml`` and writes into a fresh temporary
+   directory, with ``--meta none --fail-on-warning``.
+2. ``py.typed`` is added (the generator only writes it for full projects, not ``--meta none``).
+3. Every file gets a header: generated, do not edit, the command, the generator version and the
+   sha256 of the spec and config it came from.
+4. The pinned ruff from this virtual environment (never one from PATH, and ``--isolated`` so no
+   ``pyproject.toml`` around the output changes the result) sorts imports and formats. A missing
+   ruff is an error: the generator's own post hooks would silently skip it.
+
+Then ``generate`` replaces ``generated/edge_impulse_api_client`` wholesale (so files of removed
+operations disappear), while ``--check`` compares the fresh output with it and prints a diff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+PACKAGE = "edge_impulse_api_client"
+SPEC = Path("openapi/edge-impulse.yaml")
+CONFIG = Path("generator-config.yaml")
+OUTPUT = Path("generated") / PACKAGE
+GENERATOR_ARGS = ("--meta", "none", "--fail-on-warning")
+# Fixed here rather than read from pyproject.toml: the output must not depend on where it is made.
+RUFF_ARGS = ("--isolated", "--no-cache", "--target-version", "py311", "--line-length", "100")
+IGNORED = {"__pycache__"}
+
+
+class GenerationError(Exception):
+    """Generation failed; the message says why."""
+
+
+def _tool(name: str) -> Path:
+    """Find a console script of this interpreter's environment, never one from PATH."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise GenerationError(
+            f"{name} not found next to {sys.executable}; "
+            "run `make venv` to install the pinned tools"
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def header(root: Path) -> str:
+    """Return the comment block that starts every generated file."""
+    command = " ".join(
+        [
+            "openapi-python-client generate",
+            f"--path {SPEC.as_posix()}",
+            f"--config {CONFIG.as_posix()}",
+            *GENERATOR_ARGS,
+        ]
+    )
+    return (
+        "# Generated code: DO NOT EDIT. Change the spec slice or the generator config, then run\n"
+        "# `make generate` (openapi/tools/generate.py), which ran:\n"
+        f"#   {command}\n"
+        f"# Generator: openapi-python-client {version('openapi-python-client')}, "
+        f"formatted by ruff {version('ruff')}\n"
+        f"# Spec:   {SPEC.as_posix()} sha256 {_sha256(root / SPEC)}\n"
+        f"# Config: {CONFIG.as_posix()} sha256 {_sha256(root / CONFIG)}\n"
+    )
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise GenerationError(f"`{' '.join(cmd)}` failed (exit {result.returncode}):\n{output}")
+
+
+def generate_into(root: Path, dest: Path) -> None:
+    """Generate the client package for the spec under ``root`` into ``dest`` (must not exist)."""
+    generator = _tool("openapi-python-client")
+    ruff = _tool("ruff")
+    for required in (SPEC, CONFIG):
+        if not (root / required).is_file():
+            raise GenerationError(f"{root / required} is missing")
+    _run(
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(root / SPEC),
+            "--config",
+            str(root / CONFIG),
+            *GENERATOR_ARGS,
+            "--output-path",
+            str(dest),
+        ],
+        cwd=root,
+    )
+    (dest / "py.typed").write_text("")
+    text = header(root)
+    for path in sorted(dest.rglob("*")):
+        if path.is_file():
+            path.write_text(text + path.read_text(encoding="utf-8"), encoding="utf-8")
+    _run([str(ruff), "check", *RUFF_ARGS, "--fix-only", "--extend-select", "I", "-q", "."], dest)
+    _run([str(ruff), "format", *RUFF_ARGS, "-q", "."], dest)
+
+
+def _files(tree: Path) -> dict[str, Path]:
+    return {
+        path.relative_to(tree).as_posix(): path
+        for path in sorted(tree.rglob("*"))
+        if path.is_file() and not IGNORED.intersection(path.relative_to(tree).parts)
+    }
+
+
+def diff_trees(expected: Path, actual: Path, label: str) -> list[str]:
+    """Describe every difference between the fresh output and the committed tree.
+
+    Args:
+        expected: the freshly generated package.
+        actual: the committed package (may be missing).
+        label: how to name the committed tree in messages.
+
+    Returns:
+        Human-readable lines; empty when the trees are identical byte for byte.
+    """
+    fresh = _files(expected)
+    committed = _files(actual) if actual.is_dir() else {}
+    lines: list[str] = []
+    for name in sorted(fresh.keys() | committed.keys()):
+        if name not in committed:
+            lines.append(f"missing from {label}: {name} (the generator makes it)")
+        elif name not in fresh:
+            lines.append(f"extra in {label}: {name} (the generator does not make it)")
+        else:
+            old, new = committed[name].read_bytes(), fresh[name].read_bytes()
+            if old != new:
+                lines.extend(
+                    difflib.unified_diff(
+                        old.decode("utf-8", "replace").splitlines(),
+                        new.decode("utf-8", "replace").splitlines(),
+                        f"{label}/{name} (committed)",
+                        f"{label}/{name} (generated)",
+                        lineterm="",
+                    )
+                )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parents[2],
+        help="repository root (default: this checkout)",
+    )
+    args = parser.parse_args(argv)
+    root: Path = args.root.resolve()
+    target = root / OUTPUT
+    try:
+        with tempfile.TemporaryDirectory(prefix="ei-generate-") as tmp:
+            fresh = Path(tmp) / PACKAGE
+            generate_into(root, fresh)
+            if args.check:
+                lines = diff_trees(fresh, target, OUTPUT.as_posix())
+                if lines:
+                    print("\n".join(lines))
+                    print(
+                        f"\ncheck-generated: {OUTPUT.as_posix()} differs from what the generator "
+                        "makes from the vendored spec. Never edit it by hand: run `make generate`.",
+                        file=sys.stderr,
+                    )
+                    return 1
+                print(f"check-generated: {OUTPUT.as_posix()} is up to date")
+                return 0
+            # Replace wholesale so that files of removed operations disappear.
+            staging = target.with_name(f".{PACKAGE}.new")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(fresh, staging)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+            print(f"generate: wrote {OUTPUT.as_posix()} ({len(_files(target))} files)")
+            return 0
+    except GenerationError as error:
+        print(f"generate: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

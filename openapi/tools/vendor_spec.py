@@ -1,0 +1,623 @@
+"""Slice the full Edge Impulse OpenAPI spec down to the operations this project vendors.
+
+Edge Impulse publishes one OpenAPI 3.0 document with hundreds of operations; this project uses
+only those listed in ``openapi/operations.txt``. This script copies those operations, and exactly
+the components they reach, into ``openapi/edge-impulse.yaml``, which the client generator reads::
+
+    python openapi/tools/vendor_spec.py --from SPEC [--operations FILE] [--output FILE]
+
+(or ``make vendor-spec FROM=path/to/openapi.yml``, then ``make generate``). The operations list
+defaults to ``openapi/operations.txt`` and the output to ``openapi/edge-impulse.yaml``.
+
+What reaches the output: ``openapi``, ``info``, ``servers`` and the top-level ``security``; under
+``paths`` each listed operation with its path item's shared fields (``parameters``, ``servers``,
+``summary``, ...) but none of the path's other operations; under ``components`` the transitive
+closure of every ``$ref`` and discriminator mapping in them, plus the security schemes named by
+the top-level and the operations' ``security`` requirements. Nothing else from the source does.
+
+The output is deterministic, so that an upstream change is a small readable diff: paths sorted,
+component sections in the order the OpenAPI specification lists them, names sorted within a
+section, keys inside an object in source order, and a header carrying the sha256 of the source.
+It is written atomically (temporary file, then ``os.replace``) and only once everything succeeded:
+on any error the existing output is left untouched.
+
+Control characters: published copies of the spec have carried stray control characters inside
+description text, and PyYAML refuses to load them. They carry no meaning in an API description,
+so instead of refusing to vendor over a cosmetic upstream defect, the slicer removes C0 controls
+other than tab, LF and CR, DEL, and C1 controls (U+0080-U+009F) before parsing, and warns once per
+removed character with its line and column (at most 20 lines, then a count) so the defect stays
+visible and can be reported upstream.
+
+Limits: only local references into ``#/components/`` are followed; external references are an
+error, since the slice must stand alone. A ``$ref`` key whose value is a string counts as a
+reference wherever it appears, even inside a literal example.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import difflib
+import hashlib
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OPERATIONS = REPO_ROOT / "openapi" / "operations.txt"
+DEFAULT_OUTPUT = REPO_ROOT / "openapi" / "edge-impulse.yaml"
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# The order in which the OpenAPI 3.0 specification lists the Components Object's fields.
+COMPONENT_SECTIONS = (
+    "schemas",
+    "responses",
+    "parameters",
+    "examples",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+    "links",
+    "callbacks",
+)
+MAX_CONTROL_WARNINGS = 20
+YAML_WIDTH = 88
+
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The full spec is about 32k lines: libyaml parses it in well under a second, pure Python
+# takes several. Both build the same data.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_HEADER = """\
+# Vendored slice of the Edge Impulse OpenAPI spec: the operations listed in
+# {operations_file} and exactly the components they reference.
+# Made by `make vendor-spec FROM=path/to/openapi.yml` (openapi/tools/vendor_spec.py).
+# Do not edit by hand: change the operations list or slice a newer spec, then `make generate`.
+# Source sha256: {sha256}
+"""
+
+
+class SpecError(Exception):
+    """The spec or the operations list cannot be sliced; the message says why and where."""
+
+
+@dataclass(frozen=True)
+class RemovedCharacter:
+    """A control character removed from the source text before parsing.
+
+    Attributes:
+        line: 1-based line in the source file.
+        column: 1-based column (in characters) in that line.
+        codepoint: The removed character's code point.
+
+    """
+
+    line: int
+    column: int
+    codepoint: int
+
+    def __str__(self) -> str:
+        where = f"line {self.line} col {self.column}"
+        return f"{where}: removed control character U+{self.codepoint:04X}"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source spec.
+
+    Attributes:
+        document: The parsed YAML, not yet checked to be an OpenAPI document.
+        sha256: Hex digest of the source file's bytes, as read.
+        removed: Control characters removed before parsing.
+
+    """
+
+    document: Any
+    sha256: str
+    removed: tuple[RemovedCharacter, ...]
+
+
+@dataclass(frozen=True)
+class VendorResult:
+    """What a vendoring run did.
+
+    Attributes:
+        output: The output file.
+        operations: Number of operations vendored.
+        components: Number of components vendored, all sections together.
+        changed: False when the output already held exactly this content and was not rewritten.
+
+    """
+
+    output: Path
+    operations: int
+    components: int
+    changed: bool
+
+
+def strip_control_characters(text: str) -> tuple[str, list[RemovedCharacter]]:
+    """Remove the control characters PyYAML cannot load.
+
+    Args:
+        text: The source text.
+
+    Returns:
+        The text without C0 controls (except tab, LF, CR), DEL and C1 controls, and where each
+        removed character was.
+
+    """
+    removed: list[RemovedCharacter] = []
+    line, line_start, scanned = 1, 0, 0
+    for match in _CONTROL_CHARACTERS.finditer(text):
+        position = match.start()
+        newlines = text.count("\n", scanned, position)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", scanned, position) + 1
+        scanned = position
+        removed.append(RemovedCharacter(line, position - line_start + 1, ord(match.group())))
+    if not removed:
+        return text, removed
+    return _CONTROL_CHARACTERS.sub("", text), removed
+
+
+def control_character_warnings(
+    removed: Sequence[RemovedCharacter], limit: int = MAX_CONTROL_WARNINGS
+) -> list[str]:
+    """Describe removed control characters: one line each, at most ``limit`` lines plus a count."""
+    lines = [str(character) for character in removed[:limit]]
+    if len(removed) > limit:
+        lines.append(f"{len(removed) - limit} more control characters removed")
+    return lines
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+def read_operations(path: Path) -> list[str]:
+    """Read the list of operationIds to vendor.
+
+    Args:
+        path: A text file with one operationId per line; ``#`` starts a comment.
+
+    Returns:
+        The operationIds, in file order.
+
+    Raises:
+        SpecError: The file cannot be read, a line holds more than one word, an operationId is
+            listed twice, or the file lists none.
+
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read operations file {path}: {_reason(error)}") from error
+    operation_ids: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if len(entry.split()) != 1:
+            raise SpecError(f"{path}:{number}: expected one operationId per line, got {entry!r}")
+        if entry in operation_ids:
+            raise SpecError(f"{path}:{number}: operationId {entry!r} is listed twice")
+        operation_ids.append(entry)
+    if not operation_ids:
+        raise SpecError(f"operations file {path} lists no operations")
+    return operation_ids
+
+
+def load_spec(path: Path) -> SourceSpec:
+    """Read and parse a spec file, removing control characters first.
+
+    Args:
+        path: The full OpenAPI spec, YAML (or JSON) in UTF-8; a leading BOM is ignored.
+
+    Returns:
+        The parsed document with the source's sha256 and the removed control characters.
+
+    Raises:
+        SpecError: The file cannot be read, is not UTF-8, or does not parse.
+
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise SpecError(f"cannot read spec {path}: {_reason(error)}") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(f"{path} is not UTF-8: invalid byte at offset {error.start}") from error
+    text, removed = strip_control_characters(text.removeprefix("\ufeff"))
+    try:
+        document = yaml.load(text, Loader=_LOADER)  # noqa: S506 - the loader is a safe one
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = "; ".join(part for part in (error.context, error.problem) if part)
+        raise SpecError(f"{path} is not valid YAML: at {where}: {problem}") from error
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path} is not valid YAML: {error}") from error
+    return SourceSpec(document, hashlib.sha256(raw).hexdigest(), tuple(removed))
+
+
+def _check_openapi3(document: Any, source: str) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        kind = "empty" if document is None else f"a {type(document).__name__}, not a mapping"
+        raise SpecError(f"{source} is not an OpenAPI document: its top level is {kind}")
+    if "openapi" not in document:
+        if "swagger" in document:
+            raise SpecError(
+                f"{source} is a Swagger {document['swagger']} document; "
+                "only OpenAPI 3.x is supported"
+            )
+        raise SpecError(f"{source} has no 'openapi' key: not an OpenAPI 3.x document")
+    version = document["openapi"]
+    if not isinstance(version, str) or not version.startswith("3."):
+        raise SpecError(f"{source} declares openapi {version!r}; only OpenAPI 3.x is supported")
+    if not isinstance(document.get("paths"), dict):
+        raise SpecError(f"{source} has no 'paths' mapping")
+    return document
+
+
+def _index_operations(paths: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    index: dict[str, list[tuple[str, str]]] = {}
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if isinstance(operation, dict) and isinstance(operation.get("operationId"), str):
+                index.setdefault(operation["operationId"], []).append((path, method))
+    return index
+
+
+def _references(node: Any) -> Iterator[str]:
+    """Yield every reference in ``node``: ``$ref`` values and discriminator mapping targets."""
+    # Iterative, so that deeply nested schemas cannot hit the recursion limit.
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            ref = current.get("$ref")
+            if isinstance(ref, str):
+                yield ref
+            discriminator = current.get("discriminator")
+            if isinstance(discriminator, dict) and isinstance(discriminator.get("mapping"), dict):
+                for target in discriminator["mapping"].values():
+                    if not isinstance(target, str):
+                        continue
+                    # A mapping value is a reference or, if it has no '/' or '#', a schema name.
+                    is_name = "/" not in target and "#" not in target
+                    yield f"#/components/schemas/{target}" if is_name else target
+            stack.extend(reversed(current.values()))
+        elif isinstance(current, list):
+            stack.extend(reversed(current))
+
+
+def _component_of(ref: str, user: str, components: Mapping[str, Any]) -> tuple[str, str]:
+    """Check that ``ref`` resolves and return the (section, name) of the component it is in."""
+    if not ref.startswith("#"):
+        raise SpecError(
+            f"external $ref {ref!r} in {user}: only references within the spec are supported"
+        )
+    if not ref.startswith("#/components/"):
+        raise SpecError(f"unsupported $ref {ref!r} in {user}: only #/components/... is supported")
+    # A JSON pointer in a URI fragment: percent-decode, then unescape ~1 before ~0 (RFC 6901).
+    tokens = [unquote(token).replace("~1", "/").replace("~0", "~") for token in ref[2:].split("/")]
+    if len(tokens) < 3:
+        raise SpecError(f"unsupported $ref {ref!r} in {user}: it names no single component")
+    node: Any = components
+    for token in tokens[1:]:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise SpecError(f"unresolved $ref {ref!r} in {user}")
+    return tokens[1], tokens[2]
+
+
+def _section_order(section: str) -> tuple[int, str]:
+    if section in COMPONENT_SECTIONS:
+        return COMPONENT_SECTIONS.index(section), section
+    return len(COMPONENT_SECTIONS), section
+
+
+def slice_spec(
+    document: Any, operation_ids: Sequence[str], source: str = "the spec"
+) -> dict[str, Any]:
+    """Cut the listed operations and everything they reference out of a full spec.
+
+    Args:
+        document: A parsed OpenAPI 3.x document; it is not modified.
+        operation_ids: The operationIds to keep.
+        source: How to name the document in error messages.
+
+    Returns:
+        A new, self-contained OpenAPI document sharing no objects with ``document``.
+
+    Raises:
+        SpecError: ``document`` is not OpenAPI 3.x, an operationId is missing or not unique,
+            a reference is external or does not resolve, or a security scheme is not defined.
+
+    """
+    spec = _check_openapi3(document, source)
+    if not operation_ids:
+        raise SpecError("no operations to vendor")
+    paths: dict[str, Any] = spec["paths"]
+    index = _index_operations(paths)
+    wanted: dict[str, set[str]] = {}
+    for operation_id in operation_ids:
+        locations = index.get(operation_id, [])
+        if not locations:
+            message = f"operationId {operation_id!r} not found in {source}"
+            close = difflib.get_close_matches(operation_id, list(index), n=3)
+            if close:
+                message += f"; did you mean {' or '.join(repr(name) for name in close)}?"
+            raise SpecError(message)
+        if len(locations) > 1:
+            where = " and ".join(f"{method.upper()} {path}" for path, method in locations)
+            raise SpecError(f"operationId {operation_id!r} appears more than once: {where}")
+        path, method = locations[0]
+        wanted.setdefault(path, set()).add(method)
+
+    out_paths: dict[str, Any] = {}
+    # (who uses it, node): starting points of the reference walk, and of security requirements.
+    roots: list[tuple[str, Any]] = []
+    requirements: list[tuple[str, Any]] = [("the top-level security", spec.get("security"))]
+    for path in sorted(wanted):
+        kept: dict[str, Any] = {}
+        for key, value in paths[path].items():
+            if key in HTTP_METHODS:
+                if key not in wanted[path]:
+                    continue
+                user = f"operation {value['operationId']} ({key.upper()} {path})"
+                requirements.append((user, value.get("security")))
+            else:
+                user = f"path item {path}"
+            kept[key] = value
+            roots.append((user, value))
+        out_paths[path] = kept
+
+    components = spec.get("components")
+    if not isinstance(components, dict):
+        components = {}
+    included: set[tuple[str, str]] = set()
+    pending = list(reversed(roots))
+
+    def include(section: str, name: str) -> None:
+        if (section, name) not in included:
+            included.add((section, name))
+            pending.append((f"#/components/{section}/{name}", components[section][name]))
+
+    schemes = components.get("securitySchemes")
+    for user, requirement_list in requirements:
+        if requirement_list is None:
+            continue
+        if not isinstance(requirement_list, list):
+            raise SpecError(f"the security of {user} is not a list")
+        for requirement in requirement_list:
+            if not isinstance(requirement, dict):
+                raise SpecError(f"the security of {user} holds a {type(requirement).__name__}")
+            for scheme in requirement:
+                if not isinstance(schemes, dict) or scheme not in schemes:
+                    raise SpecError(
+                        f"security scheme {scheme!r} required by {user} is not defined "
+                        "in #/components/securitySchemes"
+                    )
+                include("securitySchemes", scheme)
+
+    while pending:
+        user, node = pending.pop()
+        for ref in _references(node):
+            include(*_component_of(ref, user, components))
+
+    sliced: dict[str, Any] = {"openapi": spec["openapi"]}
+    for key in ("info", "servers", "security"):
+        if key in spec:
+            sliced[key] = spec[key]
+    sliced["paths"] = out_paths
+    if included:
+        sections = sorted({section for section, _ in included}, key=_section_order)
+        sliced["components"] = {
+            section: {
+                name: components[section][name]
+                for name in sorted(name for part, name in included if part == section)
+            }
+            for section in sections
+        }
+    return copy.deepcopy(sliced)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper for readable, stable output."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        # Objects shared in memory (or YAML anchors in the source) are written out in full:
+        # generated anchor names like &id001 would shift whenever anything above them changed.
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent block sequences under their key, as the upstream spec does.
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line text as a literal block, which diffs line by line; PyYAML falls back to a
+    # quoted scalar when a literal block cannot hold the text exactly.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def render(
+    document: Mapping[str, Any],
+    *,
+    source_sha256: str,
+    operations_file: str = "openapi/operations.txt",
+) -> str:
+    """Serialize a sliced spec, with the vendoring header.
+
+    Args:
+        document: The sliced document.
+        source_sha256: Hex digest of the source spec file, recorded in the header.
+        operations_file: How the header names the operations list.
+
+    Returns:
+        The YAML text; the same input always gives the same text.
+
+    """
+    header = _HEADER.format(operations_file=operations_file, sha256=source_sha256)
+    body = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=YAML_WIDTH,
+        default_flow_style=False,
+    )
+    return header + str(body)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one.
+
+    Raises:
+        SpecError: The file cannot be written; ``path`` is then unchanged.
+
+    """
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise SpecError(f"cannot write {path}: {_reason(error)}") from error
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates the file readable by its owner only.
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise SpecError(f"cannot write {path}: {_reason(error)}") from error
+        raise
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _print_warning(message: str) -> None:
+    print(f"vendor-spec: warning: {message}", file=sys.stderr)
+
+
+def vendor(
+    source: Path,
+    operations_file: Path = DEFAULT_OPERATIONS,
+    output: Path = DEFAULT_OUTPUT,
+    warn: Callable[[str], None] = _print_warning,
+) -> VendorResult:
+    """Slice ``source`` for the operations in ``operations_file`` and write ``output``.
+
+    Args:
+        source: The full OpenAPI spec.
+        operations_file: The list of operationIds to vendor.
+        output: Where the slice goes; rewritten only if its content changes.
+        warn: Called with each warning (removed control characters).
+
+    Returns:
+        What was done.
+
+    Raises:
+        SpecError: Anything went wrong; ``output`` is then unchanged.
+
+    """
+    operation_ids = read_operations(operations_file)
+    loaded = load_spec(source)
+    for message in control_character_warnings(loaded.removed):
+        warn(message)
+    sliced = slice_spec(loaded.document, operation_ids, source=str(source))
+    text = render(sliced, source_sha256=loaded.sha256, operations_file=_display(operations_file))
+    changed = not _holds(output, text.encode("utf-8"))
+    if changed:
+        write_atomically(output, text)
+    components = sum(len(section) for section in sliced.get("components", {}).values())
+    return VendorResult(output, len(operation_ids), components, changed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 done, 1 error, 2 usage error)."""
+    parser = argparse.ArgumentParser(
+        prog="vendor-spec",
+        description="Slice the full Edge Impulse OpenAPI spec down to the vendored operations.",
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="the full Edge Impulse OpenAPI spec (YAML)",
+    )
+    parser.add_argument(
+        "--operations",
+        type=Path,
+        default=DEFAULT_OPERATIONS,
+        metavar="PATH",
+        help=f"operationIds to vendor (default: {_display(DEFAULT_OPERATIONS)})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="PATH",
+        help=f"where to write the slice (default: {_display(DEFAULT_OUTPUT)})",
+    )
+    args = parser.parse_args(argv)
+    try:
+        result = vendor(args.source, args.operations, args.output)
+    except SpecError as error:
+        print(f"vendor-spec: error: {error}", file=sys.stderr)
+        return 1
+    state = "wrote" if result.changed else "up to date:"
+    print(
+        f"vendor-spec: {state} {_display(result.output)} "
+        f"(operations: {result.operations}, components: {result.components})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
