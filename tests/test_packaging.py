@@ -47,7 +47,7 @@ def test_wheel_contents(dist: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "ei_usage/py.typed" in names
     assert "edge_impulse_api_client/py.typed" in names
-    assert "ei_usage/__init__.py" in names
+    assert "ei_usage/_client.py" in names
     assert "edge_impulse_api_client/api/organizations/get_organization_metrics.py" in names
     top = {name.split("/")[0] for name in names}
     assert top == {"ei_usage", "edge_impulse_api_client", f"ei_usage-{_version()}.dist-info"}
@@ -105,6 +105,7 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(dist: Path, tmp_path: Path) 
         "-I",
         "-c",
         "import importlib.resources as r, ei_usage, edge_impulse_api_client;"
+        "from ei_usage import Client, DateRange;"
         "print(ei_usage.__version__);"
         "print(ei_usage.__file__);"
         "print(r.files('ei_usage').joinpath('py.typed').is_file(),"

@@ -1,5 +1,114 @@
-"""Typed client for Edge Impulse organization usage: white-label compute time and metrics."""
+"""Typed client for Edge Impulse organization usage: white-label compute time and metrics.
+
+>>> from ei_usage import Client
+>>> with Client.from_env() as client:  # doctest: +SKIP
+...     usage = client.compute_time(1, 2, "2024-Q2")
+...     print(usage.total)
+
+Every public name is importable from here; the modules behind them are private. Names load on
+first use, so ``import ei_usage`` stays cheap for command-line tools that start often.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+    from ._dates import DateRange, Every
+    from ._errors import (
+        APIConnectionError,
+        APIError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        EdgeImpulseError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ReportError,
+        RequestInfo,
+        ResponseValidationError,
+        ServerError,
+    )
+    from ._models import ComputeTime, OrganizationMetrics, ProjectVisibility
+    from ._report import ProgressCallback, Report, ReportFailure, UsageTotals
+    from ._units import Unit, convert
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ComputeTime",
+    "DateRange",
+    "EdgeImpulseError",
+    "Every",
+    "NotFoundError",
+    "OrganizationMetrics",
+    "PermissionDeniedError",
+    "ProgressCallback",
+    "ProjectVisibility",
+    "RateLimitError",
+    "Report",
+    "ReportError",
+    "ReportFailure",
+    "RequestInfo",
+    "ResponseValidationError",
+    "ServerError",
+    "Unit",
+    "UsageTotals",
+    "__version__",
+    "convert",
+]
+
+_HOMES = {
+    "AsyncClient": "_client",
+    "Client": "_client",
+    "DateRange": "_dates",
+    "Every": "_dates",
+    "APIConnectionError": "_errors",
+    "APIError": "_errors",
+    "APIStatusError": "_errors",
+    "APITimeoutError": "_errors",
+    "AuthenticationError": "_errors",
+    "BadRequestError": "_errors",
+    "EdgeImpulseError": "_errors",
+    "NotFoundError": "_errors",
+    "PermissionDeniedError": "_errors",
+    "RateLimitError": "_errors",
+    "ReportError": "_errors",
+    "RequestInfo": "_errors",
+    "ResponseValidationError": "_errors",
+    "ServerError": "_errors",
+    "ComputeTime": "_models",
+    "OrganizationMetrics": "_models",
+    "ProjectVisibility": "_models",
+    "ProgressCallback": "_report",
+    "Report": "_report",
+    "ReportFailure": "_report",
+    "UsageTotals": "_report",
+    "Unit": "_units",
+    "convert": "_units",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,64 @@
+"""Type-checked use of the public API (``make typecheck`` runs mypy --strict on this file).
+
+Nothing here runs: it fails the build if a public signature stops giving users these types.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, assert_type
+
+from ei_usage import (
+    APIError,
+    AsyncClient,
+    Client,
+    ComputeTime,
+    DateRange,
+    EdgeImpulseError,
+    OrganizationMetrics,
+    RateLimitError,
+    Unit,
+    convert,
+)
+
+
+def sync_usage(client: Client) -> None:
+    usage = client.compute_time(1, 2, "2024-Q2")
+    assert_type(usage, ComputeTime)
+    assert_type(usage.cpu, timedelta | None)
+    assert_type(usage.discrepancy, timedelta | None)
+    assert_type(usage.period, DateRange)
+    assert_type(usage.to_dict(Unit.HOURS), dict[str, Any])
+    pieces = client.compute_time_by_period(1, 2, DateRange.year(2024), every="quarter")
+    assert_type(pieces, list[ComputeTime])
+    metrics = client.metrics(1, exclude_edge_impulse_users=True, project_visibility="public")
+    assert_type(metrics, OrganizationMetrics)
+    assert_type(metrics.total_storage_bytes, int)
+    assert_type(metrics.jobs_compute_time_current_year_since, datetime)
+
+
+async def async_usage() -> None:
+    async with AsyncClient.from_env(timeout=timedelta(seconds=10)) as client:
+        usage = await client.compute_time(1, 2, DateRange(date(2024, 1, 1), date(2024, 2, 1)))
+        assert_type(usage, ComputeTime)
+        pieces = await client.compute_time_by_period(1, 2, "2024", concurrency=4)
+        assert_type(pieces, list[ComputeTime])
+
+
+def errors() -> None:
+    try:
+        with Client("key", max_retries=0) as client:
+            client.metrics(0)
+    except RateLimitError as error:
+        assert_type(error.retry_after, timedelta | None)
+    except APIError as error:
+        assert_type(error.status_code, int)
+        assert_type(error.message, str)
+    except EdgeImpulseError:
+        pass
+
+
+def units_and_ranges() -> None:
+    assert_type(convert(90, "seconds", Unit.MINUTES), float)
+    assert_type(DateRange.parse("2024-05").split("week"), list[DateRange])
+    assert_type(DateRange.last(days=7).duration, timedelta)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ei_usage import Unit, convert
+from ei_usage._units import as_unit, from_timedelta, minutes, seconds, to_timedelta
+
+UNITS = list(Unit)
+finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+def test_unit_is_a_str_enum_with_three_members() -> None:
+    assert [u.value for u in Unit] == ["seconds", "minutes", "hours"]
+    assert Unit("minutes") is Unit.MINUTES
+    assert f"{Unit.HOURS}" == "hours"
+
+
+@pytest.mark.parametrize(
+    ("value", "source", "target", "expected"),
+    [
+        (90, "seconds", "minutes", 1.5),
+        (1.5, "minutes", "seconds", 90.0),
+        (2, "hours", "minutes", 120.0),
+        (7200, Unit.SECONDS, Unit.HOURS, 2.0),
+        (1, "minutes", "hours", 1 / 60),
+        (0, "hours", "seconds", 0.0),
+        (-30, "seconds", "minutes", -0.5),
+        (5, "minutes", "minutes", 5.0),
+    ],
+)
+def test_convert(value: float, source: str, target: str, expected: float) -> None:
+    result = convert(value, source, target)
+    assert isinstance(result, float)
+    assert result == expected
+
+
+@pytest.mark.parametrize("bad", ["second", "MINUTES", "h", "", "days"])
+def test_unknown_unit_is_a_value_error_naming_it(bad: str) -> None:
+    with pytest.raises(ValueError, match=repr(bad)):
+        convert(1, bad, "seconds")
+    with pytest.raises(ValueError, match="seconds, minutes, hours"):
+        convert(1, "seconds", bad)
+    with pytest.raises(ValueError, match="unknown unit"):
+        as_unit(bad)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_values_are_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        convert(bad, "seconds", "minutes")
+
+
+@pytest.mark.parametrize("bad", [True, "60", None])
+def test_non_numbers_are_refused(bad: object) -> None:
+    with pytest.raises(TypeError):
+        convert(bad, "seconds", "minutes")  # type: ignore[arg-type]
+
+
+def test_api_fields_become_timedeltas_in_their_own_unit() -> None:
+    assert seconds(90) == timedelta(minutes=1, seconds=30)
+    assert minutes(1.5) == timedelta(seconds=90)
+    assert seconds(0.0000004) == timedelta(0)  # below a microsecond
+    assert seconds(0.0000006) == timedelta(microseconds=1)
+
+
+def test_too_large_for_a_timedelta_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="too large"):
+        minutes(1e15)
+
+
+def test_from_timedelta() -> None:
+    assert from_timedelta(timedelta(hours=1, minutes=30), "hours") == 1.5
+    assert from_timedelta(timedelta(seconds=90), Unit.MINUTES) == 1.5
+    assert from_timedelta(timedelta(microseconds=1), "seconds") == 1e-6
+
+
+@given(finite, st.sampled_from(UNITS), st.sampled_from(UNITS))
+def test_convert_round_trips(value: float, a: Unit, b: Unit) -> None:
+    back = convert(convert(value, a, b), b, a)
+    assert math.isclose(back, value, rel_tol=1e-15, abs_tol=1e-300)
+
+
+@given(finite, st.sampled_from(UNITS), st.sampled_from(UNITS), st.sampled_from(UNITS))
+def test_convert_composes(value: float, a: Unit, b: Unit, c: Unit) -> None:
+    assert math.isclose(
+        convert(convert(value, a, b), b, c), convert(value, a, c), rel_tol=1e-15, abs_tol=1e-300
+    )
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(UNITS))
+def test_timedelta_round_trip_is_exact_to_the_microsecond(micros: int, unit: Unit) -> None:
+    duration = timedelta(microseconds=micros)
+    assert to_timedelta(from_timedelta(duration, unit), unit) == duration
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False), st.sampled_from(UNITS))
+def test_to_timedelta_agrees_with_convert(value: float, unit: Unit) -> None:
+    assert math.isclose(
+        to_timedelta(value, unit).total_seconds(),
+        convert(value, unit, Unit.SECONDS),
+        rel_tol=1e-12,
+        abs_tol=1e-6,
+    )

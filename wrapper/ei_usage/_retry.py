@@ -1,0 +1,95 @@
+"""When to retry a failed call, and how long to wait first.
+
+A small policy object rather than a retry library: what we need is one pure decision,
+``delay(attempt, error)``, that knows our exception types and the API's ``Retry-After`` rules.
+tenacity and stamina would still need that function written, would add a dependency and import
+time to every ``import ei_usage``, and would make the waits harder to assert exactly in tests. The
+sync and async clients run the same policy with ``time.sleep`` and ``asyncio.sleep``.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._errors import APIConnectionError, EdgeImpulseError, RateLimitError, ServerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# GET is idempotent, so these are safe to repeat. Other 5xx (501, 505...) will not get better.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
+    """Parse a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    Returns:
+        The wait (zero for a date in the past), or None when absent or unparseable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    wait = when - (now or datetime.now(UTC))
+    return max(wait, timedelta(0))
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Exponential backoff with jitter that honours ``Retry-After``.
+
+    Attributes:
+        max_retries: attempts after the first; 0 disables retries.
+        initial: the first backoff, in seconds; it doubles on each retry.
+        maximum: the backoff cap, in seconds.
+        max_retry_after: the longest ``Retry-After`` we wait for, in seconds. A longer one is
+            raised at once (``RateLimitError.retry_after`` says how long), rather than blocking a
+            caller for minutes.
+        jitter: the jitter source, returning a float in ``[0, 1)``; injectable for tests.
+    """
+
+    max_retries: int = 3
+    initial: float = 0.5
+    maximum: float = 8.0
+    max_retry_after: float = 60.0
+    jitter: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
+
+    def delay(self, retries_done: int, error: EdgeImpulseError) -> float | None:
+        """Decide what to do after a failed attempt.
+
+        Args:
+            retries_done: how many retries were already made (0 after the first attempt).
+            error: why the attempt failed.
+
+        Returns:
+            Seconds to wait before trying again, or None to give up and raise ``error``.
+        """
+        if retries_done >= self.max_retries or not self.retryable(error):
+            return None
+        retry_after = error.retry_after if isinstance(error, RateLimitError | ServerError) else None
+        if retry_after is not None:
+            wait: float = retry_after.total_seconds()
+            return None if wait > self.max_retry_after else wait
+        # "Equal jitter": at least half the exponential step, so retries still spread out, but
+        # never a near-zero wait that would hammer a struggling server.
+        step = min(self.maximum, self.initial * 2.0**retries_done)
+        return step / 2 + step / 2 * self.jitter()
+
+    @staticmethod
+    def retryable(error: EdgeImpulseError) -> bool:
+        """Whether repeating the same GET could succeed."""
+        if isinstance(error, RateLimitError | ServerError):
+            return error.status_code in RETRY_STATUSES
+        return isinstance(error, APIConnectionError)
