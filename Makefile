@@ -16,7 +16,8 @@ UV := $(BIN)/uv
 export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv test lint format typecheck check-generated generate vendor-spec pytest dist demo lock clean
+.PHONY: venv test lint format typecheck check-generated generate vendor-spec pytest dist demo lock \
+	clean record record-live
 
 venv: $(STAMP)
 
@@ -54,6 +55,21 @@ vendor-spec: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Re-record every cassette against a local FakeStudio, then check the new files' hygiene.
+record: $(STAMP)
+	rm -rf tests/recorded/cassettes
+	$(BIN)/python -m pytest tests/recorded/test_recorded_client.py --record-mode=rewrite -q
+	$(BIN)/python -m pytest tests/recorded -q
+
+# Re-record against the real Studio (simulator-only tests keep their cassettes). Needs
+# EI_API_KEY, EI_BASE_URL, EI_ORG_ID and EI_INNER_ORG_ID; ids and credentials are scrubbed.
+record-live: $(STAMP)
+	@for v in EI_API_KEY EI_BASE_URL EI_ORG_ID EI_INNER_ORG_ID; do \
+		printenv $$v >/dev/null || { echo "make record-live needs $$v" >&2; exit 2; }; done
+	EI_RECORD_LIVE=1 $(BIN)/python -m pytest tests/recorded/test_recorded_client.py \
+		--record-mode=rewrite -q
+	$(BIN)/python -m pytest tests/recorded -q
+
 dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --installer uv --outdir dist .
@@ -68,3 +84,4 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .hypothesis
+
