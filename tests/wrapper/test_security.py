@@ -707,3 +707,31 @@ def test_error_types_carry_request_without_headers() -> None:
         assert error.request.method == "GET"
         assert_clean(error.request.url, "request.url")
         assert_exception_clean(error)
+
+
+@pytest.mark.parametrize("status", [200, 401, 503])
+def test_a_server_echoing_the_credential_does_not_put_it_in_the_error(status: int) -> None:
+    import httpx
+
+    from ei_usage import Client, EdgeImpulseError
+
+    secret = "sk-ei-ECHOED-0987654321"
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        key = request.headers["x-api-key"]
+        return httpx.Response(
+            status, json={"success": False, "error": f"key {key} refused", "echo": [key]}
+        )
+
+    client = Client(secret, transport=httpx.MockTransport(echo), max_retries=1)
+    with client, pytest.raises(EdgeImpulseError) as info:
+        client.metrics(1)
+    error = info.value
+    assert error.message == "key *** refused"
+    everything = f"{error} {error!r} {error.args} {vars(error)}"
+    assert secret not in everything
+    assert getattr(error, "body", None) == {
+        "success": False,
+        "error": "key *** refused",
+        "echo": ["***"],
+    }

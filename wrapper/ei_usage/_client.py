@@ -13,6 +13,7 @@ here rather than by the generated code:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ from ._config import (
     ENV_API_KEY,
     ENV_JWT_TOKEN,
     ClientConfig,
+    Credential,
     env_arguments,
 )
 from ._dates import DateRange, format_wire
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
     from ._report import ProgressCallback, Report
 
 logger = logging.getLogger("ei_usage")
+# A library speaks only when the application configures logging: without this, Python's
+# last-resort handler would print every retry warning on stderr.
+logger.addHandler(logging.NullHandler())
 T = TypeVar("T")
 
 USER_AGENT = f"ei-usage/{__version__}"
@@ -265,6 +270,7 @@ class _BaseClient:
         }
 
     def _retry_delay(self, retries: int, error: EdgeImpulseError, call: _Call) -> float | None:
+        _hide_credential(error, self._config.credential)
         delay = self._policy.delay(retries, error)
         if delay is not None:
             logger.warning(
@@ -275,6 +281,25 @@ class _BaseClient:
                 delay,
             )
         return delay
+
+
+def _hide_credential(error: EdgeImpulseError, credential: Credential) -> None:
+    """Scrub the credential from an error built from what the server sent.
+
+    A misbehaving server or proxy may echo the request's headers in its error body; the
+    exception (and the retry warning made from it) must still not carry the secret.
+    """
+    message = credential.redact(error.message)
+    if message != error.message:
+        error.message = message
+        error.args = (message,)
+    body = getattr(error, "body", None)
+    if isinstance(body, str):
+        error.body = credential.redact(body)  # type: ignore[attr-defined]
+    elif body is not None:
+        text = json.dumps(body)
+        if credential.redact(text) != text:
+            error.body = json.loads(credential.redact(text))  # type: ignore[attr-defined]
 
 
 def _read(response: httpx.Response, call: _Call, request: RequestInfo) -> Any:

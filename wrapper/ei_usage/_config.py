@@ -39,6 +39,10 @@ class Credential:
             return {"authorization": f"Bearer {self._value}"}
         return {self.header: self._value}
 
+    def redact(self, text: str) -> str:
+        """Return ``text`` with this credential's value replaced by ``***``."""
+        return text.replace(self._value, "***") if self._value in text else text
+
     def __repr__(self) -> str:
         return f"<Credential {self.kind} (hidden)>"
 
