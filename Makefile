@@ -75,7 +75,7 @@ dist: $(STAMP)
 	$(BIN)/python -m build --installer uv --outdir dist .
 
 demo: $(STAMP)
-	$(BIN)/python -m ei_usage
+	$(BIN)/python -m ei_usage.testing.demo
 
 # Re-resolve the pinned development environment after editing pyproject.toml's dependencies.
 lock: $(STAMP)

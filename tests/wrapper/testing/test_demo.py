@@ -1,0 +1,47 @@
+"""`make demo` runs offline against a FakeStudio and shows both commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ei_usage.testing.demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("EI_")}
+
+
+def test_demo_offline() -> None:
+    done = run_demo(clean_env())
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Against a FakeStudio on http://127.0.0.1:" in out
+    assert "$ ei-usage compute-time --org 1 --inner-org 2 --inner-org 3 --inner-org 4" in out
+    assert "CPU (hours)" in out
+    for month in range(1, 13):
+        assert f"2024-{month:02d}" in out
+    assert out.count("│ total ") == 3
+    assert "│       all │ 2024 " in out
+    assert "$ ei-usage metrics --org 1 --unit hours" in out
+    assert "Metrics of organization 1" in out
+    assert "ei_fake_studio_demo_key" not in out + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_demo_with_credentials_needs_the_organizations() -> None:
+    env = clean_env() | {"EI_API_KEY": "live-key-SECRET"}
+    done = run_demo(env)
+    assert done.returncode == 2
+    assert "EI_ORG_ID and EI_INNER_ORG_IDS" in done.stderr
+    assert "SECRET" not in done.stdout + done.stderr

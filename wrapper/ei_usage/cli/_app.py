@@ -1,0 +1,268 @@
+"""The commands: argument parsing, exit codes and error messages.
+
+click parses and reports usage errors (exit 2) and rich draws tables and the progress bar; both
+are well kept and would be hundreds of lines to do by hand. Exit codes:
+
+* 0 success;
+* 1 an API or network failure, or a report where some requests failed;
+* 2 a usage error (bad option, bad period);
+* 3 authentication or permission: no credential in the environment, 401 or 403.
+
+Expected failures print one line on stderr, never a traceback, and never a credential.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+import click
+
+import ei_usage
+from ei_usage import (
+    AuthenticationError,
+    Client,
+    DateRange,
+    EdgeImpulseError,
+    PermissionDeniedError,
+    Unit,
+)
+
+from . import _render
+
+if TYPE_CHECKING:
+    from ei_usage import Report
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+
+UNITS_HELP = (
+    "Units: the API reports CPU and GPU compute time in seconds and totals in minutes; "
+    "ei-usage converts all of them exactly to the unit chosen with --unit, and every output "
+    "says which unit it shows."
+)
+CREDENTIALS_HELP = (
+    "Credentials come only from the environment: EI_API_KEY (or EI_JWT_TOKEN or "
+    "EI_ACCESS_TOKEN), and EI_BASE_URL for a white-label studio. They are never printed."
+)
+_UNITS = [u.value for u in Unit]
+_FORMATS = ["table", "csv", "json"]
+_EVERY = ["day", "week", "month", "quarter", "year"]
+
+
+class CommandError(click.ClickException):
+    """An expected failure: one line on stderr, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        """Print the one-line message (click's hook)."""
+        click.echo(f"ei-usage: error: {self.format_message()}", err=True)
+
+
+class AuthCommandError(CommandError):
+    """No credential, or the API refused it: exit status 3."""
+
+    exit_code = EXIT_AUTH
+
+
+def _exit_code(error: EdgeImpulseError) -> int:
+    return EXIT_AUTH if isinstance(error, AuthenticationError | PermissionDeniedError) else 1
+
+
+def _fail(error: EdgeImpulseError) -> NoReturn:
+    cls = AuthCommandError if _exit_code(error) == EXIT_AUTH else CommandError
+    raise cls(str(error)) from None
+
+
+def _client() -> Client:
+    try:
+        return Client.from_env()
+    except ValueError as error:
+        # The message names the variables, never their values.
+        raise AuthCommandError(f"{error}. {CREDENTIALS_HELP}") from None
+
+
+def _period(ctx: click.Context, param: click.Parameter, value: str) -> DateRange:
+    try:
+        return DateRange.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _read_ids(stream: TextIO) -> list[int]:
+    ids = []
+    try:
+        for number, raw in enumerate(stream, start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            for token in line.replace(",", " ").split():
+                # isdigit() alone accepts "²", which int() refuses.
+                if not (token.isascii() and token.isdigit()):
+                    raise click.BadParameter(
+                        f"line {number}: {token!r} is not an organization id",
+                        param_hint="--inner-orgs-file",
+                    )
+                ids.append(int(token))
+    except UnicodeDecodeError as error:
+        # Decoding runs ahead of the lines, so no line number: say what could not be read.
+        raise click.BadParameter(
+            f"not readable text: {error}", param_hint="--inner-orgs-file"
+        ) from None
+    return ids
+
+
+@click.group(
+    help=f"Read Edge Impulse organization usage.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP}",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(ei_usage.__version__, prog_name="ei-usage")
+def cli() -> None:
+    """Read Edge Impulse organization usage."""
+
+
+@cli.command(
+    "compute-time",
+    help=(
+        "Compute time used by inner organizations of a white label, per period.\n\n"
+        "One request per inner organization and calendar piece of --period (split by --every); "
+        "a table of every piece with totals per organization and overall. If some requests "
+        "fail, what succeeded is still shown, the failures are listed on stderr and the exit "
+        f"code is 1.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
+    ),
+)
+@click.option(
+    "--org",
+    "organization_id",
+    type=click.IntRange(min=0),
+    required=True,
+    help="The white-label organization you administer.",
+)
+@click.option(
+    "--inner-org",
+    "inner_orgs",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="An inner organization (repeat for more).",
+)
+@click.option(
+    "--inner-orgs-file",
+    type=click.File("r"),
+    help="A file of inner organization ids, one per line ('#' comments, - for stdin).",
+)
+@click.option(
+    "--period",
+    required=True,
+    callback=_period,
+    metavar="TEXT",
+    help="2024, 2024-Q2, 2024-05, 2024-05-17, an ISO datetime, or A..B (UTC).",
+)
+@click.option(
+    "--every",
+    type=click.Choice(_EVERY),
+    default="month",
+    show_default=True,
+    help="Calendar unit of each row.",
+)
+@click.option(
+    "--unit",
+    type=click.Choice(_UNITS),
+    default="minutes",
+    show_default=True,
+    help="Unit of every duration shown.",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+def compute_time(
+    organization_id: int,
+    inner_orgs: tuple[int, ...],
+    inner_orgs_file: TextIO | None,
+    period: DateRange,
+    every: str,
+    unit: str,
+    fmt: str,
+    concurrency: int,
+) -> None:
+    """Compute time used by inner organizations of a white label, per period."""
+    ids = list(inner_orgs) + (_read_ids(inner_orgs_file) if inner_orgs_file else [])
+    if not ids:
+        raise click.UsageError("give at least one --inner-org or an --inner-orgs-file")
+    total = len(set(ids)) * len(period.split(every))  # type: ignore[arg-type]
+    with _client() as client, _render.progress(total) as on_progress:
+        report: Report = client.compute_time_report(
+            organization_id,
+            ids,
+            period,
+            every=every,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+    refused = [f for f in report.errors if _exit_code(f.error) == EXIT_AUTH]
+    if refused and not report.rows and len(refused) == len(report.errors):
+        # Every request was refused (wrong key, organization not administered): one line, and
+        # no table claiming zero usage.
+        _fail(refused[0].error)
+    if report.rows or fmt != "table":  # a table of nothing would show totals of zero
+        _render.report(report, Unit(unit), fmt, sys.stdout)
+    if report.errors:
+        _render.failures(report, sys.stderr)
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command(
+    "metrics",
+    help=(
+        "General metrics of an organization: compute time (total, current contract), storage, "
+        "projects and users.\n\n"
+        "The API gives compute totals in minutes and the current contract's CPU/GPU time "
+        "without a unit (read as seconds, the unit the spec states for the matching "
+        "entitlement limits); storage is in bytes.\n\n"
+        f"{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
+    ),
+)
+@click.option(
+    "--org", "organization_id", type=click.IntRange(min=0), required=True, help="The organization."
+)
+@click.option(
+    "--exclude-edge-impulse-users",
+    is_flag=True,
+    default=None,
+    help="Leave Edge Impulse staff out of the user count.",
+)
+@click.option(
+    "--project-visibility",
+    type=click.Choice(["public", "private"]),
+    help="Count only public or private projects.",
+)
+@click.option(
+    "--unit",
+    type=click.Choice(_UNITS),
+    default="minutes",
+    show_default=True,
+    help="Unit of every duration shown.",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+def metrics(
+    organization_id: int,
+    exclude_edge_impulse_users: bool | None,
+    project_visibility: str | None,
+    unit: str,
+    fmt: str,
+) -> None:
+    """General metrics of an organization."""
+    with _client() as client:
+        try:
+            result = client.metrics(
+                organization_id,
+                exclude_edge_impulse_users=exclude_edge_impulse_users,
+                project_visibility=project_visibility,  # type: ignore[arg-type]
+            )
+        except EdgeImpulseError as error:
+            _fail(error)
+    _render.metrics(result, Unit(unit), fmt, sys.stdout)

@@ -1,0 +1,230 @@
+"""Output of the command line: aligned tables, CSV, JSON, and the progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from typing import TYPE_CHECKING, Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ei_usage import convert
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from datetime import timedelta
+
+    from ei_usage import OrganizationMetrics, Report, Unit, UsageTotals
+
+_SOURCE_NOTE = "The API reports CPU/GPU in seconds and totals in minutes; all shown in {unit}."
+_DECIMALS = {"seconds": 1, "minutes": 2, "hours": 3}
+
+
+def _console(stream: TextIO) -> Console:
+    # A pipe has no width; give tables room rather than wrapping every cell.
+    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
+
+
+@contextlib.contextmanager
+def progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """Show a progress bar on stderr when it is a terminal and the work is worth it."""
+    console = Console(stderr=True)
+    if total < 2 or not console.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("requests"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("requests", total=total)
+    with bar:
+        yield lambda done, _total: bar.update(task, completed=done)
+
+
+def _number(value: timedelta | None, unit: Unit) -> str:
+    if value is None:
+        return "n/a"
+    return f"{convert(value.total_seconds(), 'seconds', unit):,.{_DECIMALS[unit.value]}f}"
+
+
+def _totals_cells(label: str, period: str, totals: UsageTotals, unit: Unit) -> list[str]:
+    discrepancy = (
+        None
+        if totals.total is None or totals.cpu is None or totals.gpu is None
+        else totals.total - (totals.cpu + totals.gpu)
+    )
+    return [
+        label,
+        period,
+        _number(totals.cpu, unit),
+        _number(totals.gpu, unit),
+        _number(totals.total, unit),
+        _number(discrepancy, unit),
+    ]
+
+
+def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
+    """Write a compute-time report in ``fmt``."""
+    if fmt == "csv":
+        columns = [
+            "organization_id",
+            "inner_organization_id",
+            "start",
+            "end",
+            "unit",
+            "cpu",
+            "gpu",
+            "total",
+            "discrepancy",
+        ]
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        # repr-exact floats, so the CSV reads back to the same numbers
+        writer.writerows(result.to_rows(unit))
+        return
+    if fmt == "json":
+        data: dict[str, Any] = {
+            "organization_id": result.organization_id,
+            "period": result.period.to_dict(),
+            "every": result.every,
+            "unit": unit.value,
+            "rows": result.to_rows(unit),
+            "totals": {
+                "by_inner_organization": {
+                    str(inner): totals.to_dict(unit)
+                    for inner, totals in result.totals_by_organization().items()
+                },
+                "overall": result.total().to_dict(unit),
+            },
+            "errors": [
+                {
+                    "inner_organization_id": f.inner_organization_id,
+                    **f.period.to_dict(),
+                    "error": type(f.error).__name__,
+                    "message": f.error.message,
+                    "status_code": getattr(f.error, "status_code", None),
+                }
+                for f in result.errors
+            ],
+        }
+        out.write(json.dumps(data, indent=2) + "\n")
+        return
+    table = Table(
+        title=f"Compute time of organization {result.organization_id}'s inner organizations, "
+        f"{result.period} by {result.every} ({unit.value})",
+        caption=_SOURCE_NOTE.format(unit=unit.value),
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("Inner org", justify="right")
+    table.add_column("Period")
+    for name in ("CPU", "GPU", "Total", "Total - (CPU+GPU)"):
+        table.add_column(f"{name} ({unit.value})", justify="right")
+    by_org = result.totals_by_organization()
+    several_periods = len({row.period for row in result.rows}) > 1
+    for inner in result.inner_organization_ids:
+        rows = [row for row in result.rows if row.inner_organization_id == inner]
+        for row in rows:
+            table.add_row(
+                str(inner),
+                str(row.period),
+                _number(row.cpu, unit),
+                _number(row.gpu, unit),
+                _number(row.total, unit),
+                _number(row.discrepancy, unit),
+            )
+        if rows and several_periods:
+            table.add_row(*_totals_cells(str(inner), "total", by_org[inner], unit), style="bold")
+        if rows:
+            table.add_section()
+    table.add_row(*_totals_cells("all", str(result.period), result.total(), unit), style="bold")
+    _console(out).print(table)
+
+
+def failures(result: Report, err: TextIO) -> None:
+    """List the failed requests of a report on ``err``."""
+    total = len(result.rows) + len(result.errors)
+    err.write(f"ei-usage: {len(result.errors)} of {total} requests failed:\n")
+    for failure in result.errors:
+        status = getattr(failure.error, "status_code", None)
+        err.write(
+            f"  inner org {failure.inner_organization_id}, {failure.period}: "
+            f"{type(failure.error).__name__}{f' {status}' if status else ''}: "
+            f"{failure.error.message}\n"
+        )
+
+
+def _storage(size: int) -> str:
+    value = float(size)
+    for suffix in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or suffix == "TiB":
+            return f"{size:,} bytes ({value:,.1f} {suffix})"
+        value /= 1024
+    raise AssertionError  # pragma: no cover - the loop always returns
+
+
+def metrics(result: OrganizationMetrics, unit: Unit, fmt: str, out: TextIO) -> None:
+    """Write an organization's metrics in ``fmt``."""
+    data = result.to_dict(unit)
+    if fmt == "json":
+        out.write(json.dumps(data, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(data), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(data)
+        return
+    table = Table(
+        title=f"Metrics of organization {result.organization_id}",
+        title_justify="left",
+        caption="Compute totals come from the API in minutes; the contract's CPU/GPU time is "
+        "read as seconds (the spec gives no unit); storage is in bytes.",
+        caption_justify="left",
+    )
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    table.add_column("Unit")
+    rows = [
+        ("Total jobs compute time", _number(result.total_jobs_compute_time, unit), unit.value),
+        (
+            "Compute time, current contract",
+            _number(result.jobs_compute_time_current_year, unit),
+            unit.value,
+        ),
+        (
+            "Current contract since",
+            result.jobs_compute_time_current_year_since.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "",
+        ),
+        (
+            "CPU compute time, current contract",
+            _number(result.cpu_compute_time_current_contract, unit),
+            unit.value,
+        ),
+        (
+            "GPU compute time, current contract",
+            _number(result.gpu_compute_time_current_contract, unit),
+            unit.value,
+        ),
+        ("Storage", _storage(result.total_storage_bytes), ""),
+        ("Projects", f"{result.project_count:,}", _visibility(result.project_visibility)),
+        ("Users", f"{result.user_count:,}", _staff(result.exclude_edge_impulse_users)),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    _console(out).print(table)
+
+
+def _visibility(value: str | None) -> str:
+    return f"{value} only" if value else "all"
+
+
+def _staff(excluded: bool | None) -> str:
+    return "without Edge Impulse staff" if excluded else "all"
