@@ -17,7 +17,7 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec pytest dist demo lock \
-	clean record record-live
+	clean record record-live bench
 
 venv: $(STAMP)
 
@@ -85,3 +85,11 @@ lock: $(STAMP)
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .hypothesis
 
+# Benchmarks (bench/README.md): print the table and write bench/RESULTS.md. The official bindings,
+# compared against, go into their own venv, bench/.venv-official, never into .venv.
+# BENCH_ARGS=--quick for a smoke run.
+OFFICIAL_VENV := bench/.venv-official
+bench: $(STAMP)
+	test -x $(OFFICIAL_VENV)/bin/python || $(UV) venv --quiet --python $(BIN)/python $(OFFICIAL_VENV)
+	$(UV) pip sync --quiet --python $(OFFICIAL_VENV)/bin/python bench/requirements-official.txt
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
