@@ -106,3 +106,25 @@ def test_to_timedelta_agrees_with_convert(value: float, unit: Unit) -> None:
         rel_tol=1e-12,
         abs_tol=1e-6,
     )
+
+
+@given(st.floats(min_value=-1e11, max_value=1e11, allow_nan=False), st.sampled_from(UNITS))
+def test_to_timedelta_rounds_exactly_once(value: float, unit: Unit) -> None:
+    from fractions import Fraction
+
+    per_unit = {"seconds": 1_000_000, "minutes": 60_000_000, "hours": 3_600_000_000}[unit.value]
+    # Fraction arithmetic is exact and round() on it is half-to-even, as timedelta rounds.
+    exact = round(Fraction(value) * per_unit)
+    if abs(exact) <= timedelta.max // timedelta(microseconds=1):
+        assert to_timedelta(value, unit) == timedelta(microseconds=exact)
+
+
+@pytest.mark.parametrize(
+    ("value", "micros"), [(0.0000005, 0), (0.0000015, 2), (0.0000025, 2), (-0.0000015, -2)]
+)
+def test_half_microseconds_round_to_even(value: float, micros: int) -> None:
+    # these decimals are not exact in binary: what counts is the float's true value
+    from fractions import Fraction
+
+    assert seconds(value) == timedelta(microseconds=round(Fraction(value) * 1_000_000))
+    assert abs(seconds(value) - timedelta(microseconds=micros)) <= timedelta(microseconds=1)

@@ -13,12 +13,14 @@ here rather than by the generated code:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, Self, TypeVar
+from urllib.parse import quote, urlencode
 
 import attrs
 import httpx
@@ -80,11 +82,15 @@ def _check_id(name: str, value: object) -> int:
     return value
 
 
+# DateRange is immutable, and tools ask for the same few periods again and again.
+_parse_period = functools.lru_cache(maxsize=256)(DateRange.parse)
+
+
 def _check_period(period: DateRange | str) -> DateRange:
     if isinstance(period, DateRange):
         return period
     if isinstance(period, str):
-        return DateRange.parse(period)
+        return _parse_period(period)
     raise TypeError(f"period must be a DateRange or a str, got {type(period).__name__}")
 
 
@@ -174,11 +180,22 @@ def _connection_error(error: httpx.RequestError, request: RequestInfo) -> APICon
     return APIConnectionError(f"connection failed: {detail}", request=request)
 
 
+def _query(params: Mapping[str, str | bool]) -> str:
+    # Booleans as the API's true/false; everything percent-encoded (":" as %3A), as httpx would.
+    pairs = [
+        (k, ("true" if v else "false") if isinstance(v, bool) else v) for k, v in params.items()
+    ]
+    return urlencode(pairs, quote_via=quote, safe="")
+
+
 def _prepare(
-    http: httpx.Client | httpx.AsyncClient, call: _Call
+    http: httpx.Client | httpx.AsyncClient, base_url: str, call: _Call
 ) -> tuple[httpx.Request, RequestInfo]:
-    # Built once: the same request is re-sent on retries, and its URL describes any error.
-    request = http.build_request(call.method, call.url, params=call.params)
+    # Built once: the same request is re-sent on retries, and its URL describes any error. The
+    # URL is joined here, as one string: httpx joining base URL, path and params itself parses
+    # the whole URL three times, which was the largest per-call cost (bench/RESULTS.md).
+    query = _query(call.params)
+    request = http.build_request(call.method, f"{base_url}{call.url}{'?' if query else ''}{query}")
     return request, RequestInfo(method=call.method, url=str(request.url))
 
 
@@ -390,7 +407,7 @@ class Client(_BaseClient):
 
     def _send(self, call: _Call) -> Any:
         http = self._client()
-        prepared, request = _prepare(http, call)
+        prepared, request = _prepare(http, self._config.base_url, call)
         retries = 0
         while True:
             try:
@@ -597,7 +614,7 @@ class AsyncClient(_BaseClient):
 
     async def _send(self, call: _Call) -> Any:
         http = self._client()
-        prepared, request = _prepare(http, call)
+        prepared, request = _prepare(http, self._config.base_url, call)
         retries = 0
         while True:
             try:
