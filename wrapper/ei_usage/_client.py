@@ -165,7 +165,6 @@ def _metrics_call(
             project_visibility=project_visibility,
         )
 
-    # httpx writes booleans as true/false; the official bindings send True/False.
     return _Call(kwargs["method"].upper(), kwargs["url"], dict(kwargs["params"]), parse)
 
 
@@ -181,7 +180,8 @@ def _connection_error(error: httpx.RequestError, request: RequestInfo) -> APICon
 
 
 def _query(params: Mapping[str, str | bool]) -> str:
-    # Booleans as the API's true/false; everything percent-encoded (":" as %3A), as httpx would.
+    # Booleans as true/false (the official bindings send True/False); everything else
+    # percent-encoded, ":" as %3A, exactly as httpx encodes params.
     pairs = [
         (k, ("true" if v else "false") if isinstance(v, bool) else v) for k, v in params.items()
     ]
