@@ -1901,3 +1901,21 @@ class TestRetryPolicy:
         policy = RetryPolicy(jitter=lambda: 0.0)
         assert RetryPolicy.retryable(error) is retryable
         assert (policy.delay(0, error) is not None) is retryable
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.one_of(st.booleans(), st.text(max_size=30)),
+        max_size=4,
+    )
+)
+def test_query_encoding_matches_the_standard_library(params: dict[str, str | bool]) -> None:
+    from urllib.parse import quote, urlencode
+
+    from ei_usage._client import _query
+
+    as_text = {
+        k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()
+    }
+    assert _query(params) == urlencode(as_text, quote_via=quote, safe="")

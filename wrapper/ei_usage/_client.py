@@ -20,7 +20,7 @@ import threading
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, Self, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import attrs
 import httpx
@@ -44,6 +44,7 @@ from ._config import (
     ENV_JWT_TOKEN,
     ClientConfig,
     Credential,
+    check_int,
     env_arguments,
 )
 from ._dates import DateRange, format_wire
@@ -74,12 +75,8 @@ _VISIBILITIES = ("public", "private")
 
 
 def _check_id(name: str, value: object) -> int:
-    # bool is an int subclass: True would silently become organization 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+    # Organization id 0 is valid (the official bindings drop it).
+    return check_int(name, value, minimum=0)
 
 
 # DateRange is immutable, and tools ask for the same few periods again and again.
@@ -92,14 +89,6 @@ def _check_period(period: DateRange | str) -> DateRange:
     if isinstance(period, str):
         return _parse_period(period)
     raise TypeError(f"period must be a DateRange or a str, got {type(period).__name__}")
-
-
-def _check_concurrency(concurrency: int) -> int:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    return concurrency
 
 
 @attrs.frozen
@@ -179,13 +168,23 @@ def _connection_error(error: httpx.RequestError, request: RequestInfo) -> APICon
     return APIConnectionError(f"connection failed: {detail}", request=request)
 
 
+# Percent-encoding of every ASCII character that is not unreserved (RFC 3986), as a translate
+# table: urllib's quote() walks the bytes in Python, a measurable share of a loopback call.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED}
+
+
+def _quote(value: str) -> str:
+    return value.translate(_PERCENT) if value.isascii() else quote(value, safe="")
+
+
 def _query(params: Mapping[str, str | bool]) -> str:
     # Booleans as true/false (the official bindings send True/False); everything else
     # percent-encoded, ":" as %3A, exactly as httpx encodes params.
-    pairs = [
-        (k, ("true" if v else "false") if isinstance(v, bool) else v) for k, v in params.items()
-    ]
-    return urlencode(pairs, quote_via=quote, safe="")
+    return "&".join(
+        f"{_quote(k)}={_quote(('true' if v else 'false') if isinstance(v, bool) else v)}"
+        for k, v in params.items()
+    )
 
 
 def _prepare(
@@ -491,7 +490,7 @@ class Client(_BaseClient):
         plan = _report.make_plan(
             organization_id, inner_organization_ids, _check_period(period), every, _check_id
         )
-        limit = _check_concurrency(concurrency)
+        limit = check_int("concurrency", concurrency, minimum=1)
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -659,7 +658,7 @@ class AsyncClient(_BaseClient):
             EdgeImpulseError: a request failed (see the exception tree).
             ValueError, TypeError: a bad argument (before any request).
         """
-        limit = _check_concurrency(concurrency)
+        limit = check_int("concurrency", concurrency, minimum=1)
         calls = [
             _compute_time_call(organization_id, inner_organization_id, piece)
             for piece in _check_period(period).split(every)
@@ -689,7 +688,7 @@ class AsyncClient(_BaseClient):
         plan = _report.make_plan(
             organization_id, inner_organization_ids, _check_period(period), every, _check_id
         )
-        limit = _check_concurrency(concurrency)
+        limit = check_int("concurrency", concurrency, minimum=1)
         org = plan.organization_id
 
         async def send(inner: int, piece: DateRange) -> ComputeTime:

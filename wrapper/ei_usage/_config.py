@@ -140,18 +140,18 @@ def timeout_seconds(timeout: float | timedelta) -> float:
     return seconds
 
 
-def check_max_retries(max_retries: int) -> int:
-    """Validate the number of retries after the first attempt.
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """Validate an integer argument: ids, counts, limits.
 
     Raises:
-        ValueError: negative.
-        TypeError: not an int.
+        ValueError: below ``minimum``.
+        TypeError: not an int (a bool is refused: ``True`` would silently mean 1).
     """
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise TypeError(f"max_retries must be an int, got {type(max_retries).__name__}")
-    if max_retries < 0:
-        raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-    return max_retries
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
 
 
 @attrs.frozen
@@ -183,16 +183,12 @@ class ClientConfig:
             ValueError: an argument is out of range (the message says which).
             TypeError: an argument has the wrong type.
         """
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise TypeError("max_connections must be an int")
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
         return cls(
             credential=make_credential(api_key, jwt_token, access_token),
             base_url=check_base_url(base_url, allow_insecure_http=allow_insecure_http),
             timeout=timeout_seconds(timeout),
-            max_retries=check_max_retries(max_retries),
-            max_connections=max_connections,
+            max_retries=check_int("max_retries", max_retries, minimum=0),
+            max_connections=check_int("max_connections", max_connections, minimum=1),
         )
 
 

@@ -21,6 +21,7 @@ from edge_impulse_api_client.models.admin_get_organization_compute_time_usage_re
 from edge_impulse_api_client.models.organization_metrics_response import (
     OrganizationMetricsResponse,
 )
+from edge_impulse_api_client.types import UNSET
 
 from ._errors import APIError, RateLimitError, ResponseValidationError, ServerError
 from ._errors import status_error_class as _status_error_class
@@ -237,7 +238,8 @@ def compute_time(
         _schema_error(body, error, request)
 
     def opt(key: str, value: object, convert: Callable[[float], timedelta]) -> timedelta | None:
-        return _duration(body, key, value, convert, request) if _is_number(value) else None
+        # checked above: a number, or UNSET when the API left the field out
+        return None if value is UNSET else _duration(body, key, value, convert, request)
 
     return ComputeTime(
         organization_id=organization_id,

@@ -31,6 +31,8 @@ from ei_usage import (
 from . import _render
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ei_usage import Report
 
 EXIT_FAILURE = 1
@@ -112,6 +114,20 @@ def _read_ids(stream: TextIO) -> list[int]:
     return ids
 
 
+def _output_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the options every command shares: --unit and --format."""
+    command = click.option(
+        "--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True
+    )(command)
+    return click.option(
+        "--unit",
+        type=click.Choice(_UNITS),
+        default="minutes",
+        show_default=True,
+        help="Unit of every duration shown.",
+    )(command)
+
+
 @click.group(
     help=f"Read Edge Impulse organization usage.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP}",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -164,14 +180,7 @@ def cli() -> None:
     show_default=True,
     help="Calendar unit of each row.",
 )
-@click.option(
-    "--unit",
-    type=click.Choice(_UNITS),
-    default="minutes",
-    show_default=True,
-    help="Unit of every duration shown.",
-)
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@_output_options
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -240,14 +249,7 @@ def compute_time(
     type=click.Choice(["public", "private"]),
     help="Count only public or private projects.",
 )
-@click.option(
-    "--unit",
-    type=click.Choice(_UNITS),
-    default="minutes",
-    show_default=True,
-    help="Unit of every duration shown.",
-)
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@_output_options
 def metrics(
     organization_id: int,
     exclude_edge_impulse_users: bool | None,
