@@ -245,6 +245,11 @@ def test_totals_of_rows_with_a_missing_value_are_unknown() -> None:
     totals = UsageTotals.of(rows)
     assert totals.gpu is None
     assert totals.cpu == timedelta(2)
+    assert totals.discrepancy is None
+    assert totals.to_dict("seconds")["discrepancy"] is None
+    known = UsageTotals.of(rows[1:])
+    assert known.discrepancy == timedelta(1) - timedelta(2)
+    assert known.to_dict("seconds")["discrepancy"] == -86400.0
 
 
 def test_report_json_round_trips_including_errors() -> None:

@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 ProjectVisibility = Literal["public", "private"]
 
 
+def discrepancy(
+    total: timedelta | None, cpu: timedelta | None, gpu: timedelta | None
+) -> timedelta | None:
+    """Return ``total - (cpu + gpu)``, or None when any of the three is unknown."""
+    if total is None or cpu is None or gpu is None:
+        return None
+    return total - (cpu + gpu)
+
+
 def _in(unit: Unit, duration: timedelta | None) -> float | None:
     return None if duration is None else from_timedelta(duration, unit)
 
@@ -52,9 +61,7 @@ class ComputeTime:
         Non-zero when the API rounds its minutes total, or counts something the parts do not;
         None when any of the three is missing.
         """
-        if self.total is None or self.cpu is None or self.gpu is None:
-            return None
-        return self.total - (self.cpu + self.gpu)
+        return discrepancy(self.total, self.cpu, self.gpu)
 
     def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
         """Return plain JSON-ready values, durations as numbers of ``unit``.

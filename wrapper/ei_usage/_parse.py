@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -23,6 +22,7 @@ from edge_impulse_api_client.models.organization_metrics_response import (
 )
 from edge_impulse_api_client.types import UNSET
 
+from ._dates import to_utc
 from ._errors import APIError, RateLimitError, ResponseValidationError, ServerError
 from ._errors import status_error_class as _status_error_class
 from ._models import ComputeTime, OrganizationMetrics, ProjectVisibility
@@ -31,6 +31,7 @@ from ._units import minutes, seconds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import datetime, timedelta
 
     from ._dates import DateRange
     from ._errors import RequestInfo
@@ -288,8 +289,8 @@ def _utc(value: datetime, body: Mapping[str, Any], request: RequestInfo) -> date
             container=body["metrics"],
         )
     try:
-        return value.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        return to_utc(value)
+    except ValueError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         _invalid(
             body,
             "metrics.jobsComputeTimeCurrentYearSince",

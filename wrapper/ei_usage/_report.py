@@ -23,7 +23,7 @@ import attrs
 from . import _errors
 from ._dates import PERIODS, DateRange, Every, format_iso_z
 from ._errors import EdgeImpulseError, ReportError, RequestInfo
-from ._models import ComputeTime
+from ._models import ComputeTime, discrepancy
 from ._units import Unit, as_unit, from_timedelta, seconds
 
 if TYPE_CHECKING:
@@ -69,6 +69,11 @@ class UsageTotals:
     total: timedelta | None
     rows: int
 
+    @property
+    def discrepancy(self) -> timedelta | None:
+        """``total - (cpu + gpu)`` of the sums, or None when any of them is unknown."""
+        return discrepancy(self.total, self.cpu, self.gpu)
+
     @classmethod
     def of(cls, rows: Sequence[ComputeTime]) -> UsageTotals:
         """Sum ``rows``."""
@@ -91,6 +96,7 @@ class UsageTotals:
             "cpu": number(self.cpu),
             "gpu": number(self.gpu),
             "total": number(self.total),
+            "discrepancy": number(self.discrepancy),
             "rows": self.rows,
         }
 
@@ -393,22 +399,23 @@ def run_threads(
 
     done = 0
     pending: set[Future[None]] = set()
+
+    def settle_one_or_more() -> None:
+        nonlocal done, pending
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            future.result()  # re-raise anything that is not an API failure
+            done += 1
+            _progress(on_progress, done, plan.size)
+
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ei-usage") as pool:
         try:
             for index, (inner, piece) in jobs:
                 if len(pending) >= concurrency:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        future.result()  # re-raise anything that is not an API failure
-                        done += 1
-                        _progress(on_progress, done, plan.size)
+                    settle_one_or_more()
                 pending.add(pool.submit(attempt, index, inner, piece))
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    future.result()
-                    done += 1
-                    _progress(on_progress, done, plan.size)
+                settle_one_or_more()
         except BaseException:
             stop.set()  # let queued jobs return at once instead of finishing the whole plan
             raise

@@ -202,8 +202,7 @@ def compute_time(
     ids = list(inner_orgs) + (_read_ids(inner_orgs_file) if inner_orgs_file else [])
     if not ids:
         raise click.UsageError("give at least one --inner-org or an --inner-orgs-file")
-    total = len(set(ids)) * len(period.split(every))  # type: ignore[arg-type]
-    with _client() as client, _render.progress(total) as on_progress:
+    with _client() as client, _render.progress() as on_progress:
         report: Report = client.compute_time_report(
             organization_id,
             ids,

@@ -8,7 +8,14 @@ import json
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ei_usage import convert
@@ -29,10 +36,14 @@ def _console(stream: TextIO) -> Console:
 
 
 @contextlib.contextmanager
-def progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """Show a progress bar on stderr when it is a terminal and the work is worth it."""
+def progress() -> Iterator[Callable[[int, int], None] | None]:
+    """Show a progress bar on stderr when it is a terminal and the work is worth it.
+
+    The report says how many requests it makes in each ``on_progress(done, total)`` call, so
+    the bar learns its size from the first one, and stays hidden for a single request.
+    """
     console = Console(stderr=True)
-    if total < 2 or not console.is_terminal:
+    if not console.is_terminal:
         yield None
         return
     bar = Progress(
@@ -43,9 +54,17 @@ def progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
         console=console,
         transient=True,
     )
-    task = bar.add_task("requests", total=total)
+    tasks: list[TaskID] = []
+
+    def update(done: int, total: int) -> None:
+        if total < 2:
+            return
+        if not tasks:
+            tasks.append(bar.add_task("requests", total=total))
+        bar.update(tasks[0], completed=done)
+
     with bar:
-        yield lambda done, _total: bar.update(task, completed=done)
+        yield update
 
 
 def _number(value: timedelta | None, unit: Unit) -> str:
@@ -55,18 +74,13 @@ def _number(value: timedelta | None, unit: Unit) -> str:
 
 
 def _totals_cells(label: str, period: str, totals: UsageTotals, unit: Unit) -> list[str]:
-    discrepancy = (
-        None
-        if totals.total is None or totals.cpu is None or totals.gpu is None
-        else totals.total - (totals.cpu + totals.gpu)
-    )
     return [
         label,
         period,
         _number(totals.cpu, unit),
         _number(totals.gpu, unit),
         _number(totals.total, unit),
-        _number(discrepancy, unit),
+        _number(totals.discrepancy, unit),
     ]
 
 
