@@ -1003,6 +1003,36 @@ class TestWire:
             b"startDate=2024-05-01T00%3A00%3A00.000Z&endDate=2024-06-01T00%3A00%3A00.000Z"
         )
 
+    def test_every_request_carries_its_own_ids_and_dates(self) -> None:
+        # Routes are memoized per id pair and queries per period (4,096 and 1,024 entries):
+        # more of each than the caches hold, and every request must still be its own.
+        recorder = Recorder()
+        first = datetime(2020, 1, 1, tzinfo=UTC)
+        with make_client(recorder) as client:
+            for i in range(4200):
+                start = first + timedelta(days=i % 1100)
+                client.compute_time(i % 7, 4200 - i, DateRange(start, start + timedelta(days=1)))
+        for i, request in enumerate(recorder.requests):
+            start = first + timedelta(days=i % 1100)
+            end = start + timedelta(days=1)
+            assert request.url.path == (
+                f"/v1/api/organizations/{i % 7}/whitelabel/organizations/{4200 - i}"
+                "/usage/computeTime"
+            )
+            assert request.url.params["startDate"] == start.strftime("%Y-%m-%dT00:00:00.000Z")
+            assert request.url.params["endDate"] == end.strftime("%Y-%m-%dT00:00:00.000Z")
+
+    def test_a_generated_operation_with_other_parameters_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # If a new spec slice adds a query parameter, ei-usage must not silently drop it.
+        def get_kwargs(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"method": "get", "url": "/x", "params": {"startDate": 1, "endDate": 2, "n": 3}}
+
+        monkeypatch.setattr(client_module._compute_time_op, "_get_kwargs", get_kwargs)
+        with pytest.raises(RuntimeError, match=r"\['endDate', 'n', 'startDate'\]"):
+            client_module._compute_time_route.__wrapped__(1, 2)
+
     def test_microseconds_are_truncated_to_milliseconds(self) -> None:
         recorder = Recorder()
         period = DateRange(

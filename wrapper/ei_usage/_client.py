@@ -19,10 +19,10 @@ import logging
 import threading
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
 from urllib.parse import quote
 
-import attrs
 import httpx
 
 from edge_impulse_api_client.api.organizations import (
@@ -74,9 +74,8 @@ _VISIBILITIES = ("public", "private")
 # ---- arguments -------------------------------------------------------------------------------
 
 
-def _check_id(name: str, value: object) -> int:
-    # Organization id 0 is valid (the official bindings drop it).
-    return check_int(name, value, minimum=0)
+# Organization id 0 is valid (the official bindings drop it). A partial: it runs twice a call.
+_check_id: Callable[[str, object], int] = functools.partial(check_int, minimum=0)
 
 
 # DateRange is immutable, and tools ask for the same few periods again and again.
@@ -91,14 +90,43 @@ def _check_period(period: DateRange | str) -> DateRange:
     raise TypeError(f"period must be a DateRange or a str, got {type(period).__name__}")
 
 
-@attrs.frozen
-class _Call:
-    """One prepared request and how to read its answer."""
+class _Call(NamedTuple):
+    """One prepared request, relative to the base URL, and how to read its answer."""
 
     method: str
-    url: str
-    params: Mapping[str, str | bool]
+    target: str  # path and percent-encoded query
     parse: Callable[[dict[str, Any], RequestInfo], Any]
+
+
+# Any instant will do: the route of the generated operation depends only on the ids, and the
+# dates it formats (with isoformat) are replaced by ours.
+_ANY_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+_COMPUTE_TIME_PARAMS = frozenset({"startDate", "endDate"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _compute_time_route(organization_id: int, inner_organization_id: int) -> tuple[str, str]:
+    """Return the method and path the generated operation gives an id pair.
+
+    Described once per pair: tools ask about the same organizations again and again, and the
+    generated description (path quoting, isoformat of both dates) was a measurable share of a
+    loopback call (bench/RESULTS.md).
+    """
+    kwargs = _compute_time_op._get_kwargs(
+        organization_id, inner_organization_id, start_date=_ANY_INSTANT, end_date=_ANY_INSTANT
+    )
+    if set(kwargs["params"]) != _COMPUTE_TIME_PARAMS:  # the spec slice changed
+        raise RuntimeError(
+            "the generated compute-time operation takes query parameters "
+            f"{sorted(kwargs['params'])}, ei_usage formats {sorted(_COMPUTE_TIME_PARAMS)}"
+        )
+    return kwargs["method"].upper(), kwargs["url"]
+
+
+@functools.lru_cache(maxsize=1024)
+def _period_query(period: DateRange) -> str:
+    """Return the encoded ``startDate``/``endDate`` query of a period, as the web client sends."""
+    return _query({"startDate": format_wire(period.start), "endDate": format_wire(period.end)})
 
 
 def _compute_time_call(
@@ -107,17 +135,14 @@ def _compute_time_call(
     org = _check_id("organization_id", organization_id)
     inner = _check_id("inner_organization_id", inner_organization_id)
     dr = _check_period(period)
-    kwargs = _compute_time_op._get_kwargs(org, inner, start_date=dr.start, end_date=dr.end)
-    params = dict(kwargs["params"])
-    params["startDate"] = format_wire(dr.start)
-    params["endDate"] = format_wire(dr.end)
+    method, path = _compute_time_route(org, inner)
 
     def parse(body: dict[str, Any], request: RequestInfo) -> ComputeTime:
         return _parse.compute_time(
             body, request, organization_id=org, inner_organization_id=inner, period=dr
         )
 
-    return _Call(kwargs["method"].upper(), kwargs["url"], params, parse)
+    return _Call(method, f"{path}?{_period_query(dr)}", parse)
 
 
 def _metrics_call(
@@ -154,7 +179,10 @@ def _metrics_call(
             project_visibility=project_visibility,
         )
 
-    return _Call(kwargs["method"].upper(), kwargs["url"], dict(kwargs["params"]), parse)
+    query = _query(kwargs["params"])
+    return _Call(
+        kwargs["method"].upper(), f"{kwargs['url']}?{query}" if query else kwargs["url"], parse
+    )
 
 
 # ---- transport errors --------------------------------------------------------------------------
@@ -193,8 +221,7 @@ def _prepare(
     # Built once: the same request is re-sent on retries, and its URL describes any error. The
     # URL is joined here, as one string: httpx joining base URL, path and params itself parses
     # the whole URL three times, which was the largest per-call cost (bench/RESULTS.md).
-    query = _query(call.params)
-    request = http.build_request(call.method, f"{base_url}{call.url}{'?' if query else ''}{query}")
+    request = http.build_request(call.method, base_url + call.target)
     return request, RequestInfo(method=call.method, url=str(request.url))
 
 

@@ -208,6 +208,14 @@ _INTEGER = (_is_integer, "an integer")
 _STRING = (lambda v: isinstance(v, str), "a date-time string")
 
 
+_NONE_REQUIRED: frozenset[str] = frozenset()
+_COMPUTE_TIME_FIELDS = {
+    "cpuComputeTime": _NUMBER,
+    "gpuComputeTime": _NUMBER,
+    "totalComputeTime": _NUMBER,
+}
+
+
 def _schema_error(body: Mapping[str, Any], error: Exception, request: RequestInfo) -> NoReturn:
     # Reached only if the checks above missed a case the generated model trips over.
     raise ResponseValidationError(
@@ -231,24 +239,22 @@ def compute_time(
         ResponseValidationError: a field is null or of the wrong type (all three are optional in
             the spec, so a missing one becomes None).
     """
-    fields = {"cpuComputeTime": _NUMBER, "gpuComputeTime": _NUMBER, "totalComputeTime": _NUMBER}
-    _check(body, body, "", fields, frozenset(), request)
+    _check(body, body, "", _COMPUTE_TIME_FIELDS, _NONE_REQUIRED, request)
     try:
         model = AdminGetOrganizationComputeTimeUsageResponse.from_dict(body)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         _schema_error(body, error, request)
-
-    def opt(key: str, value: object, convert: Callable[[float], timedelta]) -> timedelta | None:
-        # checked above: a number, or UNSET when the API left the field out
-        return None if value is UNSET else _duration(body, key, value, convert, request)
-
+    # Each field was checked above: a number, or UNSET when the API left it out.
+    cpu, gpu, total = model.cpu_compute_time, model.gpu_compute_time, model.total_compute_time
     return ComputeTime(
         organization_id=organization_id,
         inner_organization_id=inner_organization_id,
         period=period,
-        cpu=opt("cpuComputeTime", model.cpu_compute_time, seconds),
-        gpu=opt("gpuComputeTime", model.gpu_compute_time, seconds),
-        total=opt("totalComputeTime", model.total_compute_time, minutes),
+        cpu=None if cpu is UNSET else _duration(body, "cpuComputeTime", cpu, seconds, request),
+        gpu=None if gpu is UNSET else _duration(body, "gpuComputeTime", gpu, seconds, request),
+        total=None
+        if total is UNSET
+        else _duration(body, "totalComputeTime", total, minutes, request),
     )
 
 
