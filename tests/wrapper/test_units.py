@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
@@ -9,6 +10,9 @@ from hypothesis import strategies as st
 
 from ei_usage import Unit, convert
 from ei_usage._units import as_unit, from_timedelta, minutes, seconds, to_timedelta
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 UNITS = list(Unit)
 finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
@@ -71,6 +75,34 @@ def test_api_fields_become_timedeltas_in_their_own_unit() -> None:
 def test_too_large_for_a_timedelta_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="too large"):
         minutes(1e15)
+
+
+@pytest.mark.parametrize(
+    ("convert_from", "unit"), [(seconds, Unit.SECONDS), (minutes, Unit.MINUTES)]
+)
+def test_whole_numbers_at_the_timedelta_limit(
+    convert_from: Callable[[float], timedelta], unit: Unit
+) -> None:
+    # Whole numbers take a shortcut; it must end exactly where the general path does, at
+    # timedelta's limits (which are not symmetric), with a ValueError, never OverflowError.
+    per_unit = timedelta(**{unit.value: 1})
+    largest = timedelta.max // per_unit
+    smallest = -(timedelta.min // -per_unit)
+    for value in (largest, smallest):
+        assert convert_from(value) == value * per_unit
+        assert convert_from(float(value)) == value * per_unit
+    for too_large in (largest + 1, smallest - 1, 10**400, -(10**400)):
+        for spelled in (too_large, float(too_large)) if abs(too_large) < 10**300 else (too_large,):
+            with pytest.raises(ValueError, match="too large"):
+                convert_from(spelled)
+    with pytest.raises(TypeError):
+        convert_from(True)
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12))
+def test_whole_numbers_agree_with_their_float_spelling(value: int) -> None:
+    assert seconds(value) == seconds(float(value)) == timedelta(seconds=value)
+    assert minutes(value) == minutes(float(value)) == timedelta(minutes=value)
 
 
 def test_from_timedelta() -> None:

@@ -24,8 +24,10 @@ class Unit(StrEnum):
 
 _SECONDS_IN: dict[Unit, int] = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600}
 _MICROSECONDS_IN: dict[Unit, int] = {unit: n * 1_000_000 for unit, n in _SECONDS_IN.items()}
-# timedelta's own limit: a larger value would raise OverflowError deep in datetime.
+# timedelta's own limits (not symmetric: min is -999999999 days, max a microsecond short of
+# +1000000000 days); beyond them datetime raises OverflowError.
 _MAX_MICROSECONDS = timedelta.max // timedelta(microseconds=1)
+_MIN_MICROSECONDS = timedelta.min // timedelta(microseconds=1)
 
 
 def as_unit(unit: Unit | str) -> Unit:
@@ -88,7 +90,7 @@ def _timedelta(value: float, unit: Unit, micros_per_unit: int = 0) -> timedelta:
     micros = (
         value * micros_per_unit if type(value) is int else _micros(_finite(value), micros_per_unit)
     )
-    if not -_MAX_MICROSECONDS <= micros <= _MAX_MICROSECONDS:
+    if not _MIN_MICROSECONDS <= micros <= _MAX_MICROSECONDS:
         raise ValueError(f"{value!r} {unit.value} is too large for a timedelta")
     return timedelta(microseconds=micros)
 
@@ -112,11 +114,22 @@ def from_timedelta(duration: timedelta, unit: Unit | str) -> float:
     return (duration // timedelta(microseconds=1)) / _MICROSECONDS_IN[as_unit(unit)]
 
 
+_MAX_WHOLE_SECONDS = _MAX_MICROSECONDS // 1_000_000
+_MIN_WHOLE_SECONDS = -(-_MIN_MICROSECONDS // 1_000_000)
+_MAX_WHOLE_MINUTES = _MAX_MICROSECONDS // 60_000_000
+_MIN_WHOLE_MINUTES = -(-_MIN_MICROSECONDS // 60_000_000)
+
+
 def seconds(value: float) -> timedelta:
     """Return a duration the API gave in seconds (``cpuComputeTime``, ``gpuComputeTime``)."""
+    # Whole numbers, the usual answer, are exact: straight to timedelta (this runs per field).
+    if type(value) is int and _MIN_WHOLE_SECONDS <= value <= _MAX_WHOLE_SECONDS:
+        return timedelta(seconds=value)
     return _timedelta(value, Unit.SECONDS, 1_000_000)
 
 
 def minutes(value: float) -> timedelta:
     """Return a duration the API gave in minutes (``totalComputeTime`` and the metrics totals)."""
+    if type(value) is int and _MIN_WHOLE_MINUTES <= value <= _MAX_WHOLE_MINUTES:
+        return timedelta(minutes=value)
     return _timedelta(value, Unit.MINUTES, 60_000_000)
