@@ -708,18 +708,12 @@ def _header(command: str, started: dt.datetime, elapsed: float, load: tuple[str,
 
 
 def _kept_history(path: Path) -> str:
+    """Return the results file's ``## History`` section (before/after records), to keep it."""
     if not path.exists():
         return ""
     text = path.read_text()
     match = re.search(r"^## History\b.*", text, re.MULTILINE | re.DOTALL)
     return match.group(0).rstrip() + "\n" if match else ""
-
-
-BEFORE_AFTER = """## Before/after
-
-_Placeholder for the lead: paste the rows a change moved, before and after, with the commits.
-Move them under "History" to keep them: `make bench` rewrites everything above that section._
-"""
 
 
 def main() -> int:
@@ -767,7 +761,6 @@ def main() -> int:
             table,
             summary,
             "## Notes\n\n" + "\n".join(f"- {n}" for n in notes),
-            BEFORE_AFTER.rstrip(),
         ]
     )
     sys.stdout.write(body + "\n")
