@@ -24,6 +24,10 @@ class Unit(StrEnum):
 
 _SECONDS_IN: dict[Unit, int] = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600}
 _MICROSECONDS_IN: dict[Unit, int] = {unit: n * 1_000_000 for unit, n in _SECONDS_IN.items()}
+# Looked up once: seconds() and minutes() run per response field, and hashing an enum member
+# calls into Python.
+_MICROSECONDS_IN_SECOND = _MICROSECONDS_IN[Unit.SECONDS]
+_MICROSECONDS_IN_MINUTE = _MICROSECONDS_IN[Unit.MINUTES]
 # timedelta's own limits (not symmetric: min is -999999999 days, max a microsecond short of
 # +1000000000 days); beyond them datetime raises OverflowError.
 _MAX_MICROSECONDS = timedelta.max // timedelta(microseconds=1)
@@ -44,9 +48,7 @@ def as_unit(unit: Unit | str) -> Unit:
 
 
 def _finite(value: float) -> float:
-    if type(value) is int:  # the common case on the wire, checked first: this runs per field
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
@@ -83,9 +85,7 @@ def _micros(value: float, micros_per_unit: int) -> int:
     return quotient
 
 
-def _timedelta(value: float, unit: Unit, micros_per_unit: int = 0) -> timedelta:
-    if not micros_per_unit:
-        micros_per_unit = _MICROSECONDS_IN[unit]
+def _timedelta(value: float, unit: Unit, micros_per_unit: int) -> timedelta:
     # An int (the common case on the wire) is exact: no rounding, no finiteness to check.
     micros = (
         value * micros_per_unit if type(value) is int else _micros(_finite(value), micros_per_unit)
@@ -102,7 +102,8 @@ def to_timedelta(value: float, unit: Unit | str) -> timedelta:
         ValueError: an unknown unit, a non-finite value, or one too large for a timedelta.
         TypeError: ``value`` is not a number.
     """
-    return _timedelta(value, as_unit(unit))
+    u = as_unit(unit)
+    return _timedelta(value, u, _MICROSECONDS_IN[u])
 
 
 def from_timedelta(duration: timedelta, unit: Unit | str) -> float:
@@ -114,22 +115,11 @@ def from_timedelta(duration: timedelta, unit: Unit | str) -> float:
     return (duration // timedelta(microseconds=1)) / _MICROSECONDS_IN[as_unit(unit)]
 
 
-_MAX_WHOLE_SECONDS = _MAX_MICROSECONDS // 1_000_000
-_MIN_WHOLE_SECONDS = -(-_MIN_MICROSECONDS // 1_000_000)
-_MAX_WHOLE_MINUTES = _MAX_MICROSECONDS // 60_000_000
-_MIN_WHOLE_MINUTES = -(-_MIN_MICROSECONDS // 60_000_000)
-
-
 def seconds(value: float) -> timedelta:
     """Return a duration the API gave in seconds (``cpuComputeTime``, ``gpuComputeTime``)."""
-    # Whole numbers, the usual answer, are exact: straight to timedelta (this runs per field).
-    if type(value) is int and _MIN_WHOLE_SECONDS <= value <= _MAX_WHOLE_SECONDS:
-        return timedelta(seconds=value)
-    return _timedelta(value, Unit.SECONDS, 1_000_000)
+    return _timedelta(value, Unit.SECONDS, _MICROSECONDS_IN_SECOND)
 
 
 def minutes(value: float) -> timedelta:
     """Return a duration the API gave in minutes (``totalComputeTime`` and the metrics totals)."""
-    if type(value) is int and _MIN_WHOLE_MINUTES <= value <= _MAX_WHOLE_MINUTES:
-        return timedelta(minutes=value)
-    return _timedelta(value, Unit.MINUTES, 60_000_000)
+    return _timedelta(value, Unit.MINUTES, _MICROSECONDS_IN_MINUTE)
