@@ -141,5 +141,5 @@ def _no_retry_sleep(monkeypatch: pytest.MonkeyPatch, target: Target) -> None:
     async def no_wait(_: float) -> None:
         return None
 
-    monkeypatch.setattr("ei_usage._client._sleep", lambda _: None)
+    monkeypatch.setattr("ei_usage._client._sleep", lambda seconds, stop=None: None)
     monkeypatch.setattr("ei_usage._client._async_sleep", no_wait)

@@ -12,6 +12,7 @@ import email.utils
 import json
 import logging
 import math
+import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -144,7 +145,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def async_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(client_module, "_sleep", waits.append)
+    monkeypatch.setattr(client_module, "_sleep", lambda seconds, stop=None: waits.append(seconds))
     monkeypatch.setattr(client_module, "_async_sleep", async_sleep)
     return waits
 
@@ -570,9 +571,13 @@ class TestComputeTime:
         assert result.to_dict()[attribute[missing]] is None
         assert result.to_dict()["discrepancy"] is None
 
-    def test_all_omitted(self) -> None:
-        result = sync_call(Recorder(json_response({"success": True})))
-        assert (result.cpu, result.gpu, result.total) == (None, None, None)
+    def test_all_omitted_is_a_validation_error(self) -> None:
+        # All three are optional in the spec, but an answer with none of them is what a renamed
+        # field looks like: it must not read as "no usage".
+        error = catch(sync_call, Recorder(json_response({"success": True})))
+        assert type(error) is ResponseValidationError
+        assert error.field == "cpuComputeTime"
+        assert "none of cpuComputeTime, gpuComputeTime and totalComputeTime" in error.message
 
     @pytest.mark.parametrize(
         ("unit", "cpu", "gpu", "total"),
@@ -1271,7 +1276,9 @@ class TestErrors:
         error = catch(caller, recorder, max_retries=0)
         assert type(error) is APIConnectionError
         assert str(exception) in str(error)
-        assert error.__cause__ is exception
+        # httpx's exception holds the request, headers and credential included: never chained.
+        assert error.__cause__ is None
+        assert error.__context__ is None
         assert error.request is not None
         assert error.request.url == str(recorder.requests[0].url)
         assert recorder.calls == 1
@@ -1825,7 +1832,12 @@ class TestRetries:
         caplog.set_level(logging.DEBUG)
         sync_call(Recorder())
         catch(sync_call, Recorder(json_response({}, 404)))
-        assert [r for r in caplog.records if r.name == "ei_usage"] == []
+        records = [r for r in caplog.records if r.name == "ei_usage"]
+        # Only the DEBUG timing of the success: no warning, and no credential.
+        assert [r.levelno for r in records] == [logging.DEBUG]
+        assert re.fullmatch(
+            r"GET https://\S+/usage/computeTime\?\S+ -> 200 in [0-9.]+ ms", records[0].getMessage()
+        )
 
     def test_bulk_retries_each_piece(self, sleeps: list[float]) -> None:
         answers: dict[str, int] = {}

@@ -7,6 +7,7 @@ import pytest
 from ei_usage._config import (
     ClientConfig,
     check_base_url,
+    check_int,
     env_arguments,
     make_credential,
     timeout_seconds,
@@ -22,6 +23,7 @@ def build(**overrides: object) -> ClientConfig:
         "max_retries": 3,
         "allow_insecure_http": False,
         "max_connections": 64,
+        "max_response_bytes": 4 * 1024 * 1024,
     }
     args.update(overrides)
     api_key = args.pop("api_key", "key")
@@ -125,6 +127,11 @@ def test_retries_and_connections_are_checked() -> None:
         build(max_retries=True)
     with pytest.raises(ValueError, match="max_connections"):
         build(max_connections=0)
+    assert build(max_response_bytes=1024).max_response_bytes == 1024
+    with pytest.raises(ValueError, match="max_response_bytes"):
+        build(max_response_bytes=1023)
+    with pytest.raises(TypeError, match="max_response_bytes"):
+        build(max_response_bytes=1.5)
 
 
 def test_env_arguments_reads_only_what_is_set() -> None:
@@ -141,3 +148,98 @@ def test_from_env_arguments_win_over_the_environment() -> None:
     assert client.base_url == "https://arg.example/v1"
     assert repr(client).endswith("credential=api_key (hidden))")
     assert Client.from_env(env).base_url == "https://env.example/v1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://studio.example/v1?token=SECRETVALUE",
+        "https://studio.example/v1#SECRETVALUE",
+        "https://studio.example/v1?",
+        "https://studio.example/v1?a=1&key=SECRETVALUE#f",
+    ],
+)
+def test_a_query_or_fragment_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ValueError, match="query or fragment") as info:
+        check_base_url(url, allow_insecure_http=False)
+    assert "SECRETVALUE" not in str(info.value)
+    assert "studio.example" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://studio.example/v1\n",  # a trailing newline is stripped; inside, it is refused
+        "https://studio.example/v\n1",
+        "https://studio.example/v\t1",
+        "https://stu dio.example/v1",
+        "https://studio.example/v1\x00",
+        "https://studio.example/v1\x7f",
+    ],
+)
+def test_whitespace_and_control_characters_are_refused_up_front(url: str) -> None:
+    if url.strip() == "https://studio.example/v1":
+        assert check_base_url(url, allow_insecure_http=False) == "https://studio.example/v1"
+        return
+    # Before: accepted here, then raw httpx.InvalidURL at the first request.
+    with pytest.raises(ValueError, match="whitespace or control") as info:
+        check_base_url(url, allow_insecure_http=False)
+    assert "studio" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://studio.example:99999/v1", "https://studio.example:port/v1", "https://[::1/v1"]
+)
+def test_malformed_urls_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(ValueError, match="base_url") as info:
+        check_base_url(url, allow_insecure_http=False)
+    assert url not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.localhost/v1",
+        "http://localhost.evil.example/v1",
+        "http://127.0.0.1.nip.io/v1",
+        "http://LOCALHOST.evil/v1",
+    ],
+)
+def test_only_literal_loopback_is_trusted_with_plain_http(url: str) -> None:
+    with pytest.raises(ValueError, match="refusing plain http://"):
+        check_base_url(url, allow_insecure_http=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/v1", "http://127.8.9.10:80/v1", "http://[::1]/v1", "http://localhost/v1"],
+)
+def test_literal_loopback_is_trusted_with_plain_http(url: str) -> None:
+    assert check_base_url(url, allow_insecure_http=False)
+
+
+def test_other_schemes_are_named_but_the_url_is_not_echoed() -> None:
+    with pytest.raises(ValueError, match="scheme 'ftp'") as info:
+        check_base_url("ftp://files.example/SECRETPATH", allow_insecure_http=False)
+    assert "SECRETPATH" not in str(info.value)
+
+
+class _Sneaky(int):
+    """An int whose text is not its value (it could smuggle a path into a URL)."""
+
+    def __str__(self) -> str:
+        return "../../evil"
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return "../../evil"
+
+    def __int__(self) -> int:
+        return 999
+
+
+def test_int_subclasses_are_normalized_to_plain_ints() -> None:
+    value = check_int("organization_id", _Sneaky(7), minimum=0)
+    assert type(value) is int
+    assert value == 7

@@ -62,7 +62,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     async def fast(_: float) -> None:
         await asyncio.sleep(0)
 
-    monkeypatch.setattr("ei_usage._client._sleep", lambda _: None)
+    monkeypatch.setattr("ei_usage._client._sleep", lambda seconds, stop=None: None)
     monkeypatch.setattr("ei_usage._client._async_sleep", fast)
 
 

@@ -115,7 +115,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     async def async_sleep(seconds: float) -> None:
         pass
 
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(client_module, "_sleep", lambda seconds, stop=None: None)
     monkeypatch.setattr(client_module, "_async_sleep", async_sleep)
 
 
@@ -198,6 +198,7 @@ class TestObjects:
             max_retries=3,
             allow_insecure_http=False,
             max_connections=64,
+            max_response_bytes=4096,
         )
         assert_object_clean(config)
         assert_object_clean(config.credential)

@@ -8,14 +8,19 @@ here rather than by the generated code:
   generator would send ``isoformat()``, with ``+00:00`` and microseconds);
 * the answer is checked and converted by :mod:`ei_usage._parse`, so failures are typed
   exceptions that name the field, never a bare ``KeyError`` from a generated model.
+
+Every attempt is bounded: answers are streamed and capped (:mod:`ei_usage._transport`), and an
+attempt has a deadline, ``timeout``, for everything from connecting to the last byte of the answer
+(the sync client's sockets keep it, :mod:`ei_usage._deadline`; the async client uses
+``asyncio.timeout``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
+import ssl
 import threading
 import time
 import warnings
@@ -36,19 +41,27 @@ from edge_impulse_api_client.models.project_visibility import (
 )
 from edge_impulse_api_client.types import UNSET
 
-from . import _parse, _report
+from . import _parse, _report, _transport
 from ._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
     ENV_ACCESS_TOKEN,
     ENV_API_KEY,
     ENV_JWT_TOKEN,
     ClientConfig,
-    Credential,
     check_int,
     env_arguments,
 )
 from ._dates import DateRange, format_wire
-from ._errors import APIConnectionError, APITimeoutError, EdgeImpulseError, RequestInfo
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    EdgeImpulseError,
+    RequestInfo,
+    ResponseTooLargeError,
+    ResponseValidationError,
+)
+from ._report import Stopped
 from ._retry import RetryPolicy
 from ._version import __version__
 
@@ -90,6 +103,21 @@ def _check_period(period: DateRange | str) -> DateRange:
     raise TypeError(f"period must be a DateRange or a str, got {type(period).__name__}")
 
 
+def _plan(
+    organization_id: int,
+    inner_organization_ids: Iterable[int],
+    period: DateRange | str,
+    every: Every,
+) -> _report.Plan:
+    """Validate a report's arguments, every piece of its period included, before any request."""
+    plan = _report.make_plan(
+        organization_id, inner_organization_ids, _check_period(period), every, _check_id
+    )
+    for piece in plan.pieces:
+        _period_query(piece)
+    return plan
+
+
 class _Call(NamedTuple):
     """One prepared request, relative to the base URL, and how to read its answer."""
 
@@ -125,8 +153,18 @@ def _compute_time_route(organization_id: int, inner_organization_id: int) -> tup
 
 @functools.lru_cache(maxsize=1024)
 def _period_query(period: DateRange) -> str:
-    """Return the encoded ``startDate``/``endDate`` query of a period, as the web client sends."""
-    return _query({"startDate": format_wire(period.start), "endDate": format_wire(period.end)})
+    """Return the encoded ``startDate``/``endDate`` query of a period, as the web client sends.
+
+    Raises:
+        ValueError: the period is empty at the wire's millisecond resolution.
+    """
+    start, end = format_wire(period.start), format_wire(period.end)
+    if start == end:
+        raise ValueError(
+            f"period {period} is shorter than the API's millisecond resolution: it would be "
+            f"sent as the empty range {start}..{end}"
+        )
+    return _query({"startDate": start, "endDate": end})
 
 
 def _compute_time_call(
@@ -188,12 +226,59 @@ def _metrics_call(
 # ---- transport errors --------------------------------------------------------------------------
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    """Return ``error`` and the exceptions it was raised from, innermost last (bounded)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _is_transient(error: httpx.RequestError) -> tuple[bool, str | None]:
+    """Return whether repeating the request could help, and a better description if known.
+
+    Refused, reset and dropped connections and timeouts are worth another try. A certificate that
+    does not verify, a TLS protocol mismatch, or an answer that is not HTTP will be the same next
+    time, so they are raised at once.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return False, f"TLS certificate check failed: {cause.verify_message or cause}"
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLEOFError):
+            return False, f"TLS failed: {cause.reason or cause}"
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return False, None
+    if isinstance(error, httpx.RemoteProtocolError):
+        text = str(error).lower()
+        # A server that hung up may be back; one that speaks broken HTTP will not be.
+        return "disconnected" in text or "closed connection" in text, None
+    return True, None
+
+
 def _connection_error(error: httpx.RequestError, request: RequestInfo) -> APIConnectionError:
-    # httpx's messages describe the socket, never the headers, so they are safe to keep.
+    # httpx's messages describe the socket, never the headers, so they are safe to keep; the
+    # exception itself is not chained to ours: its .request holds the headers.
     if isinstance(error, httpx.TimeoutException):
         return APITimeoutError(f"no answer in time ({type(error).__name__})", request=request)
-    detail = str(error) or type(error).__name__
-    return APIConnectionError(f"connection failed: {detail}", request=request)
+    transient, described = _is_transient(error)
+    detail = described or str(error) or type(error).__name__
+    return APIConnectionError(
+        f"connection failed: {_parse.shorten(detail, 200)}", request=request, transient=transient
+    )
+
+
+def _closed(request: RequestInfo) -> APIConnectionError:
+    return APIConnectionError(
+        "the client was closed while this call was in flight", request=request, transient=False
+    )
+
+
+def _timeout(request: RequestInfo, seconds: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"no whole answer within the attempt's deadline ({seconds:g}s)", request=request
+    )
 
 
 # Percent-encoding of every ASCII character that is not unreserved (RFC 3986), as a translate
@@ -227,6 +312,9 @@ def _prepare(
 
 # ---- shared client logic -----------------------------------------------------------------------
 
+# What is read of a non-2xx answer: enough for the API's message, and no more.
+_ERROR_READ_BYTES = 64 * 1024
+
 
 class _BaseClient:
     _config: ClientConfig
@@ -243,6 +331,7 @@ class _BaseClient:
         max_retries: int = 3,
         allow_insecure_http: bool = False,
         max_connections: int = 64,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._config = ClientConfig.build(
             api_key,
@@ -253,8 +342,10 @@ class _BaseClient:
             max_retries=max_retries,
             allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
         )
         self._policy = RetryPolicy(max_retries=self._config.max_retries)
+        self._redact = self._config.credential.redact
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
@@ -303,6 +394,8 @@ class _BaseClient:
                 **self._config.credential.headers(),
                 "user-agent": USER_AGENT,
                 "accept": "application/json",
+                # Exactly the encodings the capped reader decodes (see _transport).
+                "accept-encoding": _transport.ACCEPT_ENCODING,
             },
             "timeout": self._config.timeout,
             # Never follow a redirect: the credential header would travel to wherever it points.
@@ -312,8 +405,33 @@ class _BaseClient:
             "limits": httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
         }
 
-    def _retry_delay(self, retries: int, error: EdgeImpulseError, call: _Call) -> float | None:
-        _hide_credential(error, self._config.credential)
+    def _body_limit(self, response: httpx.Response) -> tuple[int, bool]:
+        """Return how much of an answer to read, and whether to cut it there rather than fail."""
+        if 200 <= response.status_code < 300:
+            return self._config.max_response_bytes, False
+        return min(_ERROR_READ_BYTES, self._config.max_response_bytes), True
+
+    def _body_error(
+        self, error: Exception, response: httpx.Response, request: RequestInfo
+    ) -> EdgeImpulseError:
+        """Turn a failure to read a body into the exception the call raises."""
+        if isinstance(error, _transport.BodyTooLargeError):
+            limit = self._config.max_response_bytes
+            return ResponseTooLargeError(
+                f"response body is larger than max_response_bytes ({limit:,} bytes)",
+                limit_bytes=limit,
+                status_code=response.status_code,
+                request=request,
+            )
+        if isinstance(error, _transport.DeadlineError):
+            return _timeout(request, self._config.timeout)
+        return ResponseValidationError(
+            f"response body cannot be read: {error}",
+            status_code=response.status_code,
+            request=request,
+        )
+
+    def _retry_delay(self, retries: int, error: EdgeImpulseError) -> float | None:
         delay = self._policy.delay(retries, error)
         if delay is not None:
             logger.warning(
@@ -326,28 +444,19 @@ class _BaseClient:
         return delay
 
 
-def _hide_credential(error: EdgeImpulseError, credential: Credential) -> None:
-    """Scrub the credential from an error built from what the server sent.
-
-    A misbehaving server or proxy may echo the request's headers in its error body; the
-    exception (and the retry warning made from it) must still not carry the secret.
-    """
-    message = credential.redact(error.message)
-    if message != error.message:
-        error.message = message
-        error.args = (message,)
-    body = getattr(error, "body", None)
-    if isinstance(body, str):
-        error.body = credential.redact(body)  # type: ignore[attr-defined]
-    elif body is not None:
-        text = json.dumps(body)
-        if credential.redact(text) != text:
-            error.body = json.loads(credential.redact(text))  # type: ignore[attr-defined]
+def _log_timing(request: RequestInfo, answer: _parse.Answer, started: float, retries: int) -> None:
+    # The request line and status only: headers (the credential) are never logged.
+    logger.debug(
+        "%s -> %d in %.1f ms%s",
+        request,
+        answer.status_code,
+        (time.monotonic() - started) * 1000,
+        f" after {retries} retries" if retries else "",
+    )
 
 
-def _read(response: httpx.Response, call: _Call, request: RequestInfo) -> Any:
-    body = _parse.check_response(response.status_code, response.headers, response.content, request)
-    return call.parse(body, request)
+def _read(answer: _parse.Answer, call: _Call, request: RequestInfo, redact: Any) -> Any:
+    return call.parse(_parse.check_response(answer, request, redact), request)
 
 
 # ---- sync ------------------------------------------------------------------------------------
@@ -364,12 +473,16 @@ class Client(_BaseClient):
         jwt_token: a JWT, sent as ``x-jwt-token``.
         access_token: an OAuth access token, sent as ``Authorization: Bearer``.
         base_url: the API root; white-label studios live on other hosts.
-        timeout: seconds (or a timedelta) to connect, and between bytes of the answer.
-        max_retries: retries after the first attempt, on 429, 500, 502, 503, 504, connection
-            errors and timeouts; 0 disables.
+        timeout: seconds (or a timedelta) one attempt may take in all: connecting, sending and
+            receiving the whole answer, however slowly it trickles in. Each retry gets its own.
+        max_retries: retries after the first attempt, on 429, 500, 502, 503, 504, transient
+            connection errors and timeouts; 0 disables.
         allow_insecure_http: allow ``http://`` to a host other than loopback.
         max_connections: size of the connection pool.
-        transport: an httpx transport to send through (tests: ``httpx.MockTransport``).
+        max_response_bytes: the largest answer read, counted after decompression (default
+            4 MiB); a larger one raises :class:`ResponseTooLargeError`.
+        transport: an httpx transport to send through (tests: ``httpx.MockTransport``). The
+            deadline is then checked between chunks of the answer only.
 
     Exactly one of ``api_key``, ``jwt_token``, ``access_token`` must be given.
 
@@ -388,6 +501,7 @@ class Client(_BaseClient):
         max_retries: int = 3,
         allow_insecure_http: bool = False,
         max_connections: int = 64,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -399,6 +513,7 @@ class Client(_BaseClient):
             max_retries=max_retries,
             allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
         )
         self._transport = transport
         self._http: httpx.Client | None = None
@@ -409,12 +524,26 @@ class Client(_BaseClient):
         if http is None:
             with self._lock:
                 if self._http is None:
-                    self._http = httpx.Client(**self._http_options(), transport=self._transport)
+                    self._http = self._open()
                 http = self._http
         return http
 
+    def _open(self) -> httpx.Client:
+        from . import _deadline  # loads httpcore: only when a pool opens
+
+        http = httpx.Client(**self._http_options(), transport=self._transport)
+        if self._transport is None:
+            # httpx's own transport, and any it mounted for proxies from the environment.
+            for transport in (http._transport, *http._mounts.values()):
+                if transport is not None:
+                    _deadline.install(transport)
+        return http
+
     def close(self) -> None:
-        """Close the connection pool. A later call opens a new one."""
+        """Close the connection pool. A later call opens a new one.
+
+        Calls still in flight on the closed pool raise :class:`APIConnectionError` (not retried).
+        """
         with self._lock:
             http, self._http = self._http, None
         if http is not None:
@@ -431,22 +560,70 @@ class Client(_BaseClient):
     ) -> None:
         self.close()
 
-    def _send(self, call: _Call) -> Any:
+    def _attempt(
+        self,
+        http: httpx.Client,
+        prepared: httpx.Request,
+        request: RequestInfo,
+        stop: threading.Event | None,
+    ) -> _parse.Answer:
+        """Send once and read the answer, within one deadline; raise EdgeImpulseError."""
+        deadline = time.monotonic() + self._config.timeout
+        token = _transport.ATTEMPT.set(_transport.Attempt(deadline, stop))
+        failure: EdgeImpulseError | None = None
+        try:
+            response = http.send(prepared, stream=True)
+        except httpx.RequestError as error:
+            failure = _connection_error(error, request)
+        except RuntimeError:
+            if not http.is_closed:
+                raise
+            failure = _closed(request)
+        else:
+            try:
+                limit, cut = self._body_limit(response)
+                return _parse.Answer(
+                    response.status_code,
+                    response.headers,
+                    *_transport.read(response, limit, deadline=deadline, cut=cut),
+                )
+            except httpx.RequestError as error:
+                failure = _connection_error(error, request)
+            except _transport.BodyError as error:
+                failure = self._body_error(error, response, request)
+            finally:
+                response.close()
+        finally:
+            _transport.ATTEMPT.reset(token)
+        # Raised here, outside the except blocks, so httpx's exception is not its __context__.
+        raise failure
+
+    def _send(self, call: _Call, stop: threading.Event | None = None) -> Any:
         http = self._client()
         prepared, request = _prepare(http, self._config.base_url, call)
+        started = time.monotonic()
         retries = 0
         while True:
+            if stop is not None and stop.is_set():
+                raise Stopped
             try:
-                try:
-                    response = http.send(prepared)
-                except httpx.RequestError as error:
-                    raise _connection_error(error, request) from error
-                return _read(response, call, request)
+                answer = self._attempt(http, prepared, request, stop)
+                result = _read(answer, call, request, self._redact)
+                if logger.isEnabledFor(logging.DEBUG):
+                    _log_timing(request, answer, started, retries)
+                return result
             except EdgeImpulseError as error:
-                delay = self._retry_delay(retries, error, call)
+                if stop is not None and stop.is_set():
+                    raise Stopped from None
+                if http.is_closed and isinstance(error, APIConnectionError):
+                    raise _closed(request) from None
+                delay = self._retry_delay(retries, error)
                 if delay is None:
                     raise
-            _sleep(delay)
+            if stop is None:
+                _sleep(delay)
+            else:
+                _sleep(delay, stop)
             retries += 1
 
     def compute_time(
@@ -501,7 +678,9 @@ class Client(_BaseClient):
 
         Requests run on ``concurrency`` threads sharing this client's connection pool. A request
         that fails for good is recorded in ``Report.errors`` and the others go on; call
-        ``report.raise_for_errors()`` to turn failures into one exception.
+        ``report.raise_for_errors()`` to turn failures into one exception. When the server is
+        unreachable (5 requests in a row fail to connect) the report stops and lists the rest in
+        ``Report.not_attempted``.
 
         Args:
             organization_id: the white-label organization you administer.
@@ -512,11 +691,11 @@ class Client(_BaseClient):
             on_progress: ``on_progress(done, total)``, called on this thread as requests finish.
 
         Raises:
+            ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
+                ``report`` holds every row fetched so far.
             ValueError, TypeError: a bad argument (before any request).
         """
-        plan = _report.make_plan(
-            organization_id, inner_organization_ids, _check_period(period), every, _check_id
-        )
+        plan = _plan(organization_id, inner_organization_ids, period, every)
         limit = check_int("concurrency", concurrency, minimum=1)
         if _loop_is_running():
             warnings.warn(
@@ -528,7 +707,7 @@ class Client(_BaseClient):
         org = plan.organization_id
         return _report.run_threads(
             plan,
-            lambda inner, piece: self._send(_compute_time_call(org, inner, piece)),
+            lambda inner, piece, stop: self._send(_compute_time_call(org, inner, piece), stop),
             limit,
             on_progress,
         )
@@ -564,8 +743,16 @@ def _loop_is_running() -> bool:
     return True
 
 
+def _wait(seconds: float, stop: threading.Event | None = None) -> None:
+    """Wait before a retry; setting ``stop`` (a report stopping) ends the wait at once."""
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
+
+
 # Seams for tests: retries are checked with these patched, never by really waiting.
-_sleep = time.sleep
+_sleep = _wait
 _async_sleep = asyncio.sleep
 
 
@@ -592,6 +779,7 @@ class AsyncClient(_BaseClient):
         max_retries: int = 3,
         allow_insecure_http: bool = False,
         max_connections: int = 64,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -603,27 +791,36 @@ class AsyncClient(_BaseClient):
             max_retries=max_retries,
             allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
         )
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Event loops on two threads may both make a first call: one pool, not two (the other
+        # thread then gets the documented "another event loop" error).
+        self._lock = threading.Lock()
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        if self._http is None:
-            self._http = httpx.AsyncClient(**self._http_options(), transport=self._transport)
-            self._loop = loop
-        elif self._loop is not loop:
-            raise RuntimeError(
-                "this AsyncClient's connections belong to another event loop"
-                f"{' (now closed)' if self._loop and self._loop.is_closed() else ''}: use "
-                "`async with client:` inside each asyncio.run(), or one AsyncClient per loop"
-            )
-        return self._http
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.AsyncClient(**self._http_options(), transport=self._transport)
+                self._loop = loop
+            elif self._loop is not loop:
+                raise RuntimeError(
+                    "this AsyncClient's connections belong to another event loop"
+                    f"{' (now closed)' if self._loop and self._loop.is_closed() else ''}: use "
+                    "`async with client:` inside each asyncio.run(), or one AsyncClient per loop"
+                )
+            return self._http
 
     async def aclose(self) -> None:
-        """Close the connection pool. A later call opens a new one, in the loop it runs in."""
-        http, self._http, self._loop = self._http, None, None
+        """Close the connection pool. A later call opens a new one, in the loop it runs in.
+
+        Calls still in flight on the closed pool raise :class:`APIConnectionError` (not retried).
+        """
+        with self._lock:
+            http, self._http, self._loop = self._http, None, None
         if http is not None:
             await http.aclose()
 
@@ -638,19 +835,51 @@ class AsyncClient(_BaseClient):
     ) -> None:
         await self.aclose()
 
+    async def _attempt(
+        self, http: httpx.AsyncClient, prepared: httpx.Request, request: RequestInfo
+    ) -> _parse.Answer:
+        """Send once and read the answer, within one deadline; raise EdgeImpulseError."""
+        failure: EdgeImpulseError | None = None
+        try:
+            async with asyncio.timeout(self._config.timeout):
+                response = await http.send(prepared, stream=True)
+                try:
+                    limit, cut = self._body_limit(response)
+                    body = await _transport.aread(response, limit, cut=cut)
+                except _transport.BodyError as error:
+                    failure = self._body_error(error, response, request)
+                else:
+                    return _parse.Answer(response.status_code, response.headers, *body)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            failure = _timeout(request, self._config.timeout)
+        except httpx.RequestError as error:
+            failure = _connection_error(error, request)
+        except RuntimeError:
+            if not http.is_closed:
+                raise
+            failure = _closed(request)
+        # Raised here, outside the except blocks, so httpx's exception is not its __context__.
+        assert failure is not None
+        raise failure
+
     async def _send(self, call: _Call) -> Any:
         http = self._client()
         prepared, request = _prepare(http, self._config.base_url, call)
+        started = time.monotonic()
         retries = 0
         while True:
             try:
-                try:
-                    response = await http.send(prepared)
-                except httpx.RequestError as error:
-                    raise _connection_error(error, request) from error
-                return _read(response, call, request)
+                answer = await self._attempt(http, prepared, request)
+                result = _read(answer, call, request, self._redact)
+                if logger.isEnabledFor(logging.DEBUG):
+                    _log_timing(request, answer, started, retries)
+                return result
             except EdgeImpulseError as error:
-                delay = self._retry_delay(retries, error, call)
+                if http.is_closed and isinstance(error, APIConnectionError):
+                    raise _closed(request) from None
+                delay = self._retry_delay(retries, error)
                 if delay is None:
                     raise
             await _async_sleep(delay)
@@ -712,9 +941,7 @@ class AsyncClient(_BaseClient):
         Raises:
             ValueError, TypeError: a bad argument (before any request).
         """
-        plan = _report.make_plan(
-            organization_id, inner_organization_ids, _check_period(period), every, _check_id
-        )
+        plan = _plan(organization_id, inner_organization_ids, period, every)
         limit = check_int("concurrency", concurrency, minimum=1)
         org = plan.organization_id
 

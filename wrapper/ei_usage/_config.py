@@ -7,6 +7,7 @@ a clear message instead of as a confusing HTTP error later.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
 from datetime import timedelta
@@ -14,11 +15,17 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
+import httpx
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_BASE_URL = "https://studio.edgeimpulse.com/v1"
+API_ROOT = "/v1"
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+"""The default cap on an answer's decoded size: the largest answer ei-usage reads (an
+organization's info with a year of daily metrics) is a few hundred kilobytes."""
+_MIN_RESPONSE_BYTES = 1024
 ENV_API_KEY = "EI_API_KEY"
 ENV_JWT_TOKEN = "EI_JWT_TOKEN"  # noqa: S105 - the variable's name, not a token
 ENV_ACCESS_TOKEN = "EI_ACCESS_TOKEN"  # noqa: S105
@@ -39,14 +46,48 @@ class Credential:
             return {"authorization": f"Bearer {self._value}"}
         return {self.header: self._value}
 
-    def redact(self, text: str) -> str:
-        """Return ``text`` with this credential's value replaced by ``***``."""
-        return text.replace(self._value, "***") if self._value in text else text
+    def redact(self, text: str, *, cut: bool = False) -> str:
+        """Return ``text`` with this credential's value replaced by ``***``.
+
+        The value is also found in its JSON-escaped form (a value holding a quote or a backslash
+        is escaped inside a JSON string). Scrub before shortening a text: cutting first can leave a
+        prefix of the value behind.
+
+        Args:
+            text: what a server sent, or a message made from it.
+            cut: the text is the start of a longer one (an excerpt): a tail that could be the
+                beginning of the value is removed too.
+        """
+        for form in self._forms():
+            if form in text:
+                text = text.replace(form, "***")
+        if cut:
+            text = text[: len(text) - _partial_tail(text, self._forms())]
+        return text
+
+    def _forms(self) -> tuple[str, ...]:
+        escaped = json.dumps(self._value)[1:-1]
+        return (self._value,) if escaped == self._value else (self._value, escaped)
 
     def __repr__(self) -> str:
         return f"<Credential {self.kind} (hidden)>"
 
     __str__ = __repr__
+
+
+def _partial_tail(text: str, forms: tuple[str, ...]) -> int:
+    """Return the length of the longest end of ``text`` that begins one of ``forms``."""
+    longest = 0
+    for form in forms:
+        # Only the last len(form) - 1 characters can hold a cut-off beginning of it.
+        start = max(0, len(text) - len(form) + 1)
+        at = text.find(form[0], start)
+        while at != -1:
+            if form.startswith(text[at:]):
+                longest = max(longest, len(text) - at)
+                break
+            at = text.find(form[0], at + 1)
+    return longest
 
 
 def make_credential(
@@ -86,40 +127,71 @@ def make_credential(
     return Credential(kind=kind, header=header, value=value)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a literal loopback address.
+
+    Only these: a name under ``.localhost`` resolves however the system's resolver likes, and
+    ``http://evil.localhost`` must not be trusted with a credential over plain HTTP.
+    """
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+# Characters that have no place in a URL we send a credential to: they are either invalid (httpx
+# would refuse them at the first request) or invisible in a message (a tab, a line break).
+_URL_FORBIDDEN = frozenset(chr(c) for c in (*range(0x21), 0x7F))
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """Validate the API's base URL and return it without a trailing slash.
 
+    A URL without a path (``https://studio.example.com``) gets the API's root, ``/v1``.
+    Messages never echo the URL: it may hold a secret (a user part, or a token in its query).
+    They name the scheme and host at most.
+
     Raises:
-        ValueError: not an http(s) URL with a host; plain http to a non-loopback host without
-            ``allow_insecure_http``; or a URL carrying a user, password, query or fragment.
+        ValueError: not an http(s) URL with a host; whitespace or control characters in it;
+            plain http to a host other than loopback without ``allow_insecure_http``; or a user,
+            password, query or fragment in it.
+        TypeError: not a string.
     """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
-    parts = urlsplit(base_url.strip())
-    if parts.username or parts.password:
-        # Never echo it: the user part may be a secret.
+    text = base_url.strip()
+    if any(c in _URL_FORBIDDEN for c in text):
+        raise ValueError("base_url holds whitespace or control characters (not shown)")
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        _ = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ValueError("base_url is not a valid URL (not shown)") from None
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ValueError("base_url must not hold a user or password; pass a credential instead")
-    # A malformed URL may still hold "user:secret@" that urlsplit did not recognise as such.
-    shown = "(hidden: it holds '@')" if "@" in base_url else repr(base_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"base_url must be an https:// URL with a host, got {shown}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not have a query or fragment, got {shown}")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+    if parts.scheme not in ("https", "http") or not hostname:
+        shown = f" (scheme {parts.scheme!r})" if parts.scheme.isalnum() else ""
+        raise ValueError(f"base_url must be an https:// URL with a host{shown}")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
         raise ValueError(
-            f"refusing plain http:// to {parts.hostname}: the credential would travel unencrypted; "
+            f"base_url for {hostname} must not have a query or fragment (not shown: it may hold "
+            "a secret)"
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(hostname):
+        raise ValueError(
+            f"refusing plain http:// to {hostname}: the credential would travel unencrypted; "
             "use https:// or pass allow_insecure_http=True"
         )
-    return base_url.strip().rstrip("/")
+    try:
+        httpx.URL(text)
+    except httpx.InvalidURL:
+        raise ValueError(f"base_url for {hostname} is not a URL httpx can use") from None
+    text = text.rstrip("/")
+    # The API lives under /v1 (the spec's server URL); a bare host means that root.
+    return text + API_ROOT if parts.path in ("", "/") else text
 
 
 def timeout_seconds(timeout: float | timedelta) -> float:
@@ -143,15 +215,21 @@ def timeout_seconds(timeout: float | timedelta) -> float:
 def check_int(name: str, value: object, *, minimum: int) -> int:
     """Validate an integer argument: ids, counts, limits.
 
+    Returns:
+        The value as a plain ``int``.
+
     Raises:
         ValueError: below ``minimum``.
         TypeError: not an int (a bool is refused: ``True`` would silently mean 1).
     """
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    # A plain int, whatever subclass came in: a subclass may format itself as anything (into a
+    # URL path, a cache key...). int.__int__ ignores a subclass's own __int__, which int() uses.
+    number = int.__int__(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+    return number
 
 
 @attrs.frozen
@@ -163,6 +241,7 @@ class ClientConfig:
     timeout: float
     max_retries: int
     max_connections: int
+    max_response_bytes: int
 
     @classmethod
     def build(
@@ -176,6 +255,7 @@ class ClientConfig:
         max_retries: int,
         allow_insecure_http: bool,
         max_connections: int,
+        max_response_bytes: int,
     ) -> ClientConfig:
         """Validate the client arguments.
 
@@ -189,6 +269,9 @@ class ClientConfig:
             timeout=timeout_seconds(timeout),
             max_retries=check_int("max_retries", max_retries, minimum=0),
             max_connections=check_int("max_connections", max_connections, minimum=1),
+            max_response_bytes=check_int(
+                "max_response_bytes", max_response_bytes, minimum=_MIN_RESPONSE_BYTES
+            ),
         )
 
 

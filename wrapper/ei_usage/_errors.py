@@ -12,26 +12,50 @@ request is made)::
     │       ├── NotFoundError         404
     │       ├── RateLimitError        429 (retry_after)
     │       └── ServerError           5xx (retry_after when the server sent one)
-    ├── APIConnectionError            no answer: refused, reset, DNS, TLS, protocol error
-    │   └── APITimeoutError           no answer in time
+    ├── APIConnectionError            no answer: refused, reset, DNS, TLS, protocol error, closed
+    │   └── APITimeoutError           no whole answer within the attempt's deadline
     ├── ResponseValidationError       a 2xx answer we cannot trust: not JSON, or breaks the schema
+    │   └── ResponseTooLargeError     ... or larger than ``max_response_bytes``
     └── ReportError                   Report.raise_for_errors(): some requests of a report failed
 
+    KeyboardInterrupt
+    └── ReportInterrupted             Ctrl-C during a sync report; ``report`` holds what finished
+
 Each carries ``request`` (a :class:`RequestInfo`: method and URL, never headers), so a message is
-enough to find the failing call in logs. Credentials never appear in any message, ``args`` or
-``repr``: the exceptions are built from the status, the body and the URL only, and the URL never
-holds a credential.
+enough to find the failing call in logs. Credentials never appear in any message, ``args``, ``repr``
+or ``body``: the exceptions are built from the status, the (scrubbed) body and the URL only, the URL
+never holds a credential, and no exception of the HTTP library (whose request carries the headers)
+is chained to them as ``__cause__`` or ``__context__``.
+
+Every exception here survives ``pickle`` (a process pool sends them between processes).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import timedelta
+
+    from ._report import Report
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Recreate an exception from its class, ``args`` and attributes (for pickle)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class _Picklable(BaseException):
+    # pickle rebuilds an exception as cls(*args) by default, which fails for keyword-only
+    # arguments (status_code, field...): a 404 in a process pool became BrokenProcessPool.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 @attrs.frozen
@@ -45,7 +69,7 @@ class RequestInfo:
         return f"{self.method} {self.url}"
 
 
-class EdgeImpulseError(Exception):
+class EdgeImpulseError(_Picklable, Exception):
     """Base class of every error ei-usage raises for a call."""
 
     request: RequestInfo | None
@@ -143,11 +167,23 @@ class ServerError(_RetryAfterError):
 
 
 class APIConnectionError(EdgeImpulseError):
-    """No usable answer: connection refused or reset, DNS or TLS failure, protocol error."""
+    """No usable answer: connection refused or reset, DNS or TLS failure, protocol error.
+
+    Attributes:
+        transient: whether trying again could help (a refused or reset connection, a timeout).
+            False for a failed certificate check, a malformed HTTP answer, or a closed client:
+            those are not retried.
+    """
+
+    def __init__(
+        self, message: str, *, request: RequestInfo | None = None, transient: bool = True
+    ) -> None:
+        super().__init__(message, request=request)
+        self.transient = transient
 
 
 class APITimeoutError(APIConnectionError):
-    """No answer within the client's timeout."""
+    """No whole answer within the attempt's deadline (the client's ``timeout``)."""
 
 
 class ResponseValidationError(EdgeImpulseError):
@@ -175,6 +211,28 @@ class ResponseValidationError(EdgeImpulseError):
         self.body = body
 
 
+class ResponseTooLargeError(ResponseValidationError):
+    """A 2xx answer larger than the client's ``max_response_bytes`` (counted decompressed).
+
+    It is not retried: the same request would get the same answer.
+
+    Attributes:
+        limit_bytes: the cap that was exceeded.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit_bytes: int,
+        status_code: int = 200,
+        body: object = None,
+        request: RequestInfo | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body, request=request)
+        self.limit_bytes = limit_bytes
+
+
 class ReportError(EdgeImpulseError):
     """Some requests of a bulk report failed (raised by ``Report.raise_for_errors``).
 
@@ -185,6 +243,26 @@ class ReportError(EdgeImpulseError):
     def __init__(self, message: str, failures: Sequence[tuple[int, object, EdgeImpulseError]]):
         super().__init__(message)
         self.failures = tuple(failures)
+
+
+class ReportInterrupted(_Picklable, KeyboardInterrupt):
+    """Ctrl-C stopped a sync report; ``report`` holds every row that had finished.
+
+    It is a :class:`KeyboardInterrupt`, so a program that does not look for it still stops; one
+    that does can keep what was fetched::
+
+        try:
+            report = client.compute_time_report(1, ids, "2024")
+        except ReportInterrupted as interrupted:
+            report = interrupted.report  # report.not_attempted lists what is missing
+
+    Attributes:
+        report: the partial report (``report.stop_reason`` says it was interrupted).
+    """
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("report interrupted")
+        self.report = report
 
 
 def status_error_class(status_code: int) -> type[APIStatusError]:

@@ -9,10 +9,12 @@ some). The generated model is then only a carrier; the result is ei-usage's own 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+import threading
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from edge_impulse_api_client.models.admin_get_organization_compute_time_usage_response import (
     AdminGetOrganizationComputeTimeUsageResponse,
@@ -30,40 +32,60 @@ from ._retry import parse_retry_after
 from ._units import minutes, seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import datetime, timedelta
 
     from ._dates import DateRange
     from ._errors import RequestInfo
 
+_COMPUTE_TIME_OP = "whitelabelAdminGetOrganizationComputeTimeUsage"
+_METRICS_OP = "getOrganizationMetrics"
 _SUMMARY_LENGTH = 200
-_TAG = re.compile(r"<[^>]*>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_MESSAGE_LENGTH = 300
+# A summary looks at the start of a body only: an error page's title or first words are there,
+# and a bound on the text keeps every step below linear in a small constant.
+_SUMMARY_WINDOW = 4096
+# What an exception keeps of a body: the decoded JSON when it is this small, else an excerpt.
+_BODY_KEEP_BYTES = 4096
+_EXCERPT_LENGTH = 1024
+# A tag is "<" up to the next "<" or ">": no nesting and no backtracking, so scanning is linear.
+_TAG = re.compile(r"<[^<>]*>")
 
 
-def _decode(content: bytes) -> tuple[bool, Any]:
-    """Return ``(is_json, value)``: the decoded JSON, or the text when it is not JSON."""
-    text = content.decode("utf-8", errors="replace")
-    try:
-        return True, json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply to decode
-        return False, text
+def _title(text: str) -> str | None:
+    """Return the text of the first ``<title>`` element, found without a regex."""
+    lowered = text.lower()
+    opening = lowered.find("<title")
+    if opening == -1:
+        return None
+    start = lowered.find(">", opening)
+    end = lowered.find("</title", start)
+    return text[start + 1 : end] if start != -1 and end != -1 else None
 
 
 def summarize(body: object, status_code: int) -> str:
-    """Return a short, single-line description of a body that carried no ``error`` text."""
+    """Return a short, single-line description of a body that carried no ``error`` text.
+
+    Linear in a bounded window of the body, whatever it holds.
+    """
     if isinstance(body, str):
-        title = _TITLE.search(body)
-        text = title.group(1) if title else _TAG.sub(" ", body)
+        window = body[:_SUMMARY_WINDOW]
+        text = _title(window)
+        if text is None:
+            text = _TAG.sub(" ", window)
     elif body is None:
         text = ""
     else:
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    text = " ".join(text.split())
-    if len(text) > _SUMMARY_LENGTH:
-        text = text[: _SUMMARY_LENGTH - 1] + "…"
-    if text:
-        return text
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)[:_SUMMARY_WINDOW]
+    return shorten(" ".join(text.split()), _SUMMARY_LENGTH) or _phrase(status_code)
+
+
+def shorten(text: str, length: int) -> str:
+    """Return ``text``, cut to ``length`` characters with an ellipsis when it is longer."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _phrase(status_code: int) -> str:
     try:
         return HTTPStatus(status_code).phrase or f"HTTP {status_code}"
     except ValueError:
@@ -74,50 +96,99 @@ def _api_message(body: object) -> str | None:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, str) and error.strip():
-            return error.strip()
+            return shorten(" ".join(error[:_SUMMARY_WINDOW].split()), _MESSAGE_LENGTH)
     return None
 
 
+def excerpt(body: object) -> object:
+    """Return what an exception keeps of a decoded body: itself when small, else an excerpt."""
+    if body is None:
+        return None
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    if len(text) <= _BODY_KEEP_BYTES:
+        return body
+    return text[:_EXCERPT_LENGTH] + "…"
+
+
+class Answer(NamedTuple):
+    """An HTTP answer as read off the wire: status, headers, and the (capped) decoded body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    truncated: bool  # the body went on beyond ``content`` (only for non-2xx excerpts)
+
+
+def _decode(answer: Answer, redact: Callable[..., str]) -> tuple[bool, Any]:
+    """Return ``(is_json, value)``: the decoded JSON, or the text when it is not JSON.
+
+    The credential is scrubbed from the text before anything is made of it, so no message,
+    summary or excerpt cut from it later can hold even a prefix of it.
+    """
+    text = redact(answer.content.decode("utf-8", errors="replace"), cut=answer.truncated)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to decode
+        return False, text
+    if "\\u" in text:
+        # \u escapes may spell the credential in a way the raw text did not show.
+        dumped = json.dumps(value)
+        scrubbed = redact(dumped)
+        if scrubbed != dumped:
+            value = json.loads(scrubbed)
+    return True, value
+
+
+def _identity(text: str, *, cut: bool = False) -> str:
+    return text
+
+
 def check_response(
-    status_code: int,
-    headers: Mapping[str, str],
-    content: bytes,
+    answer: Answer,
     request: RequestInfo,
+    redact: Callable[..., str] = _identity,
 ) -> dict[str, Any]:
     """Return the JSON object of a successful answer, or raise what the answer means.
+
+    Args:
+        answer: the status, headers and (capped) body.
+        request: the request, for error messages.
+        redact: scrubs the credential from a text (``Credential.redact``).
 
     Raises:
         APIError: a 2xx body with ``"success": false``.
         APIStatusError: any non-2xx status (the subclass matches the status).
         ResponseValidationError: a 2xx body that is not a JSON object with a boolean ``success``.
     """
-    is_json, body = _decode(content) if content else (False, None)
+    status_code = answer.status_code
+    is_json, body = _decode(answer, redact) if answer.content else (False, None)
     if not 200 <= status_code < 300:
         message = _api_message(body) or summarize(body, status_code)
         if 300 <= status_code < 400:
             message += " (redirect not followed: check base_url)"
         cls = _status_error_class(status_code)
+        kept = excerpt(body)
         if issubclass(cls, RateLimitError | ServerError):
             raise cls(
                 message,
                 status_code,
-                body,
+                kept,
                 request=request,
-                retry_after=parse_retry_after(headers.get("retry-after")),
+                retry_after=parse_retry_after(answer.headers.get("retry-after")),
             )
-        raise cls(message, status_code, body, request=request)
+        raise cls(message, status_code, kept, request=request)
     if not is_json:
         raise ResponseValidationError(
             f"response body is not JSON: {summarize(body, status_code)}",
             status_code=status_code,
-            body=body,
+            body=excerpt(body),
             request=request,
         )
     if not isinstance(body, dict):
         raise ResponseValidationError(
             f"response body is a JSON {_json_type(body)}, expected an object",
             status_code=status_code,
-            body=body,
+            body=excerpt(body),
             request=request,
         )
     success = body.get("success")
@@ -125,7 +196,7 @@ def check_response(
         raise APIError(
             _api_message(body) or "the API answered success: false without an error message",
             status_code,
-            body,
+            excerpt(body),
             request=request,
         )
     if success is not True:
@@ -168,22 +239,26 @@ def _invalid(
         f"response field {path} {problem}, expected {expected}",
         field=path,
         status_code=status_code,
-        body=dict(body),
+        body=excerpt(body),
         request=request,
     )
 
 
-def _is_number(value: object) -> bool:
+def _is_amount(value: object) -> bool:
+    """A finite number >= 0: usage, sizes and counts are never negative."""
     if isinstance(value, bool):
         return False
-    # An int is always finite; math.isfinite would raise OverflowError on one beyond float range.
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, int):
+        # An int is always finite; math.isfinite would overflow on one beyond float range.
+        return value >= 0
+    return isinstance(value, float) and math.isfinite(value) and value >= 0
 
 
-def _is_integer(value: object) -> bool:
+def _is_count(value: object) -> bool:
+    """An integer >= 0 (JavaScript may write it as 12.0)."""
     if isinstance(value, float):
-        return math.isfinite(value) and value.is_integer()
-    return isinstance(value, int) and not isinstance(value, bool)
+        return math.isfinite(value) and value.is_integer() and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _check(
@@ -203,8 +278,8 @@ def _check(
             _invalid(body, prefix + key, expected, request, container=container)
 
 
-_NUMBER = (_is_number, "a finite number")
-_INTEGER = (_is_integer, "an integer")
+_NUMBER = (_is_amount, "a finite number >= 0")
+_INTEGER = (_is_count, "an integer >= 0")
 
 
 _STRING = (lambda v: isinstance(v, str), "a date-time string")
@@ -218,11 +293,42 @@ _COMPUTE_TIME_FIELDS = {
 }
 
 
+# ---- runtime schema drift -------------------------------------------------------------------
+
+logger = logging.getLogger("ei_usage")
+_MAX_WARNED = 256
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _unknown_fields(operation: str, prefix: str, fields: Iterable[str]) -> None:
+    """Log, once per field and process, fields of a success answer the vendored spec lacks.
+
+    The spec marks most fields optional, so a renamed field would otherwise read as "absent"
+    without a word. The generated models collect what the spec does not know in
+    ``additional_properties``; their names come from the server, so they are shown with repr
+    and cut short, and at most ``_MAX_WARNED`` distinct names are remembered.
+    """
+    for name in fields:
+        field = f"{prefix}{shorten(name, 80)!r}"
+        with _warned_lock:
+            key = f"{operation} {field}"
+            if key in _warned or len(_warned) >= _MAX_WARNED:
+                continue
+            _warned.add(key)
+        logger.warning(
+            "ei_usage: %s answered a field the vendored spec does not know: %s; the API may have "
+            "changed: compare it with `make spec-diff FROM=<new spec>` and re-vendor",
+            operation,
+            field,
+        )
+
+
 def _schema_error(body: Mapping[str, Any], error: Exception, request: RequestInfo) -> NoReturn:
     # Reached only if the checks above missed a case the generated model trips over.
     raise ResponseValidationError(
-        f"response does not match the schema: {type(error).__name__}: {error}",
-        body=dict(body),
+        f"response does not match the schema: {type(error).__name__}: {shorten(str(error), 200)}",
+        body=excerpt(body),
         request=request,
     ) from error
 
@@ -238,14 +344,25 @@ def compute_time(
     """Convert a checked ``AdminGetOrganizationComputeTimeUsageResponse`` body to a result.
 
     Raises:
-        ResponseValidationError: a field is null or of the wrong type (all three are optional in
-            the spec, so a missing one becomes None).
+        ResponseValidationError: a field is null, negative or of the wrong type, or all three are
+            missing (each is optional in the spec, so one missing becomes None).
     """
     _check(body, body, "", _COMPUTE_TIME_FIELDS, _NONE_REQUIRED, request)
     try:
         model = AdminGetOrganizationComputeTimeUsageResponse.from_dict(body)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         _schema_error(body, error, request)
+    if model.additional_properties:
+        _unknown_fields(_COMPUTE_TIME_OP, "", model.additional_properties)
+    if not _COMPUTE_TIME_FIELDS.keys() & body.keys():
+        # All three are optional in the spec, but an answer without any of them says nothing:
+        # most likely the API renamed them.
+        raise ResponseValidationError(
+            "response has none of cpuComputeTime, gpuComputeTime and totalComputeTime",
+            field="cpuComputeTime",
+            body=excerpt(body),
+            request=request,
+        )
     # Each field was checked above: a number, or UNSET when the API left it out.
     cpu, gpu, total = model.cpu_compute_time, model.gpu_compute_time, model.total_compute_time
     return ComputeTime(
@@ -271,7 +388,7 @@ def _duration(
         return convert(value)  # type: ignore[arg-type]
     except (ValueError, OverflowError) as error:  # OverflowError: an int beyond float range
         raise ResponseValidationError(
-            f"response field {path} {error}", field=path, body=dict(body), request=request
+            f"response field {path} {error}", field=path, body=excerpt(body), request=request
         ) from error
 
 
@@ -340,6 +457,10 @@ def organization_metrics(
     except (KeyError, TypeError, AttributeError, OverflowError) as error:
         _schema_error(body, error, request)
     m = model.metrics
+    if model.additional_properties:
+        _unknown_fields(_METRICS_OP, "", model.additional_properties)
+    if m.additional_properties:
+        _unknown_fields(_METRICS_OP, "metrics.", m.additional_properties)
     return OrganizationMetrics(
         organization_id=organization_id,
         total_jobs_compute_time=_duration(

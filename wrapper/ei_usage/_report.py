@@ -2,7 +2,16 @@
 
 One failing inner organization (404, 403, exhausted retries) must not lose the others' results, so
 each request's :class:`~ei_usage.EdgeImpulseError` is recorded next to the rows instead of
-aborting the run. Anything else (a bug, a cancellation) still propagates.
+aborting the run. An unexpected exception of one request (a bug) is recorded the same way, as an
+``EdgeImpulseError`` whose ``__cause__`` is the original, rather than losing every finished row.
+
+A report stops early, and lists what it did not do in ``Report.not_attempted``:
+
+* when the server is clearly unreachable: after ``stop_after`` consecutive requests failed with a
+  connection error (refused, reset, timed out, bad certificate), the rest are not sent;
+* on Ctrl-C (sync): nothing more is sent, waits and reads in flight end within a fraction of a
+  second, and :class:`~ei_usage.ReportInterrupted` carries the partial report. In async code the
+  caller's cancellation propagates as usual.
 
 The runners keep at most ``concurrency`` requests in flight and never more jobs alive than that:
 memory grows with the rows kept, not with the number of requests planned.
@@ -21,16 +30,33 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _errors
-from ._dates import PERIODS, DateRange, Every, format_iso_z
-from ._errors import EdgeImpulseError, ReportError, RequestInfo
+from ._dates import PERIODS, DateRange, Every
+from ._errors import (
+    APIConnectionError,
+    EdgeImpulseError,
+    ReportError,
+    ReportInterrupted,
+    RequestInfo,
+)
 from ._models import ComputeTime, discrepancy
-from ._units import Unit, as_unit, from_timedelta, seconds
+from ._units import Unit, as_unit, from_timedelta, to_timedelta
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Sequence
 
 ProgressCallback = Callable[[int, int], None]
 """``on_progress(done, total)``: called as each request finishes (successfully or not)."""
+
+REPORT_FORMAT = "ei-usage.report"
+REPORT_VERSION = 2
+"""The version of the report JSON; 1 was 0.1.0's (seconds only, no totals, no format key)."""
+
+DEFAULT_STOP_AFTER = 5
+"""Consecutive connection failures after which a report stops sending (the server is down)."""
+
+
+class Stopped(Exception):  # noqa: N818 - a signal between the client and the runners
+    """A call gave up because its report is stopping; it never leaves the report runners."""
 
 
 @attrs.frozen
@@ -108,7 +134,7 @@ def _describe(error: EdgeImpulseError) -> str:
 
 def _error_to_dict(error: EdgeImpulseError) -> dict[str, Any]:
     data: dict[str, Any] = {"type": type(error).__name__, "message": error.message}
-    for name in ("status_code", "field"):
+    for name in ("status_code", "field", "transient", "limit_bytes"):
         if getattr(error, name, None) is not None:
             data[name] = getattr(error, name)
     retry_after = getattr(error, "retry_after", None)
@@ -124,19 +150,29 @@ def _error_from_dict(data: dict[str, Any]) -> EdgeImpulseError:
     if not (isinstance(cls, type) and issubclass(cls, EdgeImpulseError)):
         raise ValueError(f"unknown error type {data['type']!r} in report JSON")
     request = RequestInfo(**data["request"]) if "request" in data else None
-    message = data["message"]
+    message = str(data["message"])
     if issubclass(cls, _errors.APIError):
         kwargs: dict[str, Any] = {"request": request}
-        if "retry_after_seconds" in data:
-            kwargs["retry_after"] = timedelta(seconds=data["retry_after_seconds"])
-        return cls(message, data.get("status_code", 0), None, **kwargs)
+        if issubclass(cls, _errors.RateLimitError | _errors.ServerError):
+            seconds = data.get("retry_after_seconds")
+            kwargs["retry_after"] = None if seconds is None else timedelta(seconds=seconds)
+        return cls(message, int(data.get("status_code", 0)), None, **kwargs)
+    if issubclass(cls, _errors.ResponseTooLargeError):
+        return cls(
+            message,
+            limit_bytes=int(data["limit_bytes"]),
+            status_code=int(data.get("status_code", 200)),
+            request=request,
+        )
     if issubclass(cls, _errors.ResponseValidationError):
         return cls(
             message,
             field=data.get("field"),
-            status_code=data.get("status_code", 200),
+            status_code=int(data.get("status_code", 200)),
             request=request,
         )
+    if issubclass(cls, _errors.APIConnectionError):
+        return cls(message, request=request, transient=bool(data.get("transient", True)))
     return cls(message, request=request)
 
 
@@ -151,6 +187,9 @@ class Report:
         every: the calendar unit each request covers.
         rows: one result per successful request, ordered by inner organization, then period.
         errors: one entry per failed request, in the same order.
+        not_attempted: ``(inner_organization_id, period)`` of each request the report did not
+            complete because it stopped early (never sent, or abandoned mid-way), in order.
+        stop_reason: why the report stopped early, or None if it ran to the end.
     """
 
     organization_id: int
@@ -159,28 +198,50 @@ class Report:
     every: Every
     rows: tuple[ComputeTime, ...]
     errors: tuple[ReportFailure, ...]
+    not_attempted: tuple[tuple[int, DateRange], ...] = ()
+    stop_reason: str | None = None
 
     @property
     def ok(self) -> bool:
         """Whether every request succeeded."""
-        return not self.errors
+        return not self.errors and not self.not_attempted
+
+    def failures_by_cause(self) -> dict[str, tuple[ReportFailure, ...]]:
+        """Return the failures grouped by cause, the most frequent cause first.
+
+        A cause is the error's type, status and message (not its URL), so 1,500 requests
+        refused by a dead server are one group, while "organization 5 not found" and
+        "organization 6 not found" stay apart.
+        """
+        groups: dict[str, list[ReportFailure]] = {}
+        for failure in self.errors:
+            groups.setdefault(_describe(failure.error), []).append(failure)
+        ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+        return {cause: tuple(failures) for cause, failures in ranked}
 
     def raise_for_errors(self) -> None:
-        """Raise one :class:`~ei_usage.ReportError` summarizing the failures, if there were any.
+        """Raise one :class:`~ei_usage.ReportError` if any request failed or was not attempted.
 
         Raises:
-            ReportError: at least one request failed.
+            ReportError: at least one request failed, or the report stopped early.
         """
-        if not self.errors:
+        if self.ok:
             return
-        shown = "; ".join(
-            f"inner organization {f.inner_organization_id} {f.period}: {_describe(f.error)}"
-            for f in self.errors[:5]
-        )
-        more = f"; and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
+        total = len(self.errors) + len(self.rows) + len(self.not_attempted)
+        parts = []
+        if self.errors:
+            causes = list(self.failures_by_cause().items())
+            shown = "; ".join(
+                cause + (f" (x{len(failures)})" if len(failures) > 1 else "")
+                for cause, failures in causes[:5]
+            )
+            if len(causes) > 5:
+                shown += f"; and {len(causes) - 5} more causes"
+            parts.append(f"{len(self.errors)} of {total} requests failed: {shown}")
+        if self.not_attempted:
+            parts.append(f"{len(self.not_attempted)} of {total} not attempted: {self.stop_reason}")
         raise ReportError(
-            f"{len(self.errors)} of {len(self.errors) + len(self.rows)} requests failed: "
-            f"{shown}{more}",
+            "; ".join(parts),
             [(f.inner_organization_id, f.period, f.error) for f in self.errors],
         )
 
@@ -206,50 +267,80 @@ class Report:
         """Return one flat dict per row (for CSV or JSON), durations in ``unit``."""
         return [row.to_dict(unit) for row in self.rows]
 
-    def to_json(self) -> str:
-        """Return the whole report as JSON; :meth:`from_json` reads it back unchanged.
+    def to_dict(self, unit: Unit | str = Unit.SECONDS) -> dict[str, Any]:
+        """Return the whole report as plain JSON-ready values, durations in ``unit``.
 
-        Durations are written in seconds with microsecond precision, so nothing is lost.
+        This is the report format (``"format": "ei-usage.report"``, ``"version": 2``) that
+        :meth:`to_json` and ``ei-usage compute-time --format json`` write and :meth:`from_json`
+        reads: rows, totals (per inner organization and overall, as the table shows them),
+        failures, requests not attempted and why, and the one unit every duration is in.
         """
-        return json.dumps(
-            {
-                "organization_id": self.organization_id,
-                "inner_organization_ids": list(self.inner_organization_ids),
-                "period": self.period.to_dict(),
-                "every": self.every,
-                "unit": Unit.SECONDS.value,
-                "rows": self.to_rows(Unit.SECONDS),
-                "errors": [
-                    {
-                        "inner_organization_id": f.inner_organization_id,
-                        "start": format_iso_z(f.period.start),
-                        "end": format_iso_z(f.period.end),
-                        "error": _error_to_dict(f.error),
-                    }
-                    for f in self.errors
-                ],
+        u = as_unit(unit)
+        return {
+            "format": REPORT_FORMAT,
+            "version": REPORT_VERSION,
+            "organization_id": self.organization_id,
+            "inner_organization_ids": list(self.inner_organization_ids),
+            "period": self.period.to_dict(),
+            "every": self.every,
+            "unit": u.value,
+            "complete": self.ok,
+            "stop_reason": self.stop_reason,
+            "rows": self.to_rows(u),
+            "totals": {
+                "by_inner_organization": {
+                    str(inner): totals.to_dict(u)
+                    for inner, totals in self.totals_by_organization().items()
+                },
+                "overall": self.total().to_dict(u),
             },
-            indent=2,
-        )
+            "errors": [
+                {
+                    "inner_organization_id": f.inner_organization_id,
+                    **f.period.to_dict(),
+                    "error": _error_to_dict(f.error),
+                }
+                for f in self.errors
+            ],
+            "not_attempted": [
+                {"inner_organization_id": inner, **piece.to_dict()}
+                for inner, piece in self.not_attempted
+            ],
+        }
+
+    def to_json(self, unit: Unit | str = Unit.SECONDS) -> str:
+        """Return the report as JSON (:meth:`to_dict`); :meth:`from_json` reads it back.
+
+        In seconds (the default) durations are written with microsecond precision and read back
+        exactly; in minutes or hours, to within floating-point precision.
+        """
+        return json.dumps(self.to_dict(unit), indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> Report:
-        """Read a report written by :meth:`to_json`.
+        """Read a report written by :meth:`to_json` or ``ei-usage compute-time --format json``.
+
+        Any unit the text states is read back (and the first, unversioned format of 0.1.0,
+        which was always in seconds). Totals are recomputed from the rows, not trusted.
 
         Raises:
             ValueError: the text is not such a report.
         """
         try:
             data = json.loads(text)
+            version = data.get("version", 1)
+            if data.get("format", REPORT_FORMAT) != REPORT_FORMAT or version not in (1, 2):
+                raise ValueError(f"unknown format {data.get('format')!r} version {version!r}")
+            unit = as_unit(data["unit"])
+            if data.get("every") not in PERIODS:
+                raise ValueError("every must be a calendar unit")
 
             def span(item: dict[str, Any]) -> DateRange:
                 return DateRange.parse(f"{item['start']}..{item['end']}")
 
             def duration(value: float | None) -> timedelta | None:
-                return None if value is None else seconds(value)
+                return None if value is None else to_timedelta(value, unit)
 
-            if data.get("unit") != Unit.SECONDS.value or data.get("every") not in PERIODS:
-                raise ValueError("unit must be seconds and every a calendar unit")
             return cls(
                 organization_id=int(data["organization_id"]),
                 inner_organization_ids=tuple(int(i) for i in data["inner_organization_ids"]),
@@ -274,6 +365,11 @@ class Report:
                     )
                     for e in data["errors"]
                 ),
+                not_attempted=tuple(
+                    (int(n["inner_organization_id"]), span(n))
+                    for n in data.get("not_attempted", ())
+                ),
+                stop_reason=data.get("stop_reason"),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise ValueError(f"not an ei-usage report: {error}") from error
@@ -303,8 +399,13 @@ class Plan:
             for piece in self.pieces:
                 yield inner, piece
 
-    def report(self, outcomes: Sequence[ComputeTime | ReportFailure | None]) -> Report:
-        """Assemble the report from outcomes indexed like :meth:`jobs`."""
+    def report(
+        self,
+        outcomes: Sequence[ComputeTime | ReportFailure | None],
+        stop_reason: str | None = None,
+    ) -> Report:
+        """Assemble the report from outcomes indexed like :meth:`jobs` (None: not done)."""
+        missing = tuple(job for job, o in zip(self.jobs(), outcomes, strict=True) if o is None)
         return Report(
             organization_id=self.organization_id,
             inner_organization_ids=self.inner_organization_ids,
@@ -312,6 +413,8 @@ class Plan:
             every=self.every,
             rows=tuple(o for o in outcomes if isinstance(o, ComputeTime)),
             errors=tuple(o for o in outcomes if isinstance(o, ReportFailure)),
+            not_attempted=missing,
+            stop_reason=stop_reason if missing else None,
         )
 
 
@@ -342,15 +445,62 @@ def _progress(on_progress: ProgressCallback | None, done: int, total: int) -> No
         on_progress(done, total)
 
 
+Outcome = ComputeTime | ReportFailure | None
+
+
+def _unexpected(error: Exception) -> EdgeImpulseError:
+    """Wrap an exception no request should raise (a bug), so the report keeps its rows."""
+    detail = str(error)
+    detail = detail if len(detail) <= 200 else detail[:199] + "…"
+    wrapped = EdgeImpulseError(f"unexpected {type(error).__name__}: {detail}")
+    wrapped.__cause__ = error  # the traceback, for whoever debugs it
+    return wrapped
+
+
+def _failure(inner: int, piece: DateRange, error: Exception) -> Outcome:
+    if isinstance(error, Stopped):
+        return None
+    if isinstance(error, EdgeImpulseError):
+        return ReportFailure(inner, piece, error)
+    return ReportFailure(inner, piece, _unexpected(error))
+
+
+class _Breaker:
+    """Trips after ``limit`` consecutive connection failures, in the order requests finish."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._streak = 0
+        self.reason: str | None = None
+
+    def record(self, outcome: Outcome) -> bool:
+        """Count one finished request; return True the moment the report should stop."""
+        if isinstance(outcome, ReportFailure) and isinstance(outcome.error, APIConnectionError):
+            self._streak += 1
+            if self._streak >= self._limit and self.reason is None:
+                self.reason = (
+                    f"the server looks unreachable: {self._limit} requests in a row failed to "
+                    f"connect ({outcome.error.message})"
+                )
+                return True
+        elif outcome is not None:
+            self._streak = 0
+        return False
+
+
 async def run_async(
     plan: Plan,
     send: Callable[[int, DateRange], Awaitable[ComputeTime]],
     concurrency: int,
     on_progress: ProgressCallback | None,
+    *,
+    stop_after: int = DEFAULT_STOP_AFTER,
 ) -> Report:
     """Run a plan on the running event loop with ``concurrency`` workers."""
-    outcomes: list[ComputeTime | ReportFailure | None] = [None] * plan.size
+    outcomes: list[Outcome] = [None] * plan.size
     jobs = enumerate(plan.jobs())
+    breaker = _Breaker(stop_after)
+    workers: list[asyncio.Task[None]] = []
     done = 0
 
     async def worker() -> None:
@@ -360,63 +510,89 @@ async def run_async(
         for index, (inner, piece) in jobs:
             try:
                 outcomes[index] = await send(inner, piece)
-            except EdgeImpulseError as error:
-                outcomes[index] = ReportFailure(inner, piece, error)
+            except Exception as error:  # recorded: one request must not lose all
+                outcomes[index] = _failure(inner, piece, error)
             done += 1
             _progress(on_progress, done, plan.size)
+            if breaker.record(outcomes[index]):
+                # Stop the others where they are: their requests count as not attempted.
+                for task in workers:
+                    if task is not asyncio.current_task():
+                        task.cancel()
+                return
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, plan.size))]
+    workers.extend(asyncio.ensure_future(worker()) for _ in range(min(concurrency, plan.size)))
     try:
-        await asyncio.gather(*workers)
+        results = await asyncio.gather(*workers, return_exceptions=True)
     finally:
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    return plan.report(outcomes)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
+    return plan.report(outcomes, breaker.reason)
 
 
 def run_threads(
     plan: Plan,
-    send: Callable[[int, DateRange], ComputeTime],
+    send: Callable[[int, DateRange, threading.Event], ComputeTime],
     concurrency: int,
     on_progress: ProgressCallback | None,
+    *,
+    stop_after: int = DEFAULT_STOP_AFTER,
 ) -> Report:
     """Run a plan on a thread pool sharing the sync client's connection pool.
 
-    ``on_progress`` is called on the calling thread, never concurrently.
+    ``on_progress`` is called on the calling thread, never concurrently. ``send`` gets the
+    report's stop event: once it is set, the call sends nothing more and raises ``Stopped``.
+
+    Raises:
+        ReportInterrupted: Ctrl-C; it carries the partial report.
     """
-    outcomes: list[ComputeTime | ReportFailure | None] = [None] * plan.size
-    jobs = enumerate(plan.jobs())
+    outcomes: list[Outcome] = [None] * plan.size
     stop = threading.Event()
+    breaker = _Breaker(stop_after)
 
     def attempt(index: int, inner: int, piece: DateRange) -> None:
         if stop.is_set():
             return
         try:
-            outcomes[index] = send(inner, piece)
-        except EdgeImpulseError as error:
-            outcomes[index] = ReportFailure(inner, piece, error)
+            outcomes[index] = send(inner, piece, stop)
+        except Exception as error:  # recorded: one request must not lose all
+            outcomes[index] = _failure(inner, piece, error)
 
     done = 0
-    pending: set[Future[None]] = set()
+    pending: dict[Future[None], int] = {}
 
     def settle_one_or_more() -> None:
-        nonlocal done, pending
-        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        nonlocal done
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in finished:
-            future.result()  # re-raise anything that is not an API failure
+            index = pending.pop(future)
+            future.result()  # attempt() records every Exception; this re-raises nothing else
             done += 1
             _progress(on_progress, done, plan.size)
+            if breaker.record(outcomes[index]):
+                stop.set()
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ei-usage") as pool:
-        try:
-            for index, (inner, piece) in jobs:
-                if len(pending) >= concurrency:
-                    settle_one_or_more()
-                pending.add(pool.submit(attempt, index, inner, piece))
-            while pending:
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ei-usage")
+    try:
+        for index, (inner, piece) in enumerate(plan.jobs()):
+            while len(pending) >= concurrency and not stop.is_set():
                 settle_one_or_more()
-        except BaseException:
-            stop.set()  # let queued jobs return at once instead of finishing the whole plan
-            raise
-    return plan.report(outcomes)
+            if stop.is_set():
+                break
+            pending[pool.submit(attempt, index, inner, piece)] = index
+        while pending:
+            settle_one_or_more()
+    except KeyboardInterrupt:
+        # Nothing more is sent; waits and reads in flight see the event and end promptly, and
+        # the rows already fetched go back to the caller with the interruption.
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise ReportInterrupted(plan.report(outcomes, "interrupted (Ctrl-C)")) from None
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+    return plan.report(outcomes, breaker.reason)

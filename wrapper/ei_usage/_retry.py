@@ -25,25 +25,36 @@ if TYPE_CHECKING:
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+MAX_RETRY_AFTER = timedelta(days=365)
+"""The longest ``Retry-After`` ei-usage represents; a longer one is read as this."""
+_MAX_RETRY_AFTER_SECONDS = int(MAX_RETRY_AFTER.total_seconds())
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
     """Parse a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    Any value a server sends ends in a wait or None, never an exception: a wait beyond
+    :data:`MAX_RETRY_AFTER` (``99999999999999``, a date in year 9999) is capped to it.
 
     Returns:
         The wait (zero for a date in the past), or None when absent or unparseable.
     """
     if value is None:
         return None
-    text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    text = value.strip()[:64]
+    if text.isascii() and text.isdigit():
+        # Compared as text first: int() of thousands of digits is slow, and refused above 4300.
+        if len(text) > len(str(_MAX_RETRY_AFTER_SECONDS)):
+            return MAX_RETRY_AFTER
+        return timedelta(seconds=min(int(text), _MAX_RETRY_AFTER_SECONDS))
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT
         when = when.replace(tzinfo=UTC)
     wait = when - (now or datetime.now(UTC))
-    return max(wait, timedelta(0))
+    return min(max(wait, timedelta(0)), MAX_RETRY_AFTER)
 
 
 @attrs.frozen
@@ -92,4 +103,4 @@ class RetryPolicy:
         """Whether repeating the same GET could succeed."""
         if isinstance(error, RateLimitError | ServerError):
             return error.status_code in RETRY_STATUSES
-        return isinstance(error, APIConnectionError)
+        return isinstance(error, APIConnectionError) and error.transient
