@@ -89,8 +89,9 @@ def check_usage(row: dict[str, Any], want: dict[str, float]) -> None:
     assert abs(float(row["discrepancy"])) <= 1e-9 * max(want["total"], 1.0)
 
 
-def read_csv(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
+def read_csv(text: str, kind: str = "usage") -> list[dict[str, str]]:
+    """The rows of a CSV output of one kind (a report's CSV also holds totals rows)."""
+    return [r for r in csv.DictReader(io.StringIO(text)) if r.get("kind", "usage") == kind]
 
 
 def box_lines(text: str) -> list[str]:
@@ -143,7 +144,11 @@ def one_error_line(outcome: Outcome, *words: str) -> str:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retries wait for nothing: the delays the client asked for are recorded instead."""
     recorded: list[float] = []
-    monkeypatch.setattr(importlib.import_module("ei_usage._client"), "_sleep", recorded.append)
+    monkeypatch.setattr(
+        importlib.import_module("ei_usage._client"),
+        "_sleep",
+        lambda seconds, stop=None: recorded.append(seconds),
+    )
     return recorded
 
 
@@ -191,6 +196,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
     assert outcome.stderr == ""
     rows = read_csv(outcome.stdout)
     assert list(rows[0]) == [
+        "kind",
         "organization_id",
         "inner_organization_id",
         "start",
@@ -538,21 +544,36 @@ def test_each_credential_variable_works(
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("env", "code"),
     [
-        {"EI_API_KEY": "   "},  # blank counts as unset
-        {"EI_JWT_TOKEN": "ei_second_SECRET_b7e2"},  # two credentials
-        {"EI_API_KEY": "ei_line\nbreak_SECRET"},
-        {"EI_API_KEY": "ei_n\u00f6n_ascii_SECRET"},
-        {"EI_BASE_URL": "https://admin:ei_url_SECRET_pw@studio.example.com/v1"},
+        ({"EI_API_KEY": "   "}, 3),  # blank counts as unset
+        ({"EI_JWT_TOKEN": "ei_second_SECRET_b7e2"}, 3),  # two credentials
+        ({"EI_API_KEY": "ei_line\nbreak_SECRET"}, 3),
+        ({"EI_API_KEY": "ei_n\u00f6n_ascii_SECRET"}, 3),
+        # A bad EI_BASE_URL is configuration (2), not authentication (3).
+        ({"EI_BASE_URL": "https://admin:ei_url_SECRET_pw@studio.example.com/v1"}, 2),
+        ({"EI_BASE_URL": "https://studio.example.com/v1?token=ei_url_SECRET_pw"}, 2),
+        ({"EI_BASE_URL": "ftp://studio.example.com/ei_url_SECRET_pw"}, 2),
+        ({"EI_BASE_URL": "http://studio.example.com/v1"}, 2),
     ],
-    ids=["blank", "two", "newline", "non-ascii", "password-in-url"],
+    ids=[
+        "blank",
+        "two",
+        "newline",
+        "non-ascii",
+        "password-in-url",
+        "query-in-url",
+        "scheme",
+        "plain-http",
+    ],
 )
-def test_bad_credential_settings_exit_3_without_echoing_them(
-    cli: Cli, studio: FakeStudio, env: dict[str, str]
+def test_bad_settings_exit_2_or_3_without_echoing_them(
+    cli: Cli, studio: FakeStudio, env: dict[str, str], code: int
 ) -> None:
     outcome = cli.invoke("metrics", "--org", "1", env=env)
-    assert outcome.code == 3, outcome.stderr
+    assert outcome.code == code, outcome.stderr
+    if code == 2:
+        assert "EI_BASE_URL" in outcome.stderr
     one_error_line(outcome)
     for value in env.values():
         for part in (value.strip(), "ei_url_SECRET_pw", "ei_line", "break_SECRET"):
@@ -605,9 +626,9 @@ def test_credential_echoed_by_the_server_is_hidden(cli: Cli, studio: FakeStudio,
     assert "inner org 2, 2024-05" in outcome.stderr
     assert "***" in outcome.stderr
     if fmt == "json":
-        (error,) = json.loads(outcome.stdout)["errors"]
-        assert error["status_code"] == 400
-        assert "***" in error["message"]
+        (failure,) = json.loads(outcome.stdout)["errors"]
+        assert failure["error"]["status_code"] == 400
+        assert "***" in failure["error"]["message"]
 
 
 def test_credential_echoed_in_a_fatal_error_is_hidden(cli: Cli, studio: FakeStudio) -> None:
@@ -696,16 +717,16 @@ def test_partial_failure_in_machine_formats(cli: Cli, studio: FakeStudio, fmt: s
     else:
         data = json.loads(outcome.stdout)
         rows = data["rows"]
-        assert data["errors"] == [
-            {
-                "inner_organization_id": 2,
-                "start": "2024-04-01T00:00:00Z",
-                "end": "2024-05-01T00:00:00Z",
-                "error": "ServerError",
-                "message": "Not implemented today",
-                "status_code": 501,
-            }
-        ]
+        (failure,) = data["errors"]
+        assert failure["inner_organization_id"] == 2
+        assert (failure["start"], failure["end"]) == (
+            "2024-04-01T00:00:00Z",
+            "2024-05-01T00:00:00Z",
+        )
+        assert failure["error"]["type"] == "ServerError"
+        assert failure["error"]["message"] == "Not implemented today"
+        assert failure["error"]["status_code"] == 501
+        assert data["complete"] is False
         assert data["totals"]["by_inner_organization"]["2"]["rows"] == 2
     got = [(int(r["inner_organization_id"]), when(r["start"])) for r in rows]
     assert got == [(2, Q2[1][0]), (2, Q2[2][0]), *((3, start) for start, _ in Q2)]
@@ -970,12 +991,10 @@ def test_partial_failure_prints_what_succeeded_and_lists_the_rest(
     ]
     whole = expected(studio, 2, Q2[0][0], Q2[-1][1], "minutes")
     assert rows[-1][4] == number(whole["total"], "minutes")
+    # One line per cause, however many requests it failed.
     assert outcome.stderr_lines == [
         "ei-usage: 3 of 6 requests failed:",
-        *(
-            f"  inner org 99, 2024-0{month}: NotFoundError 404: Organization 99 not found"
-            for month in (4, 5, 6)
-        ),
+        "  3 requests, inner orgs 99: NotFoundError 404: Organization 99 not found",
     ]
 
 

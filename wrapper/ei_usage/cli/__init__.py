@@ -17,11 +17,17 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the ``ei-usage`` command; exits with its status code."""
     try:
-        from ._app import cli  # click and rich are an optional extra
-    except ImportError as error:
-        sys.stderr.write(
-            f"ei-usage: the command line needs the 'cli' extra ({error.name} is missing): "
-            "pip install 'ei-usage[cli]'\n"
-        )
-        sys.exit(2)
-    cli.main(args=list(argv) if argv is not None else None, prog_name="ei-usage")
+        try:
+            from ._app import run  # click and rich are an optional extra
+        except ImportError as error:
+            sys.stderr.write(
+                f"ei-usage: the command line needs the 'cli' extra ({error.name} is missing): "
+                "pip install 'ei-usage[cli]'\n"
+            )
+            sys.exit(2)
+        code = run(list(argv) if argv is not None else None)
+    except KeyboardInterrupt:
+        # Ctrl-C while starting up (imports) or outside a command: no traceback.
+        sys.stderr.write("ei-usage: interrupted\n")
+        sys.exit(130)
+    sys.exit(code)

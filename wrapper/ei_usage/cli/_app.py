@@ -4,15 +4,19 @@ click parses and reports usage errors (exit 2) and rich draws tables and the pro
 are well kept and would be hundreds of lines to do by hand. Exit codes:
 
 * 0 success;
-* 1 an API or network failure, or a report where some requests failed;
-* 2 a usage error (bad option, bad period);
-* 3 authentication or permission: no credential in the environment, 401 or 403.
+* 1 an API or network failure, or a report where some requests failed or were not attempted;
+* 2 a usage or configuration error (bad option, bad period, bad ``EI_BASE_URL``);
+* 3 authentication or permission: no credential in the environment, 401 or 403;
+* 130 interrupted (Ctrl-C): a report prints what it fetched, marked partial;
+* 141 the output pipe closed early (``| head``), whatever the format.
 
 Expected failures print one line on stderr, never a traceback, and never a credential.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -25,6 +29,7 @@ from ei_usage import (
     DateRange,
     EdgeImpulseError,
     PermissionDeniedError,
+    ReportInterrupted,
     Unit,
 )
 
@@ -38,6 +43,9 @@ if TYPE_CHECKING:
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+_DEFAULT_BASE_URL = Client("-").base_url
 
 UNITS_HELP = (
     "Units: the API reports CPU and GPU compute time in seconds and totals in minutes; "
@@ -46,7 +54,13 @@ UNITS_HELP = (
 )
 CREDENTIALS_HELP = (
     "Credentials come only from the environment: EI_API_KEY (or EI_JWT_TOKEN or "
-    "EI_ACCESS_TOKEN), and EI_BASE_URL for a white-label studio. They are never printed."
+    "EI_ACCESS_TOKEN), and EI_BASE_URL for a white-label studio (its API root, e.g. "
+    "https://studio.example.com/v1; /v1 is added when the URL has no path). They are never "
+    "printed."
+)
+PERIOD_HELP = (
+    "2024, 2024-Q2, 2024-05, 2024-05-17, or A..B from the start of A to the end of B, where A "
+    "and B are any of those or ISO datetimes (2024-05-01T12:00Z..2024-05-02T00:00Z). UTC."
 )
 _UNITS = [u.value for u in Unit]
 _FORMATS = ["table", "csv", "json"]
@@ -76,12 +90,46 @@ def _fail(error: EdgeImpulseError) -> NoReturn:
     raise cls(str(error)) from None
 
 
-def _client() -> Client:
+class ConfigCommandError(CommandError):
+    """The environment's configuration is unusable (e.g. a bad EI_BASE_URL): exit status 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def _client(allow_insecure_http: bool) -> Client:
+    # The credential is checked on its own first (against the default base URL), so that a
+    # missing or unusable credential (exit 3) is told apart from a bad EI_BASE_URL (exit 2).
+    # Messages name the variables, never their values.
     try:
-        return Client.from_env()
+        Client.from_env(base_url=_DEFAULT_BASE_URL)
     except ValueError as error:
-        # The message names the variables, never their values.
         raise AuthCommandError(f"{error}. {CREDENTIALS_HELP}") from None
+    try:
+        return Client.from_env(allow_insecure_http=allow_insecure_http)
+    except ValueError as error:
+        raise ConfigCommandError(f"EI_BASE_URL: {error}") from None
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().removeprefix("ei_usage: ")
+        sys.stderr.write(f"ei-usage: {message}\n")
+
+
+def _setup_logging(verbose: bool) -> None:
+    """Send the library's log (retries, each request's timing) to stderr with --verbose.
+
+    The library's records never hold a credential (ei_usage scrubs what it logs), so --verbose
+    is safe to paste into a ticket.
+    """
+    logger = logging.getLogger("ei_usage")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    if verbose:
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 
 def _period(ctx: click.Context, param: click.Parameter, value: str) -> DateRange:
@@ -115,7 +163,19 @@ def _read_ids(stream: TextIO) -> list[int]:
 
 
 def _output_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add the options every command shares: --unit and --format."""
+    """Add the options every command shares: --unit, --format, and the connection options."""
+    command = click.option(
+        "--verbose",
+        is_flag=True,
+        help="Log retries and each request's status and timing on stderr (never credentials).",
+    )(command)
+    command = click.option(
+        "--allow-insecure-http",
+        is_flag=True,
+        envvar="EI_ALLOW_INSECURE_HTTP",
+        help="Allow a plain http:// EI_BASE_URL to a host other than loopback (test setups only: "
+        "the credential travels unencrypted). Also EI_ALLOW_INSECURE_HTTP=1.",
+    )(command)
     command = click.option(
         "--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True
     )(command)
@@ -171,7 +231,7 @@ def cli() -> None:
     required=True,
     callback=_period,
     metavar="TEXT",
-    help="2024, 2024-Q2, 2024-05, 2024-05-17, an ISO datetime, or A..B (UTC).",
+    help=PERIOD_HELP,
 )
 @click.option(
     "--every",
@@ -197,28 +257,44 @@ def compute_time(
     unit: str,
     fmt: str,
     concurrency: int,
+    allow_insecure_http: bool,
+    verbose: bool,
 ) -> None:
     """Compute time used by inner organizations of a white label, per period."""
     ids = list(inner_orgs) + (_read_ids(inner_orgs_file) if inner_orgs_file else [])
     if not ids:
         raise click.UsageError("give at least one --inner-org or an --inner-orgs-file")
-    with _client() as client, _render.progress() as on_progress:
-        report: Report = client.compute_time_report(
-            organization_id,
-            ids,
-            period,
-            every=every,  # type: ignore[arg-type]
-            concurrency=concurrency,
-            on_progress=on_progress,
-        )
+    _setup_logging(verbose)
+    interrupted = False
+    with _client(allow_insecure_http) as client, _render.progress() as on_progress:
+        try:
+            report: Report = client.compute_time_report(
+                organization_id,
+                ids,
+                period,
+                every=every,  # type: ignore[arg-type]
+                concurrency=concurrency,
+                on_progress=on_progress,
+            )
+        except ReportInterrupted as stopped:
+            report, interrupted = stopped.report, True
+        except ValueError as error:  # e.g. a piece of the period shorter than the wire's ms
+            raise click.BadParameter(str(error), param_hint="--period") from None
+    if interrupted:
+        # What was fetched is printed, marked partial; then the conventional status of SIGINT.
+        with _render.writing():
+            _render.report(report, Unit(unit), fmt, sys.stdout)
+        _render.failures(report, sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     refused = [f for f in report.errors if _exit_code(f.error) == EXIT_AUTH]
     if refused and not report.rows and len(refused) == len(report.errors):
         # Every request was refused (wrong key, organization not administered): one line, and
         # no table claiming zero usage.
         _fail(refused[0].error)
     if report.rows or fmt != "table":  # a table of nothing would show totals of zero
-        _render.report(report, Unit(unit), fmt, sys.stdout)
-    if report.errors:
+        with _render.writing():
+            _render.report(report, Unit(unit), fmt, sys.stdout)
+    if not report.ok:
         _render.failures(report, sys.stderr)
         sys.exit(EXIT_FAILURE)
 
@@ -255,9 +331,12 @@ def metrics(
     project_visibility: str | None,
     unit: str,
     fmt: str,
+    allow_insecure_http: bool,
+    verbose: bool,
 ) -> None:
     """General metrics of an organization."""
-    with _client() as client:
+    _setup_logging(verbose)
+    with _client(allow_insecure_http) as client:
         try:
             result = client.metrics(
                 organization_id,
@@ -266,4 +345,35 @@ def metrics(
             )
         except EdgeImpulseError as error:
             _fail(error)
-    _render.metrics(result, Unit(unit), fmt, sys.stdout)
+    with _render.writing():
+        _render.metrics(result, Unit(unit), fmt, sys.stdout)
+
+
+def run(argv: list[str] | None) -> int:
+    """Run the command line and return its exit status (see the module docstring)."""
+    try:
+        try:
+            result = cli.main(args=argv, prog_name="ei-usage", standalone_mode=False)
+        except click.ClickException as error:
+            error.show()
+            return error.exit_code
+        except click.exceptions.Abort:  # click's name for Ctrl-C (and EOF at a prompt)
+            click.echo("ei-usage: interrupted", err=True)
+            return EXIT_INTERRUPTED
+        # click returns the exit code of --help/--version (an int) or the command's None.
+        code = result if isinstance(result, int) else 0
+        sys.stdout.flush()
+    except (_render.PipeClosedError, BrokenPipeError):
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _quiet_stdout() -> None:
+    # The reader went away: point stdout at /dev/null so the interpreter's final flush does not
+    # raise again on its way out.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)

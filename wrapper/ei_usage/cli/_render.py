@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from typing import TYPE_CHECKING, Any, TextIO
+import sys
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -30,9 +31,33 @@ _SOURCE_NOTE = "The API reports CPU/GPU in seconds and totals in minutes; all sh
 _DECIMALS = {"seconds": 1, "minutes": 2, "hours": 3}
 
 
+class PipeClosedError(Exception):
+    """The reader of our output went away (``| head``); the command exits quietly, 141."""
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Write output, turning a closed pipe into :class:`PipeClosedError` for every format.
+
+    click and rich each handle a closed pipe their own way (both exit 1, at different moments),
+    and a pipe's buffer may only fail at the final flush; so output is flushed here, and every
+    format ends the same way.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise PipeClosedError from None
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError  # to writing(), rather than rich's own exit
+
+
 def _console(stream: TextIO) -> Console:
     # A pipe has no width; give tables room rather than wrapping every cell.
-    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
+    return _Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
 
 
 @contextlib.contextmanager
@@ -84,55 +109,63 @@ def _totals_cells(label: str, period: str, totals: UsageTotals, unit: Unit) -> l
     ]
 
 
+CSV_COLUMNS = (
+    "kind",
+    "organization_id",
+    "inner_organization_id",
+    "start",
+    "end",
+    "unit",
+    "cpu",
+    "gpu",
+    "total",
+    "discrepancy",
+)
+"""CSV columns: ``kind`` is ``usage`` for a request's row, ``total`` for an inner organization's
+totals and ``overall`` for the report's (the same totals the table shows)."""
+
+
+def _csv(result: Report, unit: Unit, out: TextIO) -> None:
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    # repr-exact floats, so the CSV reads back to the same numbers
+    writer.writerows({"kind": "usage", **row} for row in result.to_rows(unit))
+    span = result.period.to_dict()
+    for inner, totals in result.totals_by_organization().items():
+        writer.writerow(
+            {
+                "kind": "total",
+                "organization_id": result.organization_id,
+                "inner_organization_id": inner,
+                **span,
+                **totals.to_dict(unit),
+            }
+        )
+    writer.writerow(
+        {"kind": "overall", "organization_id": result.organization_id, **span}
+        | result.total().to_dict(unit)
+    )
+
+
 def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
-    """Write a compute-time report in ``fmt``."""
+    """Write a compute-time report in ``fmt``.
+
+    JSON is the library's report format (``Report.to_json``), so ``Report.from_json`` reads it.
+    """
     if fmt == "csv":
-        columns = [
-            "organization_id",
-            "inner_organization_id",
-            "start",
-            "end",
-            "unit",
-            "cpu",
-            "gpu",
-            "total",
-            "discrepancy",
-        ]
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        # repr-exact floats, so the CSV reads back to the same numbers
-        writer.writerows(result.to_rows(unit))
+        _csv(result, unit, out)
         return
     if fmt == "json":
-        data: dict[str, Any] = {
-            "organization_id": result.organization_id,
-            "period": result.period.to_dict(),
-            "every": result.every,
-            "unit": unit.value,
-            "rows": result.to_rows(unit),
-            "totals": {
-                "by_inner_organization": {
-                    str(inner): totals.to_dict(unit)
-                    for inner, totals in result.totals_by_organization().items()
-                },
-                "overall": result.total().to_dict(unit),
-            },
-            "errors": [
-                {
-                    "inner_organization_id": f.inner_organization_id,
-                    **f.period.to_dict(),
-                    "error": type(f.error).__name__,
-                    "message": f.error.message,
-                    "status_code": getattr(f.error, "status_code", None),
-                }
-                for f in result.errors
-            ],
-        }
-        out.write(json.dumps(data, indent=2) + "\n")
+        out.write(result.to_json(unit) + "\n")
         return
+    partial = ""
+    if result.not_attempted:
+        partial = (
+            f" - PARTIAL: {len(result.not_attempted):,} requests not done ({result.stop_reason})"
+        )
     table = Table(
         title=f"Compute time of organization {result.organization_id}'s inner organizations, "
-        f"{result.period} by {result.every} ({unit.value})",
+        f"{result.period} by {result.every} ({unit.value}){partial}",
         caption=_SOURCE_NOTE.format(unit=unit.value),
         title_justify="left",
         caption_justify="left",
@@ -162,16 +195,30 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
     _console(out).print(table)
 
 
+def _ids(ids: list[int]) -> str:
+    unique = sorted(set(ids))
+    shown = ", ".join(str(i) for i in unique[:5])
+    return shown + (f" and {len(unique) - 5:,} more" if len(unique) > 5 else "")
+
+
 def failures(result: Report, err: TextIO) -> None:
-    """List the failed requests of a report on ``err``."""
-    total = len(result.rows) + len(result.errors)
-    err.write(f"ei-usage: {len(result.errors)} of {total} requests failed:\n")
-    for failure in result.errors:
-        status = getattr(failure.error, "status_code", None)
+    """Summarize the failed and skipped requests of a report on ``err``: a line per cause."""
+    total = len(result.rows) + len(result.errors) + len(result.not_attempted)
+    if result.errors:
+        err.write(f"ei-usage: {len(result.errors):,} of {total:,} requests failed:\n")
+        for cause, which in result.failures_by_cause().items():
+            if len(which) == 1:
+                where = f"inner org {which[0].inner_organization_id}, {which[0].period}"
+            else:
+                where = (
+                    f"{len(which):,} requests, inner orgs "
+                    f"{_ids([f.inner_organization_id for f in which])}"
+                )
+            err.write(f"  {where}: {cause}\n")
+    if result.not_attempted:
         err.write(
-            f"  inner org {failure.inner_organization_id}, {failure.period}: "
-            f"{type(failure.error).__name__}{f' {status}' if status else ''}: "
-            f"{failure.error.message}\n"
+            f"ei-usage: {len(result.not_attempted):,} of {total:,} requests not attempted: "
+            f"{result.stop_reason}\n"
         )
 
 

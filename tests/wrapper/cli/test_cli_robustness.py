@@ -1,0 +1,272 @@
+"""The command line when things go wrong: Ctrl-C, closed pipes, dead servers, configuration.
+
+Ctrl-C and broken-pipe tests run the real entry point in a subprocess (``cli.start``); every run
+is checked by the conftest for a traceback and for a leaked credential.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from ei_usage import Client, Report
+from ei_usage.testing import FakeStudio, Fault
+
+from ..hostile import closed_port  # noqa: TID252 - the shared test helper
+from .conftest import SECRET, Cli, clean_environ
+
+GUARD = 20.0
+
+
+def compute(*ids: int, period: str, **options: str) -> list[str]:
+    args = ["compute-time", "--org", "1", *(f"--inner-org={i}" for i in ids), "--period", period]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", value]
+    return args
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    recorded: list[float] = []
+    monkeypatch.setattr(
+        importlib.import_module("ei_usage._client"),
+        "_sleep",
+        lambda seconds, stop=None: recorded.append(seconds),
+    )
+    return recorded
+
+
+# ---- Ctrl-C -------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_ctrl_c_prints_what_was_fetched_marked_partial_and_exits_130(
+    cli: Cli, studio: FakeStudio, fmt: str
+) -> None:
+    studio.latency = 0.2
+    running = cli.start(*compute(2, 3, period="2024", concurrency="2", format=fmt))
+    deadline = time.monotonic() + GUARD
+    while len([r for r in studio.requests if r.status == 200]) < 4:
+        assert time.monotonic() < deadline, "the command never got going"
+        time.sleep(0.02)
+    running.process.send_signal(signal.SIGINT)
+    sent_at_interrupt = len(studio.requests)
+    outcome = running.wait()
+    assert outcome.code == 130, outcome.stderr
+    assert "Aborted!" not in outcome.stderr
+    time.sleep(0.3)
+    # At most the requests already on the wire finish; nothing new is sent after Ctrl-C.
+    assert len(studio.requests) <= sent_at_interrupt + 2
+    assert "not attempted: interrupted (Ctrl-C)" in outcome.stderr
+    if fmt == "table":
+        assert "PARTIAL" in outcome.stdout
+        assert "2024-01" in outcome.stdout
+    else:
+        data = json.loads(outcome.stdout)
+        assert data["complete"] is False
+        assert data["stop_reason"] == "interrupted (Ctrl-C)"
+        report = Report.from_json(outcome.stdout)
+        assert report.rows  # the studio logs a request before its latency: count answers here
+        assert len(report.rows) + len(report.not_attempted) + len(report.errors) == 24
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
+def test_ctrl_c_while_starting_up_prints_no_traceback(cli: Cli, delay: float) -> None:
+    running = cli.start(*compute(2, period="2024-05"))
+    time.sleep(delay)
+    running.process.send_signal(signal.SIGINT)
+    outcome = running.wait()  # the conftest fails the test on any traceback
+    assert outcome.code in (130, 0, -signal.SIGINT), outcome.stderr
+
+
+# ---- a closed pipe ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_closed_pipe_exits_141_quietly_for_every_format(cli: Cli, fmt: str) -> None:
+    env = clean_environ()
+    env.update(cli.env())  # type: ignore[arg-type]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ei_usage.cli",
+            *compute(*range(2, 12), period="2024"),
+            "--format",
+            fmt,
+        ],
+        env={k: v for k, v in env.items() if v is not None},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # like `| head -0`: the reader is gone before the first line
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 141, stderr.decode()
+    assert stderr.decode() == ""
+
+
+# ---- configuration ------------------------------------------------------------------------------
+
+
+def test_a_base_url_without_the_api_root_gets_v1(cli: Cli, studio: FakeStudio) -> None:
+    outcome = cli.invoke(
+        *compute(2, period="2024-05", format="json"), env={"EI_BASE_URL": studio.url}
+    )
+    assert outcome.code == 0, outcome.stderr
+    assert studio.requests[0].path.startswith("/v1/api/organizations/1/")
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_allow_insecure_http_reaches_the_client(
+    cli: Cli, studio: FakeStudio, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "http://usage.studio.internal/v1"
+    refused = cli.invoke("metrics", "--org", "1", env={"EI_BASE_URL": url})
+    assert refused.code == 2
+    assert "refusing plain http:// to usage.studio.internal" in refused.stderr
+
+    seen: list[dict[str, Any]] = []
+    original = Client.from_env.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[Client], environ: Any = None, **kwargs: Any) -> Client:
+        seen.append(kwargs)
+        original(cls, environ, **kwargs)  # the checks a real run makes
+        # Reach the studio instead of resolving the made-up host (tests stay on loopback).
+        client: Client = original(cls, environ, **{**kwargs, "base_url": studio.base_url})
+        return client
+
+    monkeypatch.setattr(Client, "from_env", classmethod(recording))
+    if how == "flag":
+        outcome = cli.invoke(
+            "metrics", "--org", "1", "--allow-insecure-http", env={"EI_BASE_URL": url}
+        )
+    else:
+        outcome = cli.invoke(
+            "metrics", "--org", "1", env={"EI_BASE_URL": url, "EI_ALLOW_INSECURE_HTTP": "1"}
+        )
+    assert outcome.code == 0, outcome.stderr
+    assert seen[-1] == {"allow_insecure_http": True}
+
+
+def test_a_period_shorter_than_a_millisecond_is_a_usage_error(cli: Cli, studio: FakeStudio) -> None:
+    period = "2024-05-01T00:00:00.000100Z..2024-05-01T00:00:00.000900Z"
+    outcome = cli.invoke(*compute(2, period=period))
+    assert outcome.code == 2
+    assert "millisecond resolution" in outcome.stderr
+    assert studio.requests == []
+
+
+# ---- --verbose ----------------------------------------------------------------------------------
+
+
+def test_verbose_shows_retries_and_timings_but_no_credential(cli: Cli, studio: FakeStudio) -> None:
+    studio.inject(Fault.rate_limited(retry_after=0, message=f"slow down {SECRET}"))
+    outcome = cli.start("metrics", "--org", "1", "--format", "json", "--verbose").wait()
+    assert outcome.code == 0, outcome.stderr
+    lines = outcome.stderr_lines
+    assert any("retry 1/3 in 0.00s" in line and "slow down ***" in line for line in lines), lines
+    assert any(
+        line.startswith("ei-usage: GET http://")
+        and "-> 200 in" in line
+        and "after 1 retries" in line
+        for line in lines
+    ), lines
+
+
+def test_without_verbose_successes_are_silent(cli: Cli) -> None:
+    outcome = cli.invoke("metrics", "--org", "1", "--format", "json")
+    assert outcome.code == 0
+    assert outcome.stderr == ""
+
+
+# ---- reports that fail at scale -----------------------------------------------------------------
+
+
+def test_a_thousand_identical_failures_are_one_line(
+    cli: Cli, studio: FakeStudio, waits: list[float]
+) -> None:
+    studio.inject(Fault.server_error(501, message="Not implemented today"), times=1500)
+    outcome = cli.invoke(*compute(*range(2, 12), period="2020-01..2032-06", concurrency="16"))
+    assert outcome.code == 1
+    assert outcome.stderr_lines == [
+        "ei-usage: 1,500 of 1,500 requests failed:",
+        "  1,500 requests, inner orgs 2, 3, 4, 5, 6 and 5 more: ServerError 501: "
+        "Not implemented today",
+    ]
+    assert outcome.stdout == ""
+
+
+def test_a_dead_server_is_given_up_on_with_a_line_per_cause(cli: Cli, waits: list[float]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    started = time.monotonic()
+    outcome = cli.invoke(*compute(*range(2, 12), period="2024"), env={"EI_BASE_URL": url})
+    assert time.monotonic() - started < GUARD
+    assert outcome.code == 1
+    lines = outcome.stderr_lines
+    assert lines[0].startswith("ei-usage: ")
+    assert "of 120 requests failed:" in lines[0]
+    assert "APIConnectionError: connection failed" in lines[1]
+    assert lines[2].startswith("ei-usage: ")
+    assert "requests not attempted: the server looks unreachable" in lines[2]
+    assert len(lines) == 3
+
+
+# ---- one report format ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["seconds", "minutes", "hours"])
+def test_cli_json_reads_back_with_report_from_json(cli: Cli, studio: FakeStudio, unit: str) -> None:
+    outcome = cli.invoke(*compute(2, 3, 4, period="2024", format="json", unit=unit))
+    assert outcome.code == 0, outcome.stderr
+    report = Report.from_json(outcome.stdout)
+    with Client(SECRET, base_url=studio.base_url) as client:
+        direct = client.compute_time_report(1, [2, 3, 4], "2024")
+    assert report.period == direct.period
+    assert report.inner_organization_ids == direct.inner_organization_ids
+    assert [r.period for r in report.rows] == [r.period for r in direct.rows]
+    tolerance = timedelta(microseconds=0 if unit == "seconds" else 2)
+    for got, want in zip(report.rows, direct.rows, strict=True):
+        for name in ("cpu", "gpu", "total"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert abs(a - b) <= tolerance, (name, a, b)
+    if unit == "seconds":
+        assert report == direct
+    # And the library writes what the CLI writes.
+    assert json.loads(direct.to_json(unit)) == json.loads(outcome.stdout)
+
+
+def test_csv_carries_the_totals_the_table_shows(cli: Cli) -> None:
+    csv_out = cli.invoke(*compute(2, 3, period="2024-Q2", format="csv", unit="hours")).stdout
+    json_out = json.loads(
+        cli.invoke(*compute(2, 3, period="2024-Q2", format="json", unit="hours")).stdout
+    )
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(csv_out)))
+    totals = {r["inner_organization_id"]: r for r in rows if r["kind"] == "total"}
+    (overall,) = [r for r in rows if r["kind"] == "overall"]
+    for inner, want in json_out["totals"]["by_inner_organization"].items():
+        for name in ("cpu", "gpu", "total"):
+            assert float(totals[inner][name]) == want[name]
+        assert totals[inner]["start"] == "2024-04-01T00:00:00Z"
+    for name in ("cpu", "gpu", "total"):
+        assert float(overall[name]) == json_out["totals"]["overall"][name]
+    assert overall["inner_organization_id"] == ""
