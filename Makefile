@@ -4,7 +4,14 @@
 #   make test       lint, format check, mypy --strict, drift check of generated/, pytest
 #   make demo       show what the package does, offline
 #
-# Maintenance: make generate, make check-generated, make vendor-spec FROM=..., make dist, make lock
+# Maintenance (README, "When Edge Impulse changes its spec"):
+#   make spec-diff FROM=openapi.yml    what a new full spec changes for our operations, breaking or
+#                                      compatible for the wrapper; writes nothing (JSON=1 for JSON).
+#                                      Fails when a change is breaking; the script's own exit status
+#                                      (0 fine, 4 breaking, 1 error, 2 usage) is what CI should read
+#   make vendor-spec FROM=openapi.yml  slice it into openapi/edge-impulse.yaml, printing that report
+#   make generate                      regenerate generated/ from the slice (check-generated: compare)
+#   make dist, make lock, make record, make record-live, make bench
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,8 +23,8 @@ UV := $(BIN)/uv
 export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv test lint format typecheck check-generated generate vendor-spec pytest dist demo lock \
-	clean record record-live bench
+.PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
+	demo lock clean record record-live bench
 
 venv: $(STAMP)
 
@@ -51,6 +58,10 @@ generate: $(STAMP)
 vendor-spec: $(STAMP)
 	@test -n "$(FROM)" || { echo 'usage: make vendor-spec FROM=path/to/openapi.yml' >&2; exit 2; }
 	$(BIN)/python openapi/tools/vendor_spec.py --from "$(FROM)"
+
+spec-diff: $(STAMP)
+	@test -n "$(FROM)" || { echo 'usage: make spec-diff FROM=path/to/openapi.yml [JSON=1]' >&2; exit 2; }
+	$(BIN)/python openapi/tools/vendor_spec.py --from "$(FROM)" --dry-run $(if $(JSON),--json)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -9,7 +9,14 @@ The pipeline is the same for both, so the check proves exactly what a regenerati
    directory, with ``--meta none --fail-on-warning``.
 2. ``py.typed`` is added (the generator only writes it for full projects, not ``--meta none``).
 3. Every file gets a header: generated, do not edit, the command, the generator version and the
-   sha256 of the spec and config it came from.
+   sha256 of the spec and config it came from. For the spec slice that is the sha256 of its
+   *content*: its bytes after the leading comment block. That block is provenance written by
+   ``make vendor-spec`` (the sha256 of the upstream file it was sliced from), which changes
+   whenever Edge Impulse changes anything in their spec, however far from our operations; it is
+   not input to the generator (YAML comments carry no data), so it must not rewrite the header of
+   every generated file. The remaining bytes are hashed as they are, not a canonical dump of the
+   parsed YAML: that keeps the fingerprint exactly what the generator read, independent of how
+   some YAML library would re-serialize it.
 4. The pinned ruff from this virtual environment (never one from PATH, and ``--isolated`` so no
    ``pyproject.toml`` around the output changes the result) sorts imports and formats. A missing
    ruff is an error: the generator's own post hooks would silently skip it.
@@ -59,6 +66,20 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def content_sha256(path: Path) -> str:
+    """Return the sha256 of a YAML file's bytes after its leading comment block.
+
+    The block is the leading lines that are blank or start with ``#``.
+    """
+    data = path.read_bytes()
+    offset = 0
+    for line in data.splitlines(keepends=True):
+        if line.strip() and not line.lstrip().startswith(b"#"):
+            break
+        offset += len(line)
+    return hashlib.sha256(data[offset:]).hexdigest()
+
+
 def header(root: Path) -> str:
     """Return the comment block that starts every generated file."""
     command = " ".join(
@@ -75,7 +96,7 @@ def header(root: Path) -> str:
         f"#   {command}\n"
         f"# Generator: openapi-python-client {version('openapi-python-client')}, "
         f"formatted by ruff {version('ruff')}\n"
-        f"# Spec:   {SPEC.as_posix()} sha256 {_sha256(root / SPEC)}\n"
+        f"# Spec:   {SPEC.as_posix()} content sha256 {content_sha256(root / SPEC)}\n"
         f"# Config: {CONFIG.as_posix()} sha256 {_sha256(root / CONFIG)}\n"
     )
 

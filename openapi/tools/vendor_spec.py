@@ -5,9 +5,20 @@ only those listed in ``openapi/operations.txt``. This script copies those operat
 the components they reach, into ``openapi/edge-impulse.yaml``, which the client generator reads::
 
     python openapi/tools/vendor_spec.py --from SPEC [--operations FILE] [--output FILE]
+        [--wrapper-fields FILE] [--dry-run [--json]]
 
 (or ``make vendor-spec FROM=path/to/openapi.yml``, then ``make generate``). The operations list
 defaults to ``openapi/operations.txt`` and the output to ``openapi/edge-impulse.yaml``.
+
+Before writing, it prints what changed for our operations between the existing output and the new
+slice, each change tagged breaking or compatible for users of the wrapper (``spec_diff.py`` has
+the rules; ``openapi/wrapper-fields.yaml`` says what the wrapper uses), then a one-line verdict,
+and warns on stderr when something is breaking. It still exits 0 then, so that
+``make vendor-spec && make generate`` goes on: the report is for the person reviewing the change.
+
+``--dry-run`` (``make spec-diff FROM=...``) slices in memory, prints the same report and writes
+nothing; ``--json`` prints the report as JSON instead. Its exit status is the verdict, for CI:
+0 no change or only compatible changes, 4 something breaking, 1 error, 2 usage error.
 
 What reaches the output: ``openapi``, ``info``, ``servers`` and the top-level ``security``; under
 ``paths`` each listed operation with its path item's shared fields (``parameters``, ``servers``,
@@ -40,6 +51,7 @@ import contextlib
 import copy
 import difflib
 import hashlib
+import json
 import os
 import re
 import sys
@@ -51,14 +63,29 @@ from urllib.parse import unquote
 
 import yaml
 
+# This script's directory is on sys.path when it runs; the tests put it there to import it.
+from spec_diff import (
+    HTTP_METHODS,
+    Report,
+    SpecDiffError,
+    WrapperFields,
+    diff,
+    load_wrapper_fields,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OPERATIONS = REPO_ROOT / "openapi" / "operations.txt"
 DEFAULT_OUTPUT = REPO_ROOT / "openapi" / "edge-impulse.yaml"
+DEFAULT_WRAPPER_FIELDS = REPO_ROOT / "openapi" / "wrapper-fields.yaml"
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BREAKING = 4
+
 # The order in which the OpenAPI 3.0 specification lists the Components Object's fields.
 COMPONENT_SECTIONS = (
     "schemas",
@@ -136,7 +163,12 @@ class VendorResult:
         output: The output file.
         operations: Number of operations vendored.
         components: Number of components vendored, all sections together.
-        changed: False when the output already held exactly this content and was not rewritten.
+        changed: False when the output already held exactly this text (and was not rewritten).
+        content_changed: False when the output differed at most in its leading comment header
+            (the source's sha256): the slice itself is the same.
+        report: What changed for our operations; None when the existing output could not be
+            compared (a warning said why).
+        dry_run: True when nothing was written (``changed`` says what writing would do).
 
     """
 
@@ -144,6 +176,9 @@ class VendorResult:
     operations: int
     components: int
     changed: bool
+    content_changed: bool = True
+    report: Report | None = None
+    dry_run: bool = False
 
 
 def strip_control_characters(text: str) -> tuple[str, list[RemovedCharacter]]:
@@ -532,15 +567,53 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _holds(path: Path, data: bytes) -> bool:
-    try:
-        return path.read_bytes() == data
-    except OSError:
-        return False
+def strip_header(text: str) -> str:
+    """Return a slice without its leading comment block: provenance, not content."""
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith("#"):
+            return "".join(lines[index:])
+    return ""
 
 
 def _print_warning(message: str) -> None:
     print(f"vendor-spec: warning: {message}", file=sys.stderr)
+
+
+def _read_previous(path: Path) -> str | None:
+    """Return the existing output's text, or None if there is none."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read the existing slice {path}: {_reason(error)}") from error
+
+
+def _compare(
+    previous: str | None,
+    document: Any,
+    operation_ids: Sequence[str],
+    wrapper: WrapperFields,
+    output: Path,
+) -> Report:
+    """Report what changed for our operations from the existing output to ``document``.
+
+    Raises:
+        SpecError: The existing output is not a slice, or a document cannot be compared.
+
+    """
+    try:
+        old = yaml.load(previous, Loader=_LOADER) if previous is not None else {}  # noqa: S506
+    except yaml.YAMLError as error:
+        raise SpecError(f"the existing slice {output} is not valid YAML") from error
+    if not isinstance(old, dict) or not isinstance(document, dict):
+        which = f"the existing slice {output}" if not isinstance(old, dict) else "the new spec"
+        raise SpecError(f"{which} is not an OpenAPI document")
+    try:
+        return diff(old, document, operation_ids, wrapper)
+    except SpecDiffError as error:
+        raise SpecError(str(error)) from error
 
 
 def vendor(
@@ -548,40 +621,98 @@ def vendor(
     operations_file: Path = DEFAULT_OPERATIONS,
     output: Path = DEFAULT_OUTPUT,
     warn: Callable[[str], None] = _print_warning,
+    *,
+    wrapper_fields: Path = DEFAULT_WRAPPER_FIELDS,
+    dry_run: bool = False,
+    on_report: Callable[[Report], None] | None = None,
 ) -> VendorResult:
     """Slice ``source`` for the operations in ``operations_file`` and write ``output``.
 
     Args:
         source: The full OpenAPI spec.
         operations_file: The list of operationIds to vendor.
-        output: Where the slice goes; rewritten only if its content changes.
-        warn: Called with each warning (removed control characters).
+        output: Where the slice goes; rewritten only if its content changes. Its previous
+            content (none if it does not exist) is what the change report compares with.
+        warn: Called with each warning (removed control characters; a report that could not
+            be made).
+        wrapper_fields: What the wrapper uses of each operation (``wrapper-fields.yaml``).
+        dry_run: Write nothing; a report that cannot be made is then an error.
+        on_report: Called with the change report as soon as it is made, before the new spec is
+            sliced, so that it is seen even when slicing then fails (an operation renamed
+            upstream, say).
 
     Returns:
-        What was done.
+        What was done (or, with ``dry_run``, would be).
 
     Raises:
         SpecError: Anything went wrong; ``output`` is then unchanged.
 
     """
     operation_ids = read_operations(operations_file)
+    try:
+        wrapper = load_wrapper_fields(wrapper_fields)
+    except SpecDiffError as error:
+        raise SpecError(str(error)) from error
+    previous = _read_previous(output)
     loaded = load_spec(source)
     for message in control_character_warnings(loaded.removed):
         warn(message)
+    report: Report | None = None
+    try:
+        report = _compare(previous, loaded.document, operation_ids, wrapper, output)
+    except SpecError as error:
+        if dry_run:
+            raise
+        warn(f"no change report: {error}")
+    if report is not None and on_report is not None:
+        on_report(report)
     sliced = slice_spec(loaded.document, operation_ids, source=str(source))
     text = render(sliced, source_sha256=loaded.sha256, operations_file=_display(operations_file))
-    changed = not _holds(output, text.encode("utf-8"))
-    if changed:
+    changed = previous != text
+    if changed and not dry_run:
         write_atomically(output, text)
     components = sum(len(section) for section in sliced.get("components", {}).values())
-    return VendorResult(output, len(operation_ids), components, changed)
+    content_changed = previous is None or strip_header(previous) != strip_header(text)
+    return VendorResult(
+        output, len(operation_ids), components, changed, content_changed, report, dry_run
+    )
+
+
+def _print_report(prog: str, report: Report, compared: str) -> None:
+    if report.changes:
+        print(f"{prog}: changes to our operations, {compared}:")
+        for change in report.changes:
+            print(f"  {change}")
+    print(f"{prog}: {report.summary()}")
+
+
+def _slice_state(result: VendorResult, source: Path) -> tuple[str, str]:
+    """Say what vendoring this spec would do to the slice: a JSON word and a sentence."""
+    output = _display(result.output)
+    if not result.changed:
+        return "unchanged", f"{output} is up to date with this spec"
+    if not result.content_changed:
+        return "header", f"{output} would change only in its header (the source sha256)"
+    run = f"run make vendor-spec FROM={source}"
+    if result.report is not None and not result.report.changes:
+        return "changed", (
+            f"{output} would change in details the report does not classify "
+            f"(descriptions, examples, ...): {run}"
+        )
+    return "changed", f"{output} would change: {run}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 done, 1 error, 2 usage error)."""
+    """Run the command line; return the exit status.
+
+    Writing: 0 done (breaking changes included: they are reported), 1 error, 2 usage error.
+    With ``--dry-run``: 0 no change or only compatible changes, 4 something breaking, 1 error,
+    2 usage error.
+    """
     parser = argparse.ArgumentParser(
         prog="vendor-spec",
-        description="Slice the full Edge Impulse OpenAPI spec down to the vendored operations.",
+        description="Slice the full Edge Impulse OpenAPI spec down to the vendored operations, "
+        "reporting what changed for them.",
     )
     parser.add_argument(
         "--from",
@@ -603,20 +734,78 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=DEFAULT_OUTPUT,
         metavar="PATH",
-        help=f"where to write the slice (default: {_display(DEFAULT_OUTPUT)})",
+        help=f"where to write the slice, and what to compare with (default: "
+        f"{_display(DEFAULT_OUTPUT)})",
     )
+    parser.add_argument(
+        "--wrapper-fields",
+        type=Path,
+        default=DEFAULT_WRAPPER_FIELDS,
+        metavar="PATH",
+        help=f"what the wrapper uses (default: {_display(DEFAULT_WRAPPER_FIELDS)})",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only report, write nothing; exit 4 if a change breaks the wrapper",
+    )
+    parser.add_argument("--json", action="store_true", help="with --dry-run: the report as JSON")
     args = parser.parse_args(argv)
+    if args.json and not args.dry_run:
+        parser.error("--json needs --dry-run")
+    prog = "spec-diff" if args.dry_run else "vendor-spec"
+    compared = f"{_display(args.output)} -> {args.source}"
+    reports: list[Report] = []
+
+    def warn(message: str) -> None:
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
     try:
-        result = vendor(args.source, args.operations, args.output)
+        result = vendor(
+            args.source,
+            args.operations,
+            args.output,
+            warn,
+            wrapper_fields=args.wrapper_fields,
+            dry_run=args.dry_run,
+            on_report=reports.append,
+        )
     except SpecError as error:
-        print(f"vendor-spec: error: {error}", file=sys.stderr)
-        return 1
+        for made in reports:
+            if args.json:
+                print(json.dumps({**made.to_json(), "slice": "error"}, indent=2))
+            else:
+                _print_report(prog, made, compared)
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        # A spec that cannot be vendored because an operation went away is still a verdict.
+        breaking = args.dry_run and any(made.breaking for made in reports)
+        return EXIT_BREAKING if breaking else EXIT_ERROR
+    report = result.report
+    if args.dry_run:
+        report = report or Report()
+        state, sentence = _slice_state(result, args.source)
+        if args.json:
+            print(json.dumps({**report.to_json(), "slice": state}, indent=2))
+        else:
+            _print_report(prog, report, compared)
+            print(f"{prog}: {sentence}")
+        return EXIT_BREAKING if report.breaking else EXIT_OK
+    if report is not None:
+        _print_report(prog, report, compared)
     state = "wrote" if result.changed else "up to date:"
     print(
         f"vendor-spec: {state} {_display(result.output)} "
         f"(operations: {result.operations}, components: {result.components})"
     )
-    return 0
+    if report is not None and report.breaking:
+        count = len(report.breaking)
+        print(
+            f"vendor-spec: warning: {count} BREAKING change{'s' if count != 1 else ''} for users "
+            "of the wrapper (listed above): update wrapper/ and openapi/wrapper-fields.yaml "
+            "before the next release (README: When Edge Impulse changes its spec)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

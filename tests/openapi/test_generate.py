@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -122,18 +123,65 @@ def test_generate_is_byte_identical_and_removes_stale_files(checkout: Path) -> N
     assert snapshot == committed
 
 
+def slice_content_sha256(path: Path) -> str:
+    """The sha256 of the slice from its first line that is not a comment: its content."""
+    text = path.read_text(encoding="utf-8")
+    body = text[text.index("\nopenapi:") + 1 :]
+    assert text.startswith("#")
+    assert all(line.startswith("#") for line in text[: -len(body)].splitlines())
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
 def test_every_generated_file_has_the_header() -> None:
-    spec_sha = hashlib.sha256((ROOT / "openapi/edge-impulse.yaml").read_bytes()).hexdigest()
+    spec_sha = slice_content_sha256(ROOT / "openapi/edge-impulse.yaml")
     files = committed_files()
     assert len(files) >= 10
     for path in files:
         text = path.read_text()
         assert text.startswith("# Generated code: DO NOT EDIT."), path
         head = "\n".join(text.splitlines()[:6])
-        assert f"sha256 {spec_sha}" in head, path
+        assert f"# Spec:   openapi/edge-impulse.yaml content sha256 {spec_sha}\n" in head + "\n"
         assert "openapi-python-client generate --path openapi/edge-impulse.yaml" in head, path
         assert "--meta none --fail-on-warning" in head, path
         assert "openapi-python-client 0.29.1" in head, path
+
+
+def _with_source_sha(checkout: Path, sha: str) -> None:
+    spec = checkout / "openapi/edge-impulse.yaml"
+    text, count = re.subn(
+        r"^# Source sha256: [0-9a-f]{64}$", f"# Source sha256: {sha}", spec.read_text(), flags=re.M
+    )
+    assert count == 1
+    spec.write_text(text)
+
+
+def test_header_ignores_the_slice_provenance_comment(checkout: Path, tmp_path: Path) -> None:
+    # Edge Impulse changed something outside our operations: only the source sha256 differs.
+    other = tmp_path / "other"
+    shutil.copytree(checkout, other)
+    _with_source_sha(checkout, "a" * 64)
+    _with_source_sha(other, "b" * 64)
+    assert (checkout / generate.SPEC).read_bytes() != (other / generate.SPEC).read_bytes()
+    assert generate.header(checkout) == generate.header(other)
+    # And the committed output still checks clean: no generated file changes.
+    result = run("--check", "--root", str(other))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_header_follows_the_slice_content(checkout: Path) -> None:
+    before = generate.header(checkout)
+    spec = checkout / generate.SPEC
+    text = spec.read_text()
+    spec.write_text(text.replace("Organization ID\n", "Organization id\n"))
+    assert spec.read_text() != text
+    assert generate.header(checkout) != before
+
+
+def test_content_sha256_skips_only_the_leading_comment_block(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(b"# one\n\n  # two\nopenapi: 3.0.0\n# inside\npaths: {}\n")
+    expected = hashlib.sha256(b"openapi: 3.0.0\n# inside\npaths: {}\n").hexdigest()
+    assert generate.content_sha256(path) == expected
 
 
 def test_py_typed_does_not_declare_a_partial_package() -> None:

@@ -23,10 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "openapi" / "tools" / "vendor_spec.py"
 OPERATIONS = ROOT / "openapi" / "operations.txt"
 COMMITTED = ROOT / "openapi" / "edge-impulse.yaml"
-SHARED = ROOT.parent / "shared"
-FULL_SPEC = SHARED / "specs" / "edge-impulse-openapi.yml"
-SEEDS = SHARED / "seeds"
-NO_SHARED = "../shared not present: the full Edge Impulse spec is not available in this checkout"
+# The full spec comes from the `full_spec` fixture (conftest.py: $EI_FULL_SPEC or ../shared).
+SEEDS = ROOT.parent / "shared" / "seeds"
+NO_SEEDS = "../shared/seeds not present: the seed documents are not available in this checkout"
 
 # The two operations the project was created from (the seed pages in ../shared/seeds).
 SEED_OPERATIONS = ["getOrganizationMetrics", "whitelabelAdminGetOrganizationComputeTimeUsage"]
@@ -52,6 +51,9 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _import_slicer() -> ModuleType:
+    # The script imports spec_diff from its own directory, as it does when run.
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("_vendor_spec_under_test", SCRIPT)
     assert spec is not None
     assert spec.loader is not None
@@ -269,11 +271,9 @@ def merge_seeds(documents: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def full_source() -> Any:
+def full_source(full_spec: Path) -> Any:
     """The full Edge Impulse spec, parsed once for the module."""
-    if not FULL_SPEC.is_file():
-        pytest.skip(NO_SHARED)
-    return vs.load_spec(FULL_SPEC)
+    return vs.load_spec(full_spec)
 
 
 @pytest.fixture(scope="module")
@@ -289,13 +289,11 @@ def test_operations_file_lists_our_operations() -> None:
     assert vs.read_operations(OPERATIONS) == OUR_OPERATIONS
 
 
-def test_committed_slice_is_what_the_slicer_makes(tmp_path: Path) -> None:
-    if not FULL_SPEC.is_file():
-        pytest.skip(NO_SHARED)
+def test_committed_slice_is_what_the_slicer_makes(tmp_path: Path, full_spec: Path) -> None:
     output = tmp_path / "edge-impulse.yaml"
-    result = vs.vendor(FULL_SPEC, OPERATIONS, output)
+    result = vs.vendor(full_spec, OPERATIONS, output)
     assert result.changed
-    stale = f"openapi/edge-impulse.yaml is stale: run make vendor-spec FROM={FULL_SPEC}"
+    stale = f"openapi/edge-impulse.yaml is stale: run make vendor-spec FROM={full_spec}"
     assert output.read_bytes() == COMMITTED.read_bytes(), stale
 
 
@@ -351,7 +349,7 @@ def test_slice_of_full_spec_equals_the_seed_documents(full_source: Any) -> None:
     security) in order included.
     """
     if not SEEDS.is_dir():
-        pytest.skip(NO_SHARED)
+        pytest.skip(NO_SEEDS)
     seeds = merge_seeds(seed_documents())
     seed_slice = vs.slice_spec(full_source.document, SEED_OPERATIONS)
     stripped_slice: list[tuple[str, ...]] = []
@@ -612,12 +610,8 @@ def test_control_character_in_our_description_is_removed_with_a_warning(
     )
 
 
-def test_control_character_in_the_full_spec_is_removed(
-    tmp_path: Path,
-) -> None:
-    if not FULL_SPEC.is_file():
-        pytest.skip(NO_SHARED)
-    text = FULL_SPEC.read_text(encoding="utf-8")
+def test_control_character_in_the_full_spec_is_removed(tmp_path: Path, full_spec: Path) -> None:
+    text = full_spec.read_text(encoding="utf-8")
     marker = "description: Get general metrics for this organization."
     assert text.count(marker) == 1
     position = text.index(marker) + len("description: Get general")
@@ -958,10 +952,19 @@ def test_cli_writes_the_slice_and_warns_about_control_characters(tmp_path: Path)
     assert result.stderr == (
         f"vendor-spec: warning: line {line} col {column}: removed control character U+0008\n"
     )
-    assert result.stdout == f"vendor-spec: wrote {output} (operations: 1, components: 9)\n"
+    # No previous slice: the report compares with nothing, so the operation is new.
+    assert result.stdout == (
+        f"vendor-spec: changes to our operations, {output} -> {spec}:\n"
+        "  compatible  getThing: operation added (GET /things/{thingId})\n"
+        "vendor-spec: compatible: 1 change, none breaking for users of the wrapper\n"
+        f"vendor-spec: wrote {output} (operations: 1, components: 9)\n"
+    )
     assert yaml.safe_load(output.read_text(encoding="utf-8"))["paths"]
     again = run_cli("--from", spec, "--operations", operations, "--output", output)
-    assert again.stdout == f"vendor-spec: up to date: {output} (operations: 1, components: 9)\n"
+    assert again.stdout == (
+        "vendor-spec: no changes to our operations\n"
+        f"vendor-spec: up to date: {output} (operations: 1, components: 9)\n"
+    )
 
 
 def test_cli_requires_from() -> None:

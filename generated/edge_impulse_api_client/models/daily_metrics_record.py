@@ -2,7 +2,7 @@
 # `make generate` (openapi/tools/generate.py), which ran:
 #   openapi-python-client generate --path openapi/edge-impulse.yaml --config generator-config.yaml --meta none --fail-on-warning
 # Generator: openapi-python-client 0.29.1, formatted by ruff 0.17.6
-# Spec:   openapi/edge-impulse.yaml sha256 71af3cdaecc00db2ff6c5bd4b2aa099e86abfd7ccd7aaa409ce9f8397b47cc28
+# Spec:   openapi/edge-impulse.yaml content sha256 ff0a86fc06814af9df26afdc6c56cd83de29df76538fafcbb43a7efd076047f1
 # Config: generator-config.yaml sha256 2bd372a6adfb527322109e70c9f8aedcb722fd73e5e0db0d6ab8fc51b1d1a88e
 from __future__ import annotations
 

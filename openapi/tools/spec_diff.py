@@ -1,0 +1,882 @@
+"""What changed for our operations between two versions of the Edge Impulse spec, and for whom.
+
+``make vendor-spec FROM=...`` prints this report (the committed slice against the new spec) before
+it writes the slice; ``make spec-diff FROM=...`` prints it and writes nothing
+(``openapi/tools/vendor_spec.py --dry-run``). This module only compares; it reads no files except
+``openapi/wrapper-fields.yaml`` through :func:`load_wrapper_fields`.
+
+**What is compared.** Each of our operations is flattened into fields, following every ``$ref``
+and merging ``allOf`` (and ``oneOf``/``anyOf``: every alternative's properties, required only if
+all alternatives require them), so a change inside a shared component is reported where a user of
+the operation meets it::
+
+    whitelabelAdminGetOrganizations 200 organizations[].entitlementLimits.computeTimePerYear
+
+A location is the operationId; then ``path``/``query``/``header``/``cookie`` and a parameter name,
+``body`` for the request body, or a response status; then the field: ``a.b`` for a property,
+``a[]`` for array items, ``a{}`` for map values. A field has a type (``type`` plus ``format``,
+e.g. ``string(date-time)``), nullable, required, enum values, and the units its description names
+(ms, seconds, minutes, hours, days; bytes, KB, KiB, MB, ... in their usual spellings); a different
+set of unit words is a unit change. Reported: operations added, removed, renamed (same method and
+path, new operationId) or moved (same operationId, new method or path); parameters, body and
+response fields added, removed, or likely renamed (one removed and one added in the same object
+with the same schema); changes of type, nullable, required, enum values and units. Not reported:
+other description text, examples, defaults, validation keywords, media types and security.
+
+**Classification, for users of the wrapper.** *Breaking* means that ei-usage as released would fail
+or return wrong values against the new API, or that regenerating needs code changes. What the
+wrapper uses is declared in ``openapi/wrapper-fields.yaml``: the parameters it sends and the
+response fields it reads, with the wrapper names they feed. A field is *read* (or a parameter
+*sent*) when it or a field under it is listed there; an operation is *used* when it is listed.
+The wrapper passes whole responses of used operations through the generated models, which pop
+required fields without a default, convert objects, arrays of objects, dates and enums, and reject
+enum values they do not know (``literal_enums: false``): so some changes to fields the wrapper
+does not read break it too.
+
+- Operations: added is compatible; removed, renamed, moved or dropped from ``operations.txt`` is
+  breaking.
+- Parameters and request body: added is breaking if required, else compatible; removed, renamed
+  (likely), type changed, unit changed or an enum value removed is breaking if sent, else
+  compatible; now required is breaking; now optional, an enum value added and nullable changes are
+  compatible.
+- Responses: a field or status added is compatible, required or not (the wrapper ignores what it
+  does not read). Removed, renamed (likely) or now optional is breaking if read, or if the field
+  was required in a used operation. A status removed is breaking if read. Type changed or now
+  nullable is breaking if read, or if the generated model converts the field in a used operation.
+  An enum value added is breaking in a used operation (our own decision: the generated enum
+  rejects it, so the call fails however unimportant the field), else compatible; an enum value
+  removed, no longer nullable and now required are compatible. A unit change is breaking if read:
+  the wrapper converts by unit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from pathlib import Path
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+PARAMETER_LOCATIONS = ("path", "query", "header", "cookie")
+BODY = "body"
+# Bounds on one operation's flattened view: a real response has a few hundred fields at most.
+MAX_FIELDS = 20_000
+MAX_DEPTH = 64
+
+_UNIT_SPELLINGS = {
+    "microseconds": ("µs", "microsecond", "microseconds"),
+    "milliseconds": ("ms", "msec", "msecs", "millisecond", "milliseconds"),
+    "seconds": ("sec", "secs", "second", "seconds"),
+    "minutes": ("min", "mins", "minute", "minutes"),
+    "hours": ("hr", "hrs", "hour", "hours"),
+    "days": ("day", "days"),
+    "bytes": ("byte", "bytes"),
+    "kilobytes": ("kb", "kilobyte", "kilobytes"),
+    "kibibytes": ("kib", "kibibyte", "kibibytes"),
+    "megabytes": ("mb", "megabyte", "megabytes"),
+    "mebibytes": ("mib", "mebibyte", "mebibytes"),
+    "gigabytes": ("gb", "gigabyte", "gigabytes"),
+    "gibibytes": ("gib", "gibibyte", "gibibytes"),
+    "terabytes": ("tb", "terabyte", "terabytes"),
+    "tebibytes": ("tib", "tebibyte", "tebibytes"),
+}
+# Keys casefolded, as matches are looked up: IGNORECASE also matches e.g. the Kelvin sign for "k".
+_UNIT_OF = {
+    spelling.casefold(): unit
+    for unit, spellings in _UNIT_SPELLINGS.items()
+    for spelling in spellings
+}
+# Literal alternatives between word boundaries: linear time on any description.
+_UNIT_WORD = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, _UNIT_OF), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+
+Key = tuple[str, str]
+"""A field's place in an operation: (group, path), e.g. ("200", "metrics.totalStorage")."""
+
+
+class SpecDiffError(Exception):
+    """The documents or the wrapper fields cannot be compared; the message says why."""
+
+
+def units_of(text: str) -> frozenset[str]:
+    """Return the units a description names, e.g. ``{"seconds"}`` for "CPU time in seconds"."""
+    found = (_UNIT_OF.get(match.casefold()) for match in _UNIT_WORD.findall(text))
+    return frozenset(unit for unit in found if unit)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter, request body field or response field, as the spec describes it.
+
+    Attributes:
+        kind: The type, with the format if any: ``number``, ``string(date-time)``, ``object``,
+            ``array``, ``integer|string`` (alternatives), ``any``, ``recursive Name``, or
+            ``no content`` for a response without a body.
+        nullable: Whether null is allowed.
+        required: Whether it must be present (parameters: must be sent).
+        enum: The allowed values as JSON text, sorted; None when not an enum.
+        units: The units its description names.
+
+    """
+
+    kind: str
+    nullable: bool = False
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    units: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        """Say what the field is, e.g. ``required number, nullable``."""
+        text = f"{'required' if self.required else 'optional'} {self.kind}"
+        return f"{text}, nullable" if self.nullable else text
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to one of our operations.
+
+    Attributes:
+        operation: The operationId, as in the previous slice (or the new one if added).
+        group: ``""`` for the operation itself, a parameter location, ``body``, or a status.
+        path: The field within the group (a parameter's name for parameters).
+        what: What changed, in words.
+        breaking: Whether it breaks the wrapper (see the module docstring).
+        wrapper: The wrapper names the changed field feeds, from ``wrapper-fields.yaml``.
+
+    """
+
+    operation: str
+    group: str
+    path: str
+    what: str
+    breaking: bool
+    wrapper: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> str:
+        """The operation, group and field, space separated."""
+        return " ".join(part for part in (self.operation, self.group, self.path) if part)
+
+    def __str__(self) -> str:
+        tag = "BREAKING  " if self.breaking else "compatible"
+        line = f"{tag}  {self.location}: {self.what}"
+        return f"{line}; wrapper: {', '.join(self.wrapper)}" if self.wrapper else line
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the change as JSON-ready data."""
+        return {
+            "operation": self.operation,
+            "location": self.location,
+            "change": self.what,
+            "breaking": self.breaking,
+            "wrapper": list(self.wrapper),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every change to our operations, sorted by operation and location."""
+
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def breaking(self) -> tuple[Change, ...]:
+        """The breaking changes."""
+        return tuple(change for change in self.changes if change.breaking)
+
+    @property
+    def verdict(self) -> str:
+        """``"none"``, ``"compatible"`` (no breaking change) or ``"breaking"``."""
+        if self.breaking:
+            return "breaking"
+        return "compatible" if self.changes else "none"
+
+    def summary(self) -> str:
+        """Return the one-line verdict."""
+        breaking = len(self.breaking)
+        compatible = len(self.changes) - breaking
+        if breaking:
+            counts = f"{breaking} breaking, {compatible} compatible"
+            return f"BREAKING for users of the wrapper; changes: {counts}"
+        if compatible:
+            plural = "s" if compatible != 1 else ""
+            return (
+                f"compatible: {compatible} change{plural}, none breaking for users of the wrapper"
+            )
+        return "no changes to our operations"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        return {
+            "verdict": self.verdict,
+            "breaking": len(self.breaking),
+            "compatible": len(self.changes) - len(self.breaking),
+            "changes": [change.to_json() for change in self.changes],
+        }
+
+
+# --- what the wrapper uses ----------------------------------------------------------------------
+
+
+def _under(path: str, ancestor: str) -> bool:
+    """Whether ``path`` is ``ancestor`` or a field inside it."""
+    if not ancestor:
+        return True
+    return path == ancestor or path.startswith((f"{ancestor}.", f"{ancestor}[]", f"{ancestor}{{}}"))
+
+
+@dataclass(frozen=True)
+class WrapperFields:
+    """The parameters the wrapper sends and the response fields it reads, per operation.
+
+    Attributes:
+        operations: operationId -> section (``parameters``, ``body`` or a response status) ->
+            field path (a parameter's name for ``parameters``) -> the wrapper names it feeds.
+
+    """
+
+    operations: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = field(
+        default_factory=dict
+    )
+
+    def used(self, operation_id: str) -> bool:
+        """Whether the wrapper calls the operation."""
+        return operation_id in self.operations
+
+    def names(self, operation_id: str, group: str = "", path: str = "") -> tuple[str, ...]:
+        """Return the wrapper names fed by the field at ``group``/``path`` or anything under it.
+
+        With no group, every name of the operation.
+        """
+        sections = self.operations.get(operation_id, {})
+        if not group:
+            chosen: Iterable[Mapping[str, tuple[str, ...]]] = sections.values()
+        else:
+            chosen = [sections.get("parameters" if group in PARAMETER_LOCATIONS else group, {})]
+        found: dict[str, None] = {}
+        for entries in chosen:
+            for mapped, names in entries.items():
+                if not group or _under(mapped, path):
+                    found.update(dict.fromkeys(names))
+        return tuple(found)
+
+
+def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
+    """Check and convert the parsed ``wrapper-fields.yaml``.
+
+    Raises:
+        SpecDiffError: The data does not have the documented shape.
+
+    """
+
+    def fail(where: str, problem: str) -> SpecDiffError:
+        return SpecDiffError(f"{source}: {where}: {problem}")
+
+    def entries(where: str, value: Any) -> dict[str, tuple[str, ...]]:
+        if not isinstance(value, dict):
+            raise fail(where, "expected a mapping of field paths to lists of wrapper names")
+        result: dict[str, tuple[str, ...]] = {}
+        for path, names in value.items():
+            if not isinstance(path, str) or not path:
+                raise fail(where, f"field path {path!r} is not a non-empty string")
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(name, str) and name.strip() for name in names)
+            ):
+                raise fail(f"{where} {path}", "expected a non-empty list of wrapper names")
+            result[path] = tuple(names)
+        return result
+
+    if not isinstance(data, dict):
+        raise SpecDiffError(f"{source}: expected a mapping of operationIds")
+    operations: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
+    for operation_id, sections in data.items():
+        if not isinstance(operation_id, str) or not isinstance(sections, dict):
+            raise fail(str(operation_id), "expected an operationId with a mapping of sections")
+        converted: dict[str, dict[str, tuple[str, ...]]] = {}
+        for section, value in sections.items():
+            where = f"{operation_id} {section}"
+            if section in ("parameters", BODY):
+                converted[section] = entries(where, value)
+            elif section == "responses" and isinstance(value, dict):
+                for status, fields in value.items():
+                    converted[str(status)] = entries(f"{operation_id} {status}", fields)
+            else:
+                raise fail(where, "expected parameters, body or responses (a mapping by status)")
+        operations[operation_id] = converted
+    return WrapperFields(operations)
+
+
+def load_wrapper_fields(path: Path) -> WrapperFields:
+    """Read ``wrapper-fields.yaml``.
+
+    Raises:
+        SpecDiffError: It cannot be read or parsed, or does not have the documented shape.
+
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise SpecDiffError(f"cannot read wrapper fields {path}: {error}") from error
+    return parse_wrapper_fields(data, str(path))
+
+
+# --- flattening an operation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Operation:
+    operation_id: str
+    method: str
+    path: str
+    node: Mapping[str, Any]
+    path_item: Mapping[str, Any]
+
+    @property
+    def route(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+def _index(document: Mapping[str, Any], source: str) -> dict[str, _Operation]:
+    paths = document.get("paths", {})
+    if not isinstance(paths, dict):
+        raise SpecDiffError(f"{source} has no 'paths' mapping")
+    index: dict[str, _Operation] = {}
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if isinstance(operation, dict) and isinstance(operation.get("operationId"), str):
+                operation_id = operation["operationId"]
+                index.setdefault(
+                    operation_id, _Operation(operation_id, method, path, operation, item)
+                )
+    return index
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class _Merged:
+    """A schema with its ``$ref`` followed and ``allOf``/``oneOf``/``anyOf`` merged."""
+
+    types: set[str] = field(default_factory=set)
+    format: str = ""
+    nullable: bool = False
+    enum: list[Any] | None = None
+    description: str = ""
+    # Subschemas, each with the references being expanded where it was found (cycle detection).
+    properties: dict[str, tuple[Any, frozenset[str]]] = field(default_factory=dict)
+    required: set[str] = field(default_factory=set)
+    items: tuple[Any, frozenset[str]] | None = None
+    values: tuple[Any, frozenset[str]] | None = None
+    recursive: str = ""
+
+    def inferred_types(self) -> set[str]:
+        if self.types:
+            return self.types
+        if self.properties or self.values:
+            return {"object"}
+        return {"array"} if self.items else set()
+
+    def kind(self) -> str:
+        if self.recursive:
+            return f"recursive {self.recursive}"
+        kind = "|".join(sorted(self.inferred_types())) or "any"
+        return f"{kind}({self.format})" if self.format else kind
+
+    def absorb(self, other: _Merged) -> None:
+        """Merge an ``allOf`` part into this schema."""
+        self.types |= other.types
+        self.format = self.format or other.format
+        self.nullable = self.nullable or other.nullable
+        self.enum = self.enum if self.enum is not None else other.enum
+        self.description = self.description or other.description
+        for name, subschema in other.properties.items():
+            self.properties.setdefault(name, subschema)
+        self.required |= other.required
+        self.items = self.items or other.items
+        self.values = self.values or other.values
+        self.recursive = self.recursive or other.recursive
+
+
+def _alternatives(merged: list[_Merged]) -> _Merged:
+    """Merge ``oneOf``/``anyOf`` alternatives: any of their fields may appear."""
+    result = _Merged(required=set.intersection(*(m.required for m in merged)))
+    enums = [m.enum for m in merged]
+    if all(enum is not None for enum in enums):
+        result.enum = [value for enum in enums for value in enum or ()]
+    for alternative in merged:
+        result.types |= alternative.inferred_types()
+        result.nullable = result.nullable or alternative.nullable
+        result.description = result.description or alternative.description
+        for name, subschema in alternative.properties.items():
+            result.properties.setdefault(name, subschema)
+        result.items = result.items or alternative.items
+        result.values = result.values or alternative.values
+    return result
+
+
+def _enum(values: list[Any] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    return tuple(sorted({json.dumps(value, sort_keys=True, default=str) for value in values}))
+
+
+class _Flattener:
+    """Turns one operation into ``{(group, path): Field}``, following references."""
+
+    def __init__(self, document: Mapping[str, Any], operation_id: str) -> None:
+        self.document = document
+        self.operation_id = operation_id
+        self.fields: dict[Key, Field] = {}
+
+    def lookup(self, ref: str) -> Any:
+        if not ref.startswith("#/"):
+            raise SpecDiffError(f"unsupported $ref {ref!r} in {self.operation_id}")
+        node: Any = self.document
+        for token in ref[2:].split("/"):
+            name = unquote(token).replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or name not in node:
+                raise SpecDiffError(f"unresolved $ref {ref!r} in {self.operation_id}")
+            node = node[name]
+        return node
+
+    def resolve(self, node: Any, active: frozenset[str]) -> tuple[Any, frozenset[str], str]:
+        """Follow a chain of ``$ref``s.
+
+        Returns:
+            The target, the references being expanded including those just followed, and the
+            name of a reference that was already being expanded (a cycle), else ``""``.
+
+        """
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if ref in active:
+                return node, active, ref.rsplit("/", 1)[-1]
+            active = active | {ref}
+            node = self.lookup(ref)
+        return node, active, ""
+
+    def merge(self, node: Any, active: frozenset[str], depth: int) -> _Merged:
+        if depth > MAX_DEPTH:
+            raise SpecDiffError(f"a schema of {self.operation_id} nests over {MAX_DEPTH} levels")
+        own_description = _text(node.get("description")) if isinstance(node, dict) else ""
+        target, active, cycle = self.resolve(node, active)
+        if cycle:
+            return _Merged(description=own_description, recursive=cycle)
+        if not isinstance(target, dict):
+            return _Merged(description=own_description)
+        raw_type = target.get("type")
+        # OpenAPI 3.1 writes a nullable type as a list with "null".
+        types = {raw_type} if isinstance(raw_type, str) else set(_list(raw_type))
+        merged = _Merged(
+            types={t for t in types if isinstance(t, str) and t != "null"},
+            format=_text(target.get("format")),
+            nullable=target.get("nullable") is True or "null" in types,
+            enum=list(target["enum"]) if isinstance(target.get("enum"), list) else None,
+            description=own_description or _text(target.get("description")),
+            required={name for name in _list(target.get("required")) if isinstance(name, str)},
+        )
+        properties = target.get("properties")
+        if isinstance(properties, dict):
+            merged.properties = {str(name): (sub, active) for name, sub in properties.items()}
+        if isinstance(target.get("items"), dict):
+            merged.items = (target["items"], active)
+        if isinstance(target.get("additionalProperties"), dict):
+            merged.values = (target["additionalProperties"], active)
+        for part in _list(target.get("allOf")):
+            merged.absorb(self.merge(part, active, depth + 1))
+        choices = _list(target.get("oneOf")) + _list(target.get("anyOf"))
+        if choices:
+            merged.absorb(_alternatives([self.merge(c, active, depth + 1) for c in choices]))
+        return merged
+
+    def add(self, key: Key, value: Field) -> None:
+        if len(self.fields) >= MAX_FIELDS:
+            raise SpecDiffError(f"{self.operation_id} has over {MAX_FIELDS} fields")
+        self.fields[key] = value
+
+    def walk(
+        self,
+        group: str,
+        path: str,
+        node: Any,
+        required: bool,
+        active: frozenset[str] = frozenset(),
+        depth: int = 0,
+        description: str = "",
+    ) -> None:
+        merged = self.merge(node, active, depth)
+        units = units_of(f"{description} {merged.description}")
+        enum = _enum(merged.enum)
+        self.add((group, path), Field(merged.kind(), merged.nullable, required, enum, units))
+        for name, (subschema, context) in merged.properties.items():
+            child = f"{path}.{name}" if path else name
+            self.walk(group, child, subschema, name in merged.required, context, depth + 1)
+        if merged.items is not None:
+            self.walk(group, f"{path}[]", merged.items[0], True, merged.items[1], depth + 1)
+        if merged.values is not None:
+            self.walk(group, f"{path}{{}}", merged.values[0], True, merged.values[1], depth + 1)
+
+
+def _schema_of(holder: Mapping[str, Any]) -> Any:
+    """The schema of a parameter, request body or response: JSON content preferred."""
+    if "schema" in holder:
+        return holder["schema"]
+    content = holder.get("content")
+    if not isinstance(content, dict) or not content:
+        return None
+    media = "application/json" if "application/json" in content else sorted(content)[0]
+    chosen = content[media]
+    return chosen.get("schema") if isinstance(chosen, dict) else None
+
+
+def flatten(document: Mapping[str, Any], operation: _Operation) -> dict[Key, Field]:
+    """Return every parameter, body field and response field of an operation."""
+    flat = _Flattener(document, operation.operation_id)
+    parameters: dict[tuple[str, str], Mapping[str, Any]] = {}
+    # Operation-level parameters override path-level ones with the same name and location.
+    for raw in _list(operation.path_item.get("parameters")) + _list(
+        operation.node.get("parameters")
+    ):
+        parameter = flat.resolve(raw, frozenset())[0]
+        if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
+            parameters[(_text(parameter.get("in")), parameter["name"])] = parameter
+    for (location, name), parameter in sorted(parameters.items()):
+        required = parameter.get("required") is True or location == "path"
+        description = _text(parameter.get("description"))
+        flat.walk(location, name, _schema_of(parameter), required, description=description)
+    body = flat.resolve(operation.node.get("requestBody"), frozenset())[0]
+    if isinstance(body, dict):
+        flat.walk(BODY, "", _schema_of(body), body.get("required") is True)
+    responses = operation.node.get("responses")
+    for status, raw in responses.items() if isinstance(responses, dict) else ():
+        response = flat.resolve(raw, frozenset())[0]
+        schema = _schema_of(response) if isinstance(response, dict) else None
+        if schema is None:
+            flat.add((str(status), ""), Field("no content", required=True))
+        else:
+            flat.walk(str(status), "", schema, True)
+    return flat.fields
+
+
+def unknown_wrapper_fields(document: Mapping[str, Any], wrapper: WrapperFields) -> list[str]:
+    """Return each entry of the wrapper fields that the document does not have, sorted.
+
+    Raises:
+        SpecDiffError: The document cannot be flattened (an unresolved reference, ...).
+
+    """
+    index = _index(document, "the spec")
+    problems: list[str] = []
+    for operation_id, sections in wrapper.operations.items():
+        operation = index.get(operation_id)
+        if operation is None:
+            problems.append(f"{operation_id}: no such operation")
+            continue
+        fields = flatten(document, operation)
+        for section, entries in sections.items():
+            for path in entries:
+                groups = PARAMETER_LOCATIONS if section == "parameters" else (section,)
+                if not any((group, path) in fields for group in groups):
+                    problems.append(f"{operation_id} {section} {path}: not in the spec")
+    return sorted(problems)
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def _parent(path: str) -> str | None:
+    if not path:
+        return None
+    if path.endswith(("[]", "{}")):
+        return path[:-2]
+    head, dot, _ = path.rpartition(".")
+    return head if dot else ""
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    parent = _parent(path)
+    while parent is not None:
+        yield parent
+        parent = _parent(parent)
+
+
+def _topmost(keys: set[Key], retyped: set[Key]) -> list[Key]:
+    """Keep the keys with no ancestor in ``keys`` or ``retyped``.
+
+    So a removed object, or the fields under one that changed type, make one change.
+    """
+    return sorted(
+        (group, path)
+        for group, path in keys
+        if not any(
+            (group, ancestor) in keys or (group, ancestor) in retyped
+            for ancestor in _ancestors(path)
+        )
+    )
+
+
+def _shape(fields: Mapping[Key, Field], key: Key) -> list[tuple[Any, ...]]:
+    """A field's schema and everything under it, independent of its name and required-ness."""
+    group, path = key
+    return sorted(
+        (sub[len(path) :], value.kind, value.nullable, value.enum)
+        for (sub_group, sub), value in fields.items()
+        if sub_group == group and _under(sub, path)
+    )
+
+
+def _leaf(path: str) -> str:
+    return re.split(r"[.\[{]", path.rstrip("[]{}"))[-1] if path else path
+
+
+def _pair_renames(
+    removed: list[Key], added: list[Key], old: Mapping[Key, Field], new: Mapping[Key, Field]
+) -> dict[Key, Key]:
+    """Pair fields removed and added in the same object with the same schema (likely renames)."""
+    pairs: dict[Key, Key] = {}
+    for key in removed:
+        if not key[1]:
+            continue
+        shape = _shape(old, key)
+        candidates = [
+            other
+            for other in added
+            if other not in pairs.values()
+            and other[0] == key[0]
+            and other[1]
+            and _parent(other[1]) == _parent(key[1])
+            and _shape(new, other) == shape
+        ]
+        if candidates:
+            # The most similar name; max() keeps the first (sorted) of equals.
+            pairs[key] = max(
+                candidates,
+                key=lambda other: difflib.SequenceMatcher(
+                    None, _leaf(key[1]), _leaf(other[1])
+                ).ratio(),
+            )
+    return pairs
+
+
+def _converted(fields: Mapping[Key, Field], key: Key) -> bool:
+    """Whether the generated model converts the field (so a new shape makes it raise)."""
+    value = fields[key]
+    if value.enum is not None or "object" in value.kind or value.kind.startswith("recursive"):
+        return True
+    if value.kind.endswith(("(date)", "(date-time)")):
+        return True
+    items = (key[0], f"{key[1]}[]")
+    return value.kind == "array" and items in fields and _converted(fields, items)
+
+
+def _units(units: frozenset[str]) -> str:
+    return "+".join(sorted(units)) or "(none)"
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Classifies the changes to one operation's fields (rules in the module docstring)."""
+
+    operation_id: str
+    wrapper: WrapperFields
+    old: Mapping[Key, Field]
+    new: Mapping[Key, Field]
+
+    def change(self, key: Key, what: str, breaking: bool, why: str = "") -> Change:
+        names = self.wrapper.names(self.operation_id, *key)
+        if breaking and why and not names:
+            what = f"{what}; {why}"
+        return Change(self.operation_id, key[0], key[1], what, breaking, names)
+
+    def sent_or_read(self, key: Key) -> bool:
+        return bool(self.wrapper.names(self.operation_id, *key))
+
+    @property
+    def used(self) -> bool:
+        return self.wrapper.used(self.operation_id)
+
+    def removed(self, key: Key, renamed_to: Key | None) -> Change:
+        before = self.old[key]
+        if renamed_to is None:
+            what = f"removed (was {before.describe()})"
+        else:
+            what = f"likely renamed to {_leaf(renamed_to[1])} (same schema)"
+        if key[0] in PARAMETER_LOCATIONS or key[0] == BODY:
+            new_required = renamed_to is not None and self.new[renamed_to].required
+            why = "and the new name is required" if new_required else ""
+            return self.change(key, what, self.sent_or_read(key) or new_required, why)
+        if not key[1]:
+            return self.change(key, "response removed", self.sent_or_read(key))
+        # Array items and map values are not popped by name.
+        strict = self.used and before.required and not key[1].endswith(("[]", "{}"))
+        why = "the generated model requires it" if strict else ""
+        return self.change(key, what, self.sent_or_read(key) or strict, why)
+
+    def added(self, key: Key) -> Change:
+        after = self.new[key]
+        if key[0] in PARAMETER_LOCATIONS or key[0] == BODY:
+            return self.change(key, f"added ({after.describe()})", after.required)
+        if not key[1]:
+            return self.change(key, f"response added ({after.kind})", False)
+        return self.change(key, f"added ({after.describe()})", False)
+
+    def altered(self, key: Key) -> list[Change]:
+        before, after = self.old[key], self.new[key]
+        request = key[0] in PARAMETER_LOCATIONS or key[0] == BODY
+        read = self.sent_or_read(key)
+        converted = not request and self.used and _converted(self.old, key)
+        why = "the generated model converts it" if converted else ""
+        changes: list[Change] = []
+        if before.kind != after.kind:
+            changes.append(
+                self.change(key, f"type {before.kind} -> {after.kind}", read or converted, why)
+            )
+        if before.nullable != after.nullable:
+            loosened = after.nullable and not request
+            what = "now nullable" if after.nullable else "no longer nullable"
+            changes.append(self.change(key, what, loosened and (read or converted), why))
+        if before.required != after.required:
+            if after.required:
+                changes.append(self.change(key, "now required", request))
+            else:
+                strict = not request and self.used and bool(key[1])
+                breaking = not request and (read or strict)
+                why = "the generated model requires it" if strict else ""
+                changes.append(self.change(key, "now optional", breaking, why))
+        changes.extend(self.enum_changes(key, before, after, request, read))
+        if before.units != after.units:
+            what = f"unit {_units(before.units)} -> {_units(after.units)}"
+            changes.append(self.change(key, what, read))
+        return changes
+
+    def enum_changes(
+        self, key: Key, before: Field, after: Field, request: bool, read: bool
+    ) -> list[Change]:
+        why = "the generated enum rejects unknown values"
+        if before.enum == after.enum:
+            return []
+        if before.enum is None:
+            what = f"now restricted to enum values {', '.join(after.enum or ())}"
+            return [self.change(key, what, request and read)]
+        if after.enum is None:
+            return [self.change(key, "no longer an enum", not request and self.used, why)]
+        changes = []
+        gone = sorted(set(before.enum) - set(after.enum))
+        if gone:
+            changes.append(
+                self.change(key, f"enum values removed: {', '.join(gone)}", request and read)
+            )
+        new = sorted(set(after.enum) - set(before.enum))
+        if new:
+            what = f"enum values added: {', '.join(new)}"
+            changes.append(self.change(key, what, not request and self.used, why))
+        return changes
+
+
+def _diff_fields(
+    operation_id: str, old: Mapping[Key, Field], new: Mapping[Key, Field], wrapper: WrapperFields
+) -> list[Change]:
+    rules = _Rules(operation_id, wrapper, old, new)
+    retyped = {key for key in old.keys() & new.keys() if old[key].kind != new[key].kind}
+    removed = _topmost(old.keys() - new.keys(), retyped)
+    added = _topmost(new.keys() - old.keys(), retyped)
+    renamed = _pair_renames(removed, added, old, new)
+    changes = [rules.removed(key, renamed.get(key)) for key in removed]
+    changes += [rules.added(key) for key in added if key not in renamed.values()]
+    for key in sorted(old.keys() & new.keys()):
+        changes += rules.altered(key)
+    return changes
+
+
+def _sort_key(change: Change) -> tuple[str, int, str, str, str]:
+    # The operation itself, then parameters, the request body, and responses by status.
+    group = change.group
+    if not group:
+        rank = 0
+    elif group in PARAMETER_LOCATIONS:
+        rank = 1 + PARAMETER_LOCATIONS.index(group)
+    else:
+        rank = 8 if group == BODY else 9
+    return (change.operation, rank, group, change.path, change.what)
+
+
+def diff(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    operation_ids: Sequence[str],
+    wrapper: WrapperFields,
+) -> Report:
+    """Compare our operations in two documents.
+
+    Args:
+        old: The previous slice (an empty mapping when there is none).
+        new: The new full spec, or a slice of it: only our operations are looked at.
+        operation_ids: The operations to vendor from now on (``operations.txt``).
+        wrapper: What the wrapper uses.
+
+    Returns:
+        The changes to the operations of ``old`` and ``operation_ids``, sorted.
+
+    Raises:
+        SpecDiffError: A document is not shaped like OpenAPI or a reference does not resolve.
+
+    """
+    before = _index(old, "the previous slice")
+    after = _index(new, "the new spec")
+    routes: dict[str, str] = {}
+    for operation in after.values():
+        routes.setdefault(operation.route, operation.operation_id)
+    wanted = set(operation_ids)
+    changes: list[Change] = []
+    compared: set[str] = set()
+
+    def whole(operation_id: str, what: str, breaking: bool) -> None:
+        names = wrapper.names(operation_id) if breaking else ()
+        changes.append(Change(operation_id, "", "", what, breaking, names))
+
+    for operation_id in sorted(before):
+        previous = before[operation_id]
+        if operation_id in wanted and operation_id in after:
+            current = after[operation_id]
+            if current.route != previous.route:
+                whole(operation_id, f"moved from {previous.route} to {current.route}", True)
+        else:
+            renamed = routes.get(previous.route)
+            if renamed is not None and renamed != operation_id:
+                current = after[renamed]
+                whole(operation_id, f"operationId renamed to {renamed}", True)
+            elif operation_id not in wanted:
+                whole(operation_id, "no longer vendored (not in operations.txt)", True)
+                continue
+            else:
+                whole(operation_id, f"operation removed (was {previous.route})", True)
+                continue
+        compared.add(current.operation_id)
+        changes += _diff_fields(
+            operation_id, flatten(old, previous), flatten(new, current), wrapper
+        )
+    for operation_id in sorted(wanted - before.keys() - compared):
+        if operation_id in after:
+            whole(operation_id, f"operation added ({after[operation_id].route})", False)
+    return Report(tuple(sorted(changes, key=_sort_key)))
