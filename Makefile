@@ -4,7 +4,8 @@
 #   make test       lint, format check, mypy --strict, drift check of generated/, pytest
 #   make demo       show what the package does, offline
 #
-# Maintenance: make generate, make check-generated, make vendor-spec FROM=..., make dist, make lock
+# Maintenance: make generate, make check-generated, make vendor-spec FROM=..., make dist, make lock,
+# make release (README.md, "Releasing")
 
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +21,7 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec pytest dist demo lock \
-	clean record record-live bench
+	clean record record-live bench release
 
 venv: $(STAMP)
 
@@ -82,6 +83,15 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist .
 	$(BIN)/twine check --strict dist/*
+
+# Cut the release whose version is in wrapper/ei_usage/_version.py (README.md, "Releasing"): check
+# version, CHANGELOG, generated code and git state first (fast), then the whole test suite, build,
+# check again and create the annotated tag vX.Y.Z. Pushes and uploads nothing: it prints how.
+release: $(STAMP)
+	$(BIN)/python tools/release.py check
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory dist
+	$(BIN)/python tools/release.py tag
 
 demo: $(STAMP)
 	$(BIN)/python -m ei_usage.testing.demo
