@@ -11,6 +11,7 @@
 #                                      (0 fine, 4 breaking, 1 error, 2 usage) is what CI should read
 #   make vendor-spec FROM=openapi.yml  slice it into openapi/edge-impulse.yaml, printing that report
 #   make generate                      regenerate generated/ from the slice (check-generated: compare)
+#   make release                       checks, builds and tags a release (README, "Releasing")
 #   make dist, make lock, make record, make record-live, make bench
 
 PYTHON ?= python3
@@ -18,22 +19,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
+# The runtime dependencies' wheels (requirements/runtime.lock), downloaded here by `make venv` so the
+# release test can serve them from a loopback index without reaching the internet.
+WHEELHOUSE := $(VENV)/wheelhouse
 # uv, not the machine's pip, installs the lock: fast, and it verifies the lock's hashes.
 UV := $(BIN)/uv
 export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
-	demo lock clean record record-live bench
+	demo lock clean record record-live bench release
 
 venv: $(STAMP)
 
-$(STAMP): requirements/dev.lock pyproject.toml
+$(STAMP): requirements/dev.lock requirements/runtime.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ei-usage needs Python >= 3.11; set PYTHON=python3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet requirements/dev.lock
 	$(UV) pip install --quiet --no-deps --editable .
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		--require-hashes -r requirements/runtime.lock -d $(WHEELHOUSE)
 	touch $@
 
 test: lint typecheck check-generated pytest
@@ -81,17 +88,35 @@ record-live: $(STAMP)
 		--record-mode=rewrite -q
 	$(BIN)/python -m pytest tests/recorded -q
 
+# Built from the locked environment (hatchling is pinned in the lock like everything else), so a
+# build needs no network and makes the same artifacts the tests check.
 dist: $(STAMP)
 	rm -rf dist
-	$(BIN)/python -m build --installer uv --outdir dist .
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# Cut the release whose version is in wrapper/ei_usage/_version.py (README.md, "Releasing"): check
+# version, CHANGELOG, generated code and git state first (fast), then the whole test suite, build,
+# check again and create the annotated tag vX.Y.Z. Pushes and uploads nothing: it prints how.
+release: $(STAMP)
+	$(BIN)/python tools/release.py check
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory dist
+	$(BIN)/python tools/release.py tag
 
 demo: $(STAMP)
 	$(BIN)/python -m ei_usage.testing.demo
 
-# Re-resolve the pinned development environment after editing pyproject.toml's dependencies.
+# Re-resolve the pinned environments after editing pyproject.toml's dependencies. Existing pins are
+# kept (uv prefers the versions already in the output file; `--upgrade-package NAME` via LOCK_ARGS
+# moves one). dev.lock: runtime + cli extra + the dev dependency group. runtime.lock: what
+# `pip install ei-usage` needs, at dev.lock's versions (the release test serves these wheels).
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
 lock: $(STAMP)
-	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--generate-hashes --quiet --custom-compile-command "make lock" -o requirements/dev.lock
+	$(UV) pip compile pyproject.toml --extra cli --group dev $(LOCK_FLAGS) -o requirements/dev.lock
+	$(UV) pip compile pyproject.toml --constraint requirements/dev.lock $(LOCK_FLAGS) \
+		-o requirements/runtime.lock
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .hypothesis

@@ -1,38 +1,28 @@
-"""The built wheel installs on its own and ships both packages, typed.
+"""The built artifacts hold both packages, typed, and publish only what users should see.
 
 Editable installs read straight from the work tree and hide packaging mistakes (a package left out
-of the wheel, a missing ``py.typed``), so this builds the real artifacts and installs the wheel into
-a fresh virtual environment.
+of the wheel, a missing ``py.typed``), so these check the real artifacts (built once per run by the
+``built_dist`` fixture in ``tests/conftest.py``). Installing the wheel the way a tool does, from an
+index, is ``tests/test_release_install.py``.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import re
 import tarfile
+import tomllib
 import zipfile
+from email.message import Message
+from email.parser import HeaderParser
 from pathlib import Path
 
-import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 VERSION_FILE = ROOT / "wrapper" / "ei_usage" / "_version.py"
-
-
-def _run(*cmd: str | Path, cwd: Path = ROOT) -> str:
-    result = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "build", "--installer", "uv", "--outdir", out, ROOT)
-    return out
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+LOCK_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)", re.MULTILINE)
 
 
 def _version() -> str:
@@ -41,8 +31,8 @@ def _version() -> str:
     return namespace["__version__"]
 
 
-def test_wheel_contents(dist: Path) -> None:
-    (wheel,) = dist.glob("*.whl")
+def test_wheel_contents(built_dist: Path) -> None:
+    (wheel,) = built_dist.glob("*.whl")
     assert wheel.name == f"ei_usage-{_version()}-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
     assert "ei_usage/py.typed" in names
@@ -67,8 +57,8 @@ def test_wheel_contents(dist: Path) -> None:
     assert "Requires-Python: >=3.11" in metadata
 
 
-def test_sdist_has_the_sources_to_regenerate(dist: Path) -> None:
-    (sdist,) = dist.glob("*.tar.gz")
+def test_sdist_has_the_sources_to_regenerate(built_dist: Path) -> None:
+    (sdist,) = built_dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed in (
@@ -79,40 +69,96 @@ def test_sdist_has_the_sources_to_regenerate(dist: Path) -> None:
         "wrapper/ei_usage/py.typed",
         "Makefile",
         "requirements/dev.lock",
+        "requirements/runtime.lock",
+        "tools/release.py",  # the sdist ships the tests, and tests/tools tests this
     ):
         assert needed in names
 
 
-def test_wheel_installs_and_imports_in_a_fresh_venv(dist: Path, tmp_path: Path) -> None:
+def _metadata(dist: Path) -> Message:
     (wheel,) = dist.glob("*.whl")
-    venv = tmp_path / "venv"
-    _run(BIN / "uv", "venv", "--quiet", "--python", sys.executable, venv)
-    python = venv / "bin" / "python"
-    # The lock as constraints: the same dependency versions as CI, from uv's cache.
-    _run(
-        BIN / "uv",
-        "pip",
-        "install",
-        "--quiet",
-        "--python",
-        python,
-        "--constraint",
-        ROOT / "requirements" / "dev.lock",
-        wheel,
-    )
-    out = _run(
-        python,
-        "-I",
-        "-c",
-        "import importlib.resources as r, ei_usage, edge_impulse_api_client;"
-        "from ei_usage import Client, DateRange;"
-        "print(ei_usage.__version__);"
-        "print(ei_usage.__file__);"
-        "print(r.files('ei_usage').joinpath('py.typed').is_file(),"
-        " r.files('edge_impulse_api_client').joinpath('py.typed').is_file())",
-        cwd=tmp_path,
-    )
-    version, location, typed = out.splitlines()
-    assert version == _version()
-    assert str(venv) in location  # the installed copy, not the work tree
-    assert typed == "True True"
+    raw = zipfile.ZipFile(wheel).read(f"ei_usage-{_version()}.dist-info/METADATA").decode()
+    return HeaderParser().parsestr(raw)
+
+
+def _by_extra(requirements: list[Requirement]) -> dict[str | None, list[Requirement]]:
+    """Group requirements by the extra that brings them in (None: always installed)."""
+    groups: dict[str | None, list[Requirement]] = {}
+    for requirement in requirements:
+        extra = None
+        if requirement.marker is not None:
+            found = re.search(r'extra == "([^"]+)"', str(requirement.marker))
+            extra = found.group(1) if found else None
+        groups.setdefault(extra, []).append(requirement)
+    return groups
+
+
+def test_wheel_metadata_publishes_ranges_and_the_cli_extra_only(built_dist: Path) -> None:
+    metadata = _metadata(built_dist)
+    assert metadata.get_all("Provides-Extra") == ["cli"]
+    requirements = [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
+    groups = _by_extra(requirements)
+    assert set(groups) == {None, "cli"}
+
+    def declared(lines: list[str]) -> set[str]:
+        return {str(Requirement(line)) for line in lines}
+
+    published = {
+        extra: {str(Requirement(f"{r.name}{r.specifier}")) for r in reqs}
+        for extra, reqs in groups.items()
+    }
+    assert published[None] == declared(PYPROJECT["project"]["dependencies"])
+    assert published["cli"] == declared(PYPROJECT["project"]["optional-dependencies"]["cli"])
+
+
+def test_wheel_metadata_has_no_pins_and_no_duplicates(built_dist: Path) -> None:
+    requirements = [
+        Requirement(line) for line in _metadata(built_dist).get_all("Requires-Dist") or []
+    ]
+    assert requirements
+    for requirement in requirements:
+        # A user's resolver must be free to choose: no exact pins, only ranges.
+        assert all(spec.operator not in {"==", "==="} for spec in requirement.specifier), (
+            requirement
+        )
+        assert not requirement.url, requirement
+    for extra, reqs in _by_extra(requirements).items():
+        names = [canonicalize_name(r.name) for r in reqs]
+        assert len(names) == len(set(names)), f"duplicate requirement in {extra or 'base'}: {names}"
+        assert "ei-usage" not in names  # no self-references such as ei-usage[cli]
+    development = {
+        canonicalize_name(Requirement(r).name) for r in PYPROJECT["dependency-groups"]["dev"]
+    }
+    published = {canonicalize_name(r.name) for r in requirements}
+    # click and rich are the cli extra's own dependencies; every other dev tool stays out.
+    assert development & published == {"click", "rich"}
+
+
+def _lock(name: str) -> dict[str, tuple[str, frozenset[str]]]:
+    """Read a uv-compiled lock: package name -> (version, its sha256 hashes)."""
+    text = (ROOT / "requirements" / name).read_text()
+    entries: dict[str, tuple[str, frozenset[str]]] = {}
+    blocks = re.split(r"^(?=[A-Za-z0-9])", text, flags=re.MULTILINE)
+    for block in blocks:
+        match = LOCK_ENTRY.match(block)
+        if match:
+            hashes = frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+            entries[canonicalize_name(match["name"])] = (match["version"], hashes)
+    return entries
+
+
+def test_runtime_lock_is_the_dev_lock_restricted_to_runtime_dependencies() -> None:
+    runtime, dev = _lock("runtime.lock"), _lock("dev.lock")
+    for name in ("httpx", "attrs", "python-dateutil", "httpcore", "h11", "idna", "certifi"):
+        assert name in runtime
+    for name, (version, hashes) in runtime.items():
+        assert hashes, f"{name} has no hash in runtime.lock"
+        assert dev.get(name) == (version, hashes), f"{name} differs between the locks"
+    assert not {"click", "rich", "pytest", "pypiserver", "twine"} & set(runtime)
+
+
+def test_the_build_backend_is_pinned_alike_for_isolated_and_offline_builds() -> None:
+    (backend,) = PYPROJECT["build-system"]["requires"]
+    assert backend in PYPROJECT["dependency-groups"]["dev"]
+    name, version = backend.split("==")
+    assert _lock("dev.lock")[name][0] == version
