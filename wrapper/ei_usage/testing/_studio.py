@@ -402,21 +402,22 @@ class _ListQuery:
         entries: Sequence[_Entry] = catalog.listing(
             admin, self.sort, self.include_deleted, self.billable
         )
-        if self.search is not None or self.active_days is not None:
-            entries = [entry for entry in entries if self._matches(entry)]
+        if self.active_days is not None:
+            most_ms = self.active_days * DAY_MS
+            entries = [
+                entry
+                for entry in entries
+                if entry.inactive_ms is not None and entry.inactive_ms <= most_ms
+            ]
+        if self.search is not None:
+            text = self.search.casefold()
+            wanted_id = int(self.search) if _ID.fullmatch(self.search) else None
+            entries = [
+                entry
+                for entry in entries
+                if entry.organization.id == wanted_id or text in entry.name_key
+            ]
         return len(entries), entries[self.offset : self.offset + self.limit]
-
-    def _matches(self, entry: _Entry) -> bool:
-        if self.active_days is not None and (
-            entry.inactive_ms is None or entry.inactive_ms > self.active_days * DAY_MS
-        ):
-            return False
-        search = self.search
-        if search is None:
-            return True
-        if _ID.fullmatch(search) and int(search) == entry.organization.id:
-            return True
-        return search.casefold() in entry.name_key
 
 
 class FakeStudio:
@@ -444,7 +445,9 @@ class FakeStudio:
     Out of the box organization 1 is a white-label admin organization whose inner organizations
     are 2 to 11 (``inner_organizations=N`` makes them 2 to N + 1; see ``default_organizations``
     for how their data varies), and every credential given to the constructor administers
-    organization 1.
+    organization 1. Organizations may change at any time, from any thread, also between the
+    pages of a listing: ``add_organization`` (with ``whitelabel_admin_id`` to join a white
+    label), ``set_deleted`` and ``remove_organization``.
 
     Requests are answered in this order: unknown route 404; method other than GET or HEAD 405;
     then a pending fault, if any; missing or unknown credential 401; the credential's rate limit
