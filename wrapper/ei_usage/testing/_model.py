@@ -319,11 +319,11 @@ def default_organizations(
     usage as of ``DEFAULT_NOW``:
 
     ====  ==================================================  ==========================
-    n     entitlement limits                                  contract usage / limit
+    #     entitlement limits                                  contract usage / limit
     ====  ==================================================  ==========================
     0     none (unlimited)                                    -
     1     projects and users only                             -
-    2     all five                                            over: 110% to 160%
+    2     all five; always billable                           over: 110% to 160%
     3     all five                                            warn: 82% to 96%
     4     compute time and storage                            under: 20% to 60%
     5     all five                                            under: 10% to 70%
@@ -333,8 +333,8 @@ def default_organizations(
     9     compute time and GPU compute time                   warn: 81% to 95%
     ====  ==================================================  ==========================
 
-    About four in five other organizations are billable; about one in ten was never active, the
-    rest were last active from minutes to two years before now.
+    About four in five of the other organizations are billable. About one in ten organizations
+    was never active; the others were last active from moments to two years before now.
 
     Args:
         seed: The seed of the studio they are for.

@@ -864,7 +864,10 @@ class FakeStudio:
             return list(self._requests)
 
     def reset(self) -> None:
-        """Clear pending faults, the request log and the counters (the rest stays)."""
+        """Clear pending faults, the request log and the counters.
+
+        Organizations, credentials and rate-limit buckets stay as they are.
+        """
         with self._lock:
             self._faults.clear()
             self._requests.clear()
