@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,14 +274,11 @@ def test_limit_and_offset(
     ],
 )
 def test_invalid_listing_queries_are_400(
-    studio: FakeStudio, http: httpx.Client, query: str, words: list[str]
+    studio: FakeStudio, http: httpx.Client, api_key: str, query: str, words: list[str]
 ) -> None:
-    response = http.get(f"{studio.base_url}{LIST}?{query}", headers={"x-api-key": studio_key()})
+    # The query is sent exactly as written (httpx would re-encode a params dict).
+    response = http.get(f"{studio.base_url}{LIST}?{query}", headers={"x-api-key": api_key})
     check_error(response, 400, *words)
-
-
-def studio_key() -> str:
-    return "test-api-key-0123456789"  # the conftest studio's key
 
 
 def test_the_truth_helper_checks_arguments_like_the_server(studio: FakeStudio) -> None:
@@ -451,7 +449,9 @@ def test_billable_filter_on_default_data(big: FakeStudio, big_client: httpx.Clie
 # -- the listing: errors and changes between pages ----------------------------------------------
 
 
-def test_listing_errors(studio: FakeStudio, client: httpx.Client, http: httpx.Client) -> None:
+def test_listing_errors(
+    studio: FakeStudio, client: httpx.Client, http: httpx.Client, api_key: str
+) -> None:
     check_error(client.get("/api/organizations/2/whitelabel/organizations"), 403, "2")
     check_error(client.get("/api/organizations/99/whitelabel/organizations"), 404, "99")
     check_error(client.get("/api/organizations/x/whitelabel/organizations"), 400, "organizationId")
@@ -459,7 +459,7 @@ def test_listing_errors(studio: FakeStudio, client: httpx.Client, http: httpx.Cl
     response = http.get(studio.base_url + LIST, headers={"x-api-key": "wrong"})
     check_error(response, 401)
     studio.add_organization(plain(20))
-    studio.grant(Credential.api_key(studio_key()), 20)
+    studio.grant(Credential.api_key(api_key), 20)
     check_error(
         client.get("/api/organizations/20/whitelabel/organizations"), 403, "not a white label"
     )
@@ -503,6 +503,34 @@ def test_the_organization_set_can_change_between_pages(
         studio.add_organization(plain(8), whitelabel_admin_id=3)
     with pytest.raises(ValueError, match="itself"):
         studio.add_organization(plain(1), whitelabel_admin_id=1)
+
+
+def test_changes_from_another_thread_while_serving(make_client: MakeClient) -> None:
+    with FakeStudio(api_key=KEY, inner_organizations=250) as studio:
+        client = make_client(studio, headers={"x-api-key": KEY})
+        visible = len(studio.inner_organizations(1))
+        target = studio.inner_organizations(1)[0].id
+        done = threading.Event()
+
+        def toggle() -> None:
+            for i in range(200):
+                studio.set_deleted(target, deleted=i % 2 == 0)
+            studio.set_deleted(target, deleted=False)
+            done.set()
+
+        thread = threading.Thread(target=toggle)
+        thread.start()
+        totals = set()
+        try:
+            for _ in range(100):
+                body = check_listing(client.get(LIST, params={"limit": 1000, "sort": "-name"}))
+                assert len(body["organizations"]) == body["total"]  # one snapshot per answer
+                totals.add(body["total"])
+        finally:
+            thread.join(timeout=30)
+        assert done.is_set()
+        assert totals <= {visible, visible - 1}
+        assert check_listing(client.get(LIST))["total"] == visible
 
 
 def test_replacing_an_organization_changes_its_listing_item(
@@ -583,7 +611,9 @@ def test_info_of_a_deleted_organization(studio: FakeStudio, client: httpx.Client
     check_error(client.get(info_path(2), params={"includeDeleted": "maybe"}), 400, "includeDeleted")
 
 
-def test_info_errors(studio: FakeStudio, client: httpx.Client, http: httpx.Client) -> None:
+def test_info_errors(
+    studio: FakeStudio, client: httpx.Client, http: httpx.Client, api_key: str
+) -> None:
     check_error(client.get(info_path(99)), 404, "99")
     check_error(client.get(info_path(1)), 403, "white label")  # the admin itself
     check_error(client.get(info_path(3, organization_id=2)), 403, "2")
@@ -593,7 +623,7 @@ def test_info_errors(studio: FakeStudio, client: httpx.Client, http: httpx.Clien
     studio.add_organization(plain(50))
     check_error(client.get(info_path(50)), 403, "white label")
     check_error(http.get(studio.base_url + info_path(2)), 401)
-    studio.grant(Credential.api_key(studio_key()), 50)
+    studio.grant(Credential.api_key(api_key), 50)
     check_error(client.get(info_path(2, organization_id=50)), 403, "not a white label")
     with pytest.raises(LookupError, match="99"):
         studio.organization_info_body(99)
