@@ -12,7 +12,7 @@ import sys
 import httpx
 import pytest
 
-from ei_usage.testing import DEMO_API_KEY
+from ei_usage.testing import DEMO_API_KEY, FakeStudio
 from ei_usage.testing.__main__ import main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -95,6 +95,18 @@ def test_cli_reads_the_key_from_the_environment() -> None:
         (["--latency", "-1"], "--latency"),
         (["--latency", "nan"], "--latency"),
         (["--seed", "x"], "--seed"),
+        (["--inner-organizations", "-1"], "--inner-organizations"),
+        (["--inner-organizations", "10001"], "--inner-organizations"),
+        (["--inner-organizations", "many"], "--inner-organizations"),
+        (["--rate-limit", "0"], "--rate-limit"),
+        (["--rate-limit", "-2"], "--rate-limit"),
+        (["--rate-limit", "nan"], "--rate-limit"),
+        (["--rate-limit", "inf"], "--rate-limit"),
+        (["--rate-limit", "fast"], "--rate-limit"),
+        (["--rate-limit", "2e9"], "rate_limit"),
+        (["--burst", "3"], "--burst needs --rate-limit"),
+        (["--rate-limit", "1", "--burst", "0.5"], "--burst"),
+        (["--rate-limit", "1", "--burst", "nan"], "--burst"),
     ],
 )
 def test_cli_rejects_bad_arguments(
@@ -119,3 +131,38 @@ def test_cli_refuses_a_non_loopback_host_as_a_process() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "non-loopback" in result.stderr
+
+
+def test_cli_white_label_size_daily_metrics_and_rate_limit() -> None:
+    args = ["--inner-organizations", "3", "--daily-metrics", "--rate-limit", "0.01", "--burst", "2"]
+    with launch(*args) as process:
+        try:
+            match = re.fullmatch(r"base_url=(http://127\.0\.0\.1:\d+/v1)\n", first_line(process))
+            assert match
+            with httpx.Client(
+                base_url=match[1],
+                headers={"x-api-key": DEMO_API_KEY},
+                transport=httpx.HTTPTransport(),
+                trust_env=False,
+                timeout=5,
+            ) as client:
+                listing = client.get("/api/organizations/1/whitelabel/organizations")
+                info = client.get("/api/organizations/1/whitelabel/organizations/2")
+                limited = client.get(METRICS)
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, stderr
+    assert listing.status_code == 200, listing.text
+    assert listing.json() == FakeStudio(inner_organizations=3).organizations_body(1)
+    assert {item["id"] for item in listing.json()["organizations"]} <= {2, 3, 4}
+    assert listing.headers["x-ratelimit-remaining"] == "1"
+    assert info.status_code == 200, info.text
+    assert len(info.json()["dailyMetrics"]) == 365
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["x-ratelimit-limit"] == "0.01"
+    assert "after 3 requests, 1 of them answered 429" in stderr

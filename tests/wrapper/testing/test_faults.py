@@ -306,3 +306,116 @@ def test_fault_descriptions() -> None:
     assert Fault.rate_limited().operation is None
     assert format_retry_after(1.0) == "1"
     assert format_retry_after(datetime(2030, 1, 1, tzinfo=UTC)) == "Tue, 01 Jan 2030 00:00:00 GMT"
+
+
+# -- faults on the organization listing and organization info -----------------------------------
+
+LIST = "/api/organizations/1/whitelabel/organizations"
+INFO = "/api/organizations/1/whitelabel/organizations/3"
+
+
+def test_listing_field_faults(studio: FakeStudio, client: httpx.Client) -> None:
+    normal = studio.organizations_body(1)
+    studio.inject(Fault.missing_field("total"))
+    studio.inject(Fault.null_field("organizations"))
+    studio.inject(Fault.missing_field("organizations.*.name"))
+    studio.inject(Fault.set_field("organizations.0.id", "2"))
+    studio.inject(Fault.null_field("organizations.1.entitlementLimits.computeTimePerYear"))
+    studio.inject(Fault.missing_field("organizations.99.id"))  # past the page: no change
+    body = client.get(LIST).json()
+    assert body == {"success": True, "organizations": normal["organizations"]}
+    assert client.get(LIST).json() == {"success": True, "total": 9, "organizations": None}
+    items = client.get(LIST).json()["organizations"]
+    assert items
+    assert all("name" not in item and "id" in item for item in items)
+    items = client.get(LIST).json()["organizations"]
+    assert items[0]["id"] == "2"
+    assert [item["id"] for item in items[1:]] == [o["id"] for o in normal["organizations"][1:]]
+    items = client.get(LIST).json()["organizations"]
+    assert items[1]["entitlementLimits"]["computeTimePerYear"] is None
+    assert items[0]["entitlementLimits"] == normal["organizations"][0]["entitlementLimits"]
+    assert client.get(LIST).json() == normal
+    assert studio.faults_pending == 0
+    assert client.get(LIST).json() == normal  # faults never alter the cached items
+
+
+def test_info_field_faults(studio: FakeStudio, client: httpx.Client) -> None:
+    studio.inject(Fault.missing_field("entitlementLimits.computeTimePerYear"))
+    studio.inject(Fault.null_field("dailyMetrics"))
+    studio.inject(Fault.set_field("computeTimeCurrentContractSince", "yesterday"))
+    studio.inject(Fault.missing_field("billable"))
+    normal = studio.organization_info_body(3)
+    assert "computeTimePerYear" in normal["entitlementLimits"]  # type: ignore[operator]
+    body = client.get(INFO).json()
+    assert "computeTimePerYear" not in body["entitlementLimits"]
+    assert set(body) == set(normal)
+    assert client.get(INFO).json()["dailyMetrics"] is None
+    assert client.get(INFO).json()["computeTimeCurrentContractSince"] == "yesterday"
+    assert "billable" not in client.get(INFO).json()
+    assert client.get(INFO).json() == normal
+
+
+def test_compute_time_fields_default_to_compute_time_but_can_target_info(
+    studio: FakeStudio, client: httpx.Client
+) -> None:
+    fault = Fault.null_field("cpuComputeTime")
+    assert fault.operation is Operation.COMPUTE_TIME
+    assert fault.operations == (Operation.COMPUTE_TIME, Operation.ORGANIZATION_INFO)
+    studio.inject(fault)
+    studio.inject(Fault.null_field("gpuComputeTime"), operation=Operation.ORGANIZATION_INFO)
+    body = client.get(INFO).json()
+    assert body["cpuComputeTime"] is not None  # the compute-time fault waits
+    assert body["gpuComputeTime"] is None
+    assert get_compute(client).json()["cpuComputeTime"] is None
+    with pytest.raises(ValueError, match="not in"):
+        studio.inject(Fault.null_field("cpuComputeTime"), operation=Operation.METRICS)
+    with pytest.raises(ValueError, match="not in"):
+        studio.inject(Fault.null_field("total"), operation=Operation.ORGANIZATION_INFO)
+
+
+def test_field_faults_of_new_operations_wait_for_them(
+    studio: FakeStudio, client: httpx.Client
+) -> None:
+    studio.inject(Fault.missing_field("organizations"))
+    studio.inject(Fault.missing_field("dailyMetrics"))
+    assert_normal(get_metrics(client))
+    assert_normal(get_compute(client))
+    assert studio.faults_pending == 2
+    assert "dailyMetrics" not in client.get(INFO).json()
+    assert "organizations" not in client.get(LIST).json()
+    assert studio.faults_pending == 0
+
+
+def test_response_faults_apply_to_new_operations(studio: FakeStudio, client: httpx.Client) -> None:
+    studio.inject(Fault.server_error(503), operation=Operation.ORGANIZATIONS)
+    studio.inject(Fault.drop_connection(), operation=Operation.ORGANIZATION_INFO)
+    assert get_metrics(client).status_code == 200
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.get(INFO)
+    assert client.get(LIST).status_code == 503
+    assert client.get(LIST).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "operations"),
+    [
+        ("total", (Operation.ORGANIZATIONS,)),
+        ("organizations.*.created", (Operation.ORGANIZATIONS,)),
+        ("organizations.12.whitelabelId", (Operation.ORGANIZATIONS,)),
+        ("organizations.*.entitlementLimits.numberOfUsers", (Operation.ORGANIZATIONS,)),
+        ("entitlementLimits.gpuComputeTimePerYear", (Operation.ORGANIZATION_INFO,)),
+        ("totalStorage", (Operation.ORGANIZATION_INFO,)),
+        ("success", ()),
+    ],
+)
+def test_new_fault_fields(field: str, operations: tuple[Operation, ...]) -> None:
+    assert Fault.missing_field(field).operations == operations
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["organizations.*", "organizations.x.id", "organizations.*.nope", "entitlementLimits.x", "id"],
+)
+def test_unknown_new_fault_fields(field: str) -> None:
+    with pytest.raises(ValueError, match="unknown response field"):
+        Fault.missing_field(field)

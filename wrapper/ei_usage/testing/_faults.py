@@ -21,7 +21,9 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
-# Every field a fault may remove or replace, with the operation whose response has it.
+# Every field a fault may remove or replace, with the operations whose responses have it (the
+# first one is where a fault naming it applies unless ``inject`` says otherwise; none: all).
+# ``*`` in a path stands for every item of a list, or a decimal index for one item.
 _METRIC_FIELDS = (
     "totalJobsComputeTime",
     "jobsComputeTimeCurrentYear",
@@ -32,14 +34,44 @@ _METRIC_FIELDS = (
     "projectCount",
     "userCount",
 )
-FIELD_OPERATIONS: Mapping[str, Operation | None] = {
-    "success": None,
-    "cpuComputeTime": Operation.COMPUTE_TIME,
-    "gpuComputeTime": Operation.COMPUTE_TIME,
-    "totalComputeTime": Operation.COMPUTE_TIME,
-    "metrics": Operation.METRICS,
-    **{f"metrics.{name}": Operation.METRICS for name in _METRIC_FIELDS},
+_ENTITLEMENT_FIELDS = (
+    "entitlementLimits",
+    "entitlementLimits.totalStorage",
+    "entitlementLimits.computeTimePerYear",
+    "entitlementLimits.gpuComputeTimePerYear",
+    "entitlementLimits.numberOfProjects",
+    "entitlementLimits.numberOfUsers",
+)
+_ITEM_FIELDS = (
+    "id",
+    "name",
+    "created",
+    "whitelabelId",
+    "billable",
+    "privateProjectCount",
+    *_ENTITLEMENT_FIELDS,
+)
+_INFO_FIELDS = (
+    "billable",
+    *_ENTITLEMENT_FIELDS,
+    "computeTimeCurrentContractSince",
+    "totalStorage",
+    "dailyMetrics",
+)
+_COMPUTE_TIME_FIELDS = ("cpuComputeTime", "gpuComputeTime", "totalComputeTime")
+FIELD_OPERATIONS: Mapping[str, tuple[Operation, ...]] = {
+    "success": (),
+    **{
+        name: (Operation.COMPUTE_TIME, Operation.ORGANIZATION_INFO) for name in _COMPUTE_TIME_FIELDS
+    },
+    "metrics": (Operation.METRICS,),
+    **{f"metrics.{name}": (Operation.METRICS,) for name in _METRIC_FIELDS},
+    "total": (Operation.ORGANIZATIONS,),
+    "organizations": (Operation.ORGANIZATIONS,),
+    **{f"organizations.*.{name}": (Operation.ORGANIZATIONS,) for name in _ITEM_FIELDS},
+    **{name: (Operation.ORGANIZATION_INFO,) for name in _INFO_FIELDS},
 }
+_INDEX = re.compile(r"[0-9]{1,9}")
 
 
 class FaultKind(enum.Enum):
@@ -94,8 +126,12 @@ def format_retry_after(value: float | datetime | str) -> str:
     return repr(value)
 
 
+def _field_pattern(field: str) -> str:
+    return ".".join("*" if _INDEX.fullmatch(part) else part for part in field.split("."))
+
+
 def _check_field(field: str) -> str:
-    if field not in FIELD_OPERATIONS:
+    if _field_pattern(field) not in FIELD_OPERATIONS:
         known = ", ".join(FIELD_OPERATIONS)
         raise ValueError(f"unknown response field {field!r}; known fields: {known}")
     return field
@@ -107,8 +143,9 @@ class Fault:
 
     Build faults with the class methods (``Fault.rate_limited()``, ``Fault.server_error(503)``,
     ...) and hand them to ``FakeStudio.inject``. A fault is consumed by a request routed to one of
-    the two operations (with any credentials: faults act in front of authentication, like a
-    gateway would); requests to unknown routes or with other methods do not consume faults.
+    the operations (with any credentials: faults act in front of authentication and the rate
+    limit, like a gateway would); requests to unknown routes or with other methods do not consume
+    faults.
     """
 
     kind: FaultKind
@@ -122,8 +159,17 @@ class Fault:
 
     @property
     def operation(self) -> Operation | None:
-        """The operation whose responses have this fault's field, if the fault names one."""
-        return None if self.field is None else FIELD_OPERATIONS[self.field]
+        """The operation this fault applies to by default: the first whose responses have its field.
+
+        None if the fault names no field, or a field every response has (``success``).
+        """
+        operations = self.operations
+        return operations[0] if operations else None
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        """Every operation whose responses have this fault's field; empty if not restricted."""
+        return () if self.field is None else FIELD_OPERATIONS[_field_pattern(self.field)]
 
     @classmethod
     def response(
@@ -279,16 +325,26 @@ class Fault:
         sent unchanged, and the fault is consumed anyway.
 
         Args:
-            field: The field: ``success``, ``cpuComputeTime``, ``gpuComputeTime``,
-                ``totalComputeTime``, ``metrics`` or ``metrics.<name>`` for one of the eight
-                metrics. Unless restricted explicitly, the fault applies to the operation whose
-                response has that field.
+            field: A dotted path. ``success``; compute time: ``cpuComputeTime``,
+                ``gpuComputeTime``, ``totalComputeTime``; metrics: ``metrics`` or
+                ``metrics.<name>`` for one of the eight metrics; organization listing: ``total``,
+                ``organizations``, ``organizations.*.<item field>`` (every item of the page) or
+                ``organizations.<index>.<item field>`` (one item), where the item fields are
+                ``id``, ``name``, ``created``, ``whitelabelId``, ``billable``,
+                ``privateProjectCount``, ``entitlementLimits`` and
+                ``entitlementLimits.<limit>``; organization info: the three compute-time fields,
+                ``billable``, ``entitlementLimits``, ``entitlementLimits.<limit>`` (limits:
+                ``totalStorage``, ``computeTimePerYear``, ``gpuComputeTimePerYear``,
+                ``numberOfProjects``, ``numberOfUsers``), ``computeTimeCurrentContractSince``,
+                ``totalStorage`` and ``dailyMetrics``. Unless restricted explicitly, the fault
+                applies to the first operation whose response has that field (compute time for
+                the three compute-time fields; ``inject(..., operation=...)`` picks another).
 
         Returns:
             The fault.
 
         Raises:
-            ValueError: For a field neither response has.
+            ValueError: For a field no response has.
         """
         return cls(FaultKind.MISSING_FIELD, field=_check_field(field))
 
@@ -336,17 +392,30 @@ class Fault:
         return cls(FaultKind.SLOW, delay=float(seconds))
 
     def apply(self, payload: dict[str, JsonValue]) -> None:
-        """Alter a normal JSON body in place as a MISSING_FIELD or SET_FIELD fault says."""
-        if self.field is None:
-            return
-        *parents, name = self.field.split(".")
-        target = payload
-        for parent in parents:
-            child = target.get(parent)
-            if not isinstance(child, dict):
+        """Alter a normal JSON body in place as a MISSING_FIELD or SET_FIELD fault says.
+
+        A path through something that is not there (a missing parent, an index past the end of
+        a list) leaves the body as it is.
+        """
+        if self.field is not None and self.kind in (FaultKind.MISSING_FIELD, FaultKind.SET_FIELD):
+            self._alter(payload, self.field.split("."))
+
+    def _alter(self, node: JsonValue, path: list[str]) -> None:
+        head, rest = path[0], path[1:]
+        if isinstance(node, list):
+            if head == "*":
+                children: list[JsonValue] = node
+            elif _INDEX.fullmatch(head) and int(head) < len(node):
+                children = [node[int(head)]]
+            else:
                 return
-            target = child
-        if self.kind is FaultKind.MISSING_FIELD:
-            target.pop(name, None)
-        elif self.kind is FaultKind.SET_FIELD:
-            target[name] = self.value
+            for child in children:
+                self._alter(child, rest)
+        elif isinstance(node, dict):
+            if rest:
+                if head in node:
+                    self._alter(node[head], rest)
+            elif self.kind is FaultKind.MISSING_FIELD:
+                node.pop(head, None)
+            else:
+                node[head] = self.value

@@ -1,4 +1,4 @@
-"""Validation of the query parameters of the two operations, worded like API errors."""
+"""Validation of the query parameters of the operations, worded like API errors."""
 
 from __future__ import annotations
 
@@ -105,3 +105,90 @@ def parse_visibility(name: str, value: str | None) -> str | None:
     if value is None or value in ("public", "private"):
         return value
     raise ParameterError(f"Invalid {name} {value!r}: expected public or private")
+
+
+_COUNT = re.compile(r"[0-9]{1,18}")
+
+
+def parse_count(name: str, value: str | None, *, maximum: int | None = None) -> int | None:
+    """Parse an optional non-negative integer query parameter (``limit``, ``offset``, ``active``).
+
+    Returns:
+        The number, None if absent.
+
+    Raises:
+        ParameterError: For anything but up to 18 decimal digits, or a value above ``maximum``.
+    """
+    if value is None:
+        return None
+    if not _COUNT.fullmatch(value):
+        raise ParameterError(f"Invalid {name} {value!r}: expected a non-negative integer")
+    number = int(value)
+    if maximum is not None and number > maximum:
+        raise ParameterError(f"Invalid {name} {number}: at most {maximum} is allowed")
+    return number
+
+
+SORT_FIELDS = ("id", "name", "created")
+"""The fields the organization listing can be sorted by."""
+
+
+def parse_sort(value: str | None) -> tuple[tuple[str, bool], ...]:
+    """Parse ``sort``: comma-separated fields, each prefixed by ``-`` for descending order.
+
+    Spaces around fields are ignored, and so is a ``+`` prefix (ascending, as is the default).
+
+    Returns:
+        ``(field, descending)`` pairs, most significant first; empty for the default order.
+
+    Raises:
+        ParameterError: For an empty item, an unknown field or a field given twice.
+    """
+    if value is None or not value.strip():
+        return ()
+    keys: list[tuple[str, bool]] = []
+    for part in value.split(","):
+        item = part.strip()
+        descending = item.startswith("-")
+        field = item[1:] if item[:1] in ("-", "+") else item
+        if field not in SORT_FIELDS:
+            raise ParameterError(
+                f"Invalid sort {value!r}: cannot sort by {field!r}; "
+                f"expected fields among {', '.join(SORT_FIELDS)}, each optionally prefixed by -"
+            )
+        if any(field == known for known, _ in keys):
+            raise ParameterError(f"Invalid sort {value!r}: {field} is given twice")
+        keys.append((field, descending))
+    return tuple(keys)
+
+
+FILTER_FIELDS = ("billable",)
+"""The fields the organization listing can be filtered on (``filters=billable:true``)."""
+
+
+def parse_filters(value: str | None) -> bool | None:
+    """Parse ``filters``: comma-separated ``field:value`` items; only ``billable`` is known.
+
+    Returns:
+        The ``billable`` value to keep, None for no filter.
+
+    Raises:
+        ParameterError: For an item that is not ``billable:true`` or ``billable:false``, or a
+            field given twice.
+    """
+    if value is None or not value.strip():
+        return None
+    billable: bool | None = None
+    for part in value.split(","):
+        field, colon, text = (piece.strip() for piece in part.partition(":"))
+        if not colon or field not in FILTER_FIELDS:
+            raise ParameterError(
+                f"Invalid filters {value!r}: expected comma-separated field:value items with "
+                f"fields among {', '.join(FILTER_FIELDS)}, such as billable:true"
+            )
+        if billable is not None:
+            raise ParameterError(f"Invalid filters {value!r}: {field} is given twice")
+        if text not in ("true", "false"):
+            raise ParameterError(f"Invalid filters {value!r}: {field} must be true or false")
+        billable = text == "true"
+    return billable

@@ -6,12 +6,14 @@ import asyncio
 import collections
 import contextlib
 import ipaddress
+import json
 import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -19,7 +21,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import attrs
 
 from ._faults import Fault, FaultKind, JsonValue
-from ._http import Headers, HttpRequest, HttpResponse, HttpServer, error_response, json_response
+from ._http import (
+    JSON_CONTENT_TYPE,
+    Headers,
+    HttpRequest,
+    HttpResponse,
+    HttpServer,
+    error_response,
+    json_response,
+)
 from ._model import (
     DEFAULT_NOW,
     DEFAULT_ORGANIZATION_ID,
@@ -28,10 +38,21 @@ from ._model import (
     FakeOrganization,
     Operation,
     _varied,
+    contract_usage_us,
     default_organizations,
 )
-from ._params import ParameterError, parse_bool, parse_date_time, parse_visibility, single
-from ._usage import UsageTable, to_epoch_ms, usage_table
+from ._params import (
+    ParameterError,
+    parse_bool,
+    parse_count,
+    parse_date_time,
+    parse_filters,
+    parse_sort,
+    parse_visibility,
+    single,
+)
+from ._ratelimit import TokenBuckets
+from ._usage import DAY_MS, UsageTable, _mix, to_epoch_ms, usage_table
 
 _LOG = logging.getLogger("ei_usage.testing")
 
@@ -42,6 +63,18 @@ _ID = re.compile(r"[0-9]{1,18}")
 _MAX_QUERY_FIELDS = 100
 _US_PER_SECOND = 1_000_000
 _US_PER_MINUTE = 60_000_000
+
+DEFAULT_PAGE_SIZE: Final = 50
+"""Organizations per listing page when the request gives no ``limit`` (the spec gives none)."""
+
+MAX_PAGE_SIZE: Final = 1000
+"""The largest ``limit`` a listing accepts; a larger one is a 400, not silently clamped."""
+
+_RATE_LIMITED_MESSAGE = "Too many requests, please try again later"
+_DAILY_METRICS_DAYS = 365
+_MAX_CACHED_ORDERS = 256
+_SMALL_REPR = 12
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Now: TypeAlias = datetime | Callable[[], datetime]
 """What ``now`` may be: a fixed aware datetime, or a callable returning one on each request."""
@@ -135,6 +168,32 @@ def _iso_z(moment: datetime) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
+def _iso_ms(epoch_ms: int) -> str:
+    return _iso_z(_EPOCH + timedelta(milliseconds=epoch_ms))
+
+
+def _contract_year_start_ms(contract_start: datetime, end_ms: int) -> int:
+    """Return the latest yearly anniversary of ``contract_start`` before ``end_ms``."""
+    years = contract_start.year - (_EPOCH + timedelta(milliseconds=end_ms)).year
+    for back in range(max(0, years), years + 3):
+        moment = _years_before(contract_start, back)
+        if moment is None:
+            break
+        if to_epoch_ms(moment) < end_ms:
+            return to_epoch_ms(moment)
+    return -(1 << 62)  # before any usage: the caller clips to created_at
+
+
+def _years_before(moment: datetime, years: int) -> datetime | None:
+    year = moment.year - years
+    if not 1 <= year <= 9999:
+        return None
+    try:
+        return moment.replace(year=year)
+    except ValueError:
+        return moment.replace(year=year, day=28)  # 29 February in a common year
+
+
 def _parse_id(name: str, text: str) -> int:
     if not _ID.fullmatch(text):
         raise _ApiError(400, f"Invalid {name} {text!r}: expected a non-negative integer")
@@ -162,11 +221,13 @@ def _route(path: str) -> tuple[Operation, tuple[str, ...]] | None:
     rest = segments[4:]
     if len(rest) == 2 and rest[1] == "metrics":
         return Operation.METRICS, (rest[0],)
-    if (
-        len(rest) == 6
-        and rest[1:3] == ["whitelabel", "organizations"]
-        and rest[4:] == ["usage", "computeTime"]
-    ):
+    if len(rest) < 3 or rest[1:3] != ["whitelabel", "organizations"]:
+        return None
+    if len(rest) == 3:
+        return Operation.ORGANIZATIONS, (rest[0],)
+    if len(rest) == 4 and rest[3]:  # not a trailing slash
+        return Operation.ORGANIZATION_INFO, (rest[0], rest[3])
+    if len(rest) == 6 and rest[4:] == ["usage", "computeTime"]:
         return Operation.COMPUTE_TIME, (rest[0], rest[3])
     return None
 
@@ -199,8 +260,168 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
+@attrs.frozen
+class _Entry:
+    """An organization as listings need it: its encoded item and its sort and filter keys."""
+
+    organization: FakeOrganization
+    item_json: bytes
+    name_key: str
+    created_ms: int
+    inactive_ms: int | None
+
+
+def _listing_item(organization: FakeOrganization) -> dict[str, JsonValue]:
+    item: dict[str, JsonValue] = {
+        "id": organization.id,
+        "name": organization.name,
+        "created": _iso_z(organization.created_at),
+    }
+    if organization.whitelabel_id is not None:
+        item["whitelabelId"] = organization.whitelabel_id
+    item["billable"] = organization.billable
+    item["privateProjectCount"] = organization.private_project_count
+    item["entitlementLimits"] = dict(organization.entitlements.to_json())
+    return item
+
+
+def _entry(organization: FakeOrganization) -> _Entry:
+    inactive = organization.inactive_for
+    return _Entry(
+        organization,
+        json.dumps(_listing_item(organization), separators=(",", ":"), ensure_ascii=False).encode(),
+        organization.name.casefold(),
+        to_epoch_ms(organization.created_at),
+        None if inactive is None else inactive // timedelta(milliseconds=1),
+    )
+
+
+_SORT_KEYS: Mapping[str, Callable[[_Entry], Any]] = {
+    "id": lambda entry: entry.organization.id,
+    "name": lambda entry: (entry.name_key, entry.organization.name),
+    "created": lambda entry: entry.created_ms,
+}
+
+_OrderKey: TypeAlias = tuple[int, tuple[tuple[str, bool], ...], bool, bool | None]
+
+
+class _Catalog:
+    """An immutable snapshot of the organizations, with listing orders computed once.
+
+    The studio swaps in a new catalog whenever an organization changes, so a listing request
+    never sorts: it takes a cached order, filters it only for ``search`` or ``active``, and
+    slices the page out of it.
+    """
+
+    __slots__ = ("_entries", "_orders", "organizations")
+
+    def __init__(
+        self, organizations: dict[int, FakeOrganization], previous: _Catalog | None = None
+    ) -> None:
+        self.organizations: Mapping[int, FakeOrganization] = organizations
+        self._entries: dict[int, _Entry] = {}
+        self._orders: dict[_OrderKey, tuple[_Entry, ...]] = {}
+        if previous is not None:
+            # Organizations that did not change keep their encoded items.
+            for organization_id, entry in previous._entries.items():
+                if organizations.get(organization_id) is entry.organization:
+                    self._entries[organization_id] = entry
+
+    def entry(self, organization: FakeOrganization) -> _Entry:
+        entry = self._entries.get(organization.id)
+        if entry is None or entry.organization is not organization:
+            entry = self._entries[organization.id] = _entry(organization)
+        return entry
+
+    def inner(self, admin: FakeOrganization) -> list[FakeOrganization]:
+        """The known inner organizations of a white label, in id order, deleted ones included."""
+        organizations = self.organizations
+        return [
+            organizations[i] for i in sorted(admin.whitelabel_inner_ids or ()) if i in organizations
+        ]
+
+    def listing(
+        self,
+        admin: FakeOrganization,
+        sort: tuple[tuple[str, bool], ...],
+        include_deleted: bool,
+        billable: bool | None,
+    ) -> tuple[_Entry, ...]:
+        key = (admin.id, sort, include_deleted, billable)
+        order = self._orders.get(key)
+        if order is None:
+            entries = [
+                self.entry(organization)
+                for organization in self.inner(admin)
+                if (include_deleted or not organization.deleted)
+                and (billable is None or organization.billable is billable)
+            ]
+            # Stable sorts from the least significant key: ties end in id order.
+            for field, descending in reversed(sort):
+                entries.sort(key=_SORT_KEYS[field], reverse=descending)
+            order = tuple(entries)
+            if len(self._orders) >= _MAX_CACHED_ORDERS:
+                self._orders.clear()
+            self._orders[key] = order
+        return order
+
+
+@attrs.frozen
+class _ListQuery:
+    """The validated query of an organization listing."""
+
+    limit: int = DEFAULT_PAGE_SIZE
+    offset: int = 0
+    active_days: int | None = None
+    include_deleted: bool = False
+    search: str | None = None
+    sort: tuple[tuple[str, bool], ...] = ()
+    billable: bool | None = None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, tuple[str, ...]]) -> _ListQuery:
+        """Validate a listing's wire query.
+
+        Raises:
+            ParameterError: For an invalid parameter.
+        """
+        limit = parse_count("limit", single(query, "limit"), maximum=MAX_PAGE_SIZE)
+        search = single(query, "search")
+        return cls(
+            limit=DEFAULT_PAGE_SIZE if limit is None else limit,
+            offset=parse_count("offset", single(query, "offset")) or 0,
+            active_days=parse_count("active", single(query, "active")),
+            include_deleted=parse_bool("includeDeleted", single(query, "includeDeleted")),
+            search=None if search is None else search.strip() or None,
+            sort=parse_sort(single(query, "sort")),
+            billable=parse_filters(single(query, "filters")),
+        )
+
+    def page(self, catalog: _Catalog, admin: FakeOrganization) -> tuple[int, Sequence[_Entry]]:
+        """Return the total of matching organizations and this page of them."""
+        entries: Sequence[_Entry] = catalog.listing(
+            admin, self.sort, self.include_deleted, self.billable
+        )
+        if self.active_days is not None:
+            most_ms = self.active_days * DAY_MS
+            entries = [
+                entry
+                for entry in entries
+                if entry.inactive_ms is not None and entry.inactive_ms <= most_ms
+            ]
+        if self.search is not None:
+            text = self.search.casefold()
+            wanted_id = int(self.search) if _ID.fullmatch(self.search) else None
+            entries = [
+                entry
+                for entry in entries
+                if entry.organization.id == wanted_id or text in entry.name_key
+            ]
+        return len(entries), entries[self.offset : self.offset + self.limit]
+
+
 class FakeStudio:
-    """A local fake of the two Edge Impulse Studio operations the ei-usage client calls.
+    """A local fake of the Edge Impulse Studio operations the ei-usage client calls.
 
     It is a real HTTP/1.1 server on 127.0.0.1 (asyncio, in its own thread), serving::
 
@@ -208,46 +429,94 @@ class FakeStudio:
             {innerOrganizationId}/usage/computeTime?startDate=...&endDate=...
         GET /v1/api/organizations/{organizationId}/metrics
             [?excludeEdgeImpulseUsers=true|false][&projectVisibility=public|private]
+        GET /v1/api/organizations/{organizationId}/whitelabel/organizations
+            [?limit=N][&offset=N][&active=DAYS][&includeDeleted=true|false][&search=TEXT]
+            [&sort=FIELD,-FIELD][&filters=billable:true|false]
+        GET /v1/api/organizations/{organizationId}/whitelabel/organizations/
+            {innerOrganizationId}[?includeDeleted=true|false]
 
-    with deterministic data, Studio-style errors, injectable faults and a request log::
+    with deterministic data, Studio-style errors, injectable faults, an optional rate limit and
+    a request log::
 
         with FakeStudio(api_key="k") as studio:
             httpx.get(f"{studio.base_url}/api/organizations/1/metrics",
                       headers={"x-api-key": "k"})
 
     Out of the box organization 1 is a white-label admin organization whose inner organizations
-    are 2 to 11, and every credential given to the constructor administers organization 1.
+    are 2 to 11 (``inner_organizations=N`` makes them 2 to N + 1; see ``default_organizations``
+    for how their data varies), and every credential given to the constructor administers
+    organization 1. Organizations may change at any time, from any thread, also between the
+    pages of a listing: ``add_organization`` (with ``whitelabel_admin_id`` to join a white
+    label), ``set_deleted`` and ``remove_organization``.
 
     Requests are answered in this order: unknown route 404; method other than GET or HEAD 405;
-    then a pending fault, if any; missing or unknown credential 401; malformed path id 400;
-    unknown organization 404; organization not administered by the credential 403; for compute
-    time, organization not a white-label admin 403, unknown inner organization 404, inner
-    organization outside the white label 403; invalid query 400; else 200.
+    then a pending fault, if any; missing or unknown credential 401; the credential's rate limit
+    429 (when ``rate_limit`` is set); malformed path id 400; unknown organization 404;
+    organization not administered by the credential 403; for the three white-label operations,
+    organization not a white-label admin 403, and with an inner organization: unknown inner
+    organization 404, inner organization outside the white label 403; invalid query 400; for
+    organization info, a deleted inner organization without ``includeDeleted=true`` 404; else 200.
+
+    The organization listing (``whitelabelAdminGetOrganizations``):
+
+    * pages with ``limit`` (default ``DEFAULT_PAGE_SIZE``, 50; 0 to ``MAX_PAGE_SIZE``, 1000;
+      larger is a 400, not clamped) and ``offset`` (default 0; past the end gives an empty
+      page); ``total`` counts every matching organization, whatever the page;
+    * hides deleted organizations unless ``includeDeleted=true``;
+    * ``active=N`` keeps organizations active in the last N days: ``inactive_for`` at most N
+      days (never-active organizations never match);
+    * ``search`` (trimmed; empty means none) matches an organization whose id equals it, or
+      whose name contains it, case-insensitively (``casefold``): ``7`` finds organization 7 and
+      every name with a 7 in it;
+    * ``sort`` takes comma-separated fields among ``id``, ``name`` (case-insensitive) and
+      ``created``, each prefixed with ``-`` for descending; ties are in id order, which is also
+      the default order; an unknown or repeated field is a 400;
+    * ``filters`` takes comma-separated ``field:value`` items; only ``billable:true`` and
+      ``billable:false`` exist, anything else is a 400.
+
+    Organization info (``whitelabelAdminGetOrganizationInfo``) reports the compute time of the
+    running contract, ``[contract_start, now)`` exactly as metrics do (``contract_usage``),
+    ``computeTimeCurrentContractSince``, ``entitlementLimits``, ``totalStorage``, ``billable``
+    and ``dailyMetrics``: null, or with ``daily_metrics=True`` 365 records for the days before
+    today (see ``organization_info_body``).
 
     Without ``start()`` the object is still a complete model of the data: ``usage``,
-    ``compute_time_body`` and ``metrics_body`` compute what the server would answer.
+    ``contract_usage``, ``compute_time_body``, ``metrics_body``, ``organizations_body`` and
+    ``organization_info_body`` compute what the server would answer.
 
     Args:
         api_key: An API key (``x-api-key`` header) administering organization 1.
         jwt_token: A JWT (``x-jwt-token`` header or ``jwt`` cookie) administering organization 1.
         access_token: An OAuth2 access token (``Authorization: Bearer``) administering
             organization 1.
-        organizations: The organizations to serve; None for ``default_organizations(seed)``.
-            Inner organizations of a white label that are not listed are added with default data.
-        latency: Seconds added before every answer of the two operations (see ``latency``).
-        seed: Seeds the usage data (and the default organizations' counts).
-        now: The current time for metrics: an aware datetime, a callable returning one, or None
-            for ``DEFAULT_NOW`` (a fixed instant, so metrics never change between runs).
+        organizations: The organizations to serve; None for
+            ``default_organizations(seed, inner_organizations=...)``. Inner organizations of a
+            white label that are not listed are added with default data.
+        inner_organizations: How many inner organizations the default white label has (None:
+            10); only without ``organizations``.
+        latency: Seconds added before every answer of the operations (see ``latency``).
+        seed: Seeds the usage data (and the default organizations' data).
+        now: The current time for metrics and organization info: an aware datetime, a callable
+            returning one, or None for ``DEFAULT_NOW`` (a fixed instant, so answers never change
+            between runs).
+        daily_metrics: Whether organization info carries 365 ``dailyMetrics`` records instead
+            of null (settable later as ``daily_metrics``).
+        rate_limit: Requests per second each credential may make (a token bucket per
+            credential); None (the default) for no limit. See ``set_rate_limit``.
+        burst: The bucket size: requests a credential may make at once; None for
+            ``max(1, rate_limit)``. Only with ``rate_limit``.
+        clock: Monotonic seconds for the rate limit; tests pass a fake one to avoid sleeping.
         host: The address to listen on; must be a loopback address unless ``allow_remote``.
         port: The port; 0 (the default) picks a free one.
         allow_remote: Allow a non-loopback ``host``. The fake has no real security: think twice.
-        record_requests: Keep the request log (turn it off for long-running servers).
+        record_requests: Keep the request log (turn it off for long-running servers; the
+            counters ``request_count`` and ``rate_limited_count`` still count).
         idle_timeout: Seconds an idle keep-alive connection stays open.
         request_timeout: Seconds a client has to send a whole request once it has started.
 
     Raises:
-        ValueError: For an invalid argument, duplicate organization ids, or a non-loopback host
-            without ``allow_remote``.
+        ValueError: For an invalid argument, duplicate organization ids, both ``organizations``
+            and ``inner_organizations``, or a non-loopback host without ``allow_remote``.
     """
 
     def __init__(
@@ -257,9 +526,14 @@ class FakeStudio:
         jwt_token: str | None = None,
         access_token: str | None = None,
         organizations: Iterable[FakeOrganization] | None = None,
+        inner_organizations: int | None = None,
         latency: float = 0.0,
         seed: int = 0,
         now: Now | None = None,
+        daily_metrics: bool = False,
+        rate_limit: float | None = None,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
         port: int = 0,
         allow_remote: bool = False,
@@ -273,6 +547,8 @@ class FakeStudio:
             raise ValueError(f"seed must be an int, got {seed!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+        if organizations is not None and inner_organizations is not None:
+            raise ValueError("give organizations or inner_organizations, not both")
         self._host = host
         self._port = port
         self._seed = seed
@@ -282,22 +558,39 @@ class FakeStudio:
         self._latency = _check_seconds("latency", latency)
         self._now: Now | None = None
         self.set_now(now)
+        self.daily_metrics = daily_metrics
+        self._clock = clock
+        self._limiter: TokenBuckets | None = None
+        self.set_rate_limit(rate_limit, burst)
         self._lock = threading.Lock()
         self._lifecycle = threading.Lock()
         self._running: _Running | None = None
         # Copy-on-write: the server thread reads these without the lock.
         self._organizations: dict[int, FakeOrganization] = {}
+        self._catalog = _Catalog(self._organizations)
         self._grants: dict[Credential, frozenset[int]] = {}
         self._faults: collections.deque[_PendingFault] = collections.deque()
         self._requests: list[RecordedRequest] = []
+        self._request_count = 0
+        self._rate_limited_count = 0
 
-        given = default_organizations(seed) if organizations is None else tuple(organizations)
-        ids = [organization.id for organization in given]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if organizations is None:
+            given = default_organizations(
+                seed,
+                **(
+                    {}
+                    if inner_organizations is None
+                    else {"inner_organizations": inner_organizations}
+                ),
+            )
+        else:
+            given = tuple(organizations)
+        counts = collections.Counter(organization.id for organization in given)
+        duplicates = sorted(i for i, count in counts.items() if count > 1)
         if duplicates:
             raise ValueError(f"duplicate organization ids: {duplicates}")
-        for organization in given:
-            self.add_organization(organization)
+        with self._lock:
+            self._add_locked(given)
         for credential in (
             None if api_key is None else Credential.api_key(api_key),
             None if jwt_token is None else Credential.jwt_token(jwt_token),
@@ -315,7 +608,7 @@ class FakeStudio:
 
     @property
     def latency(self) -> float:
-        """Seconds added before each answer of the two operations; settable at any time."""
+        """Seconds added before each answer of the operations; settable at any time."""
         return self._latency
 
     @latency.setter
@@ -323,7 +616,7 @@ class FakeStudio:
         self._latency = _check_seconds("latency", seconds)
 
     def now(self) -> datetime:
-        """Return the instant the studio takes as now (for metrics), in UTC.
+        """Return the instant the studio takes as now (metrics, organization info), in UTC.
 
         Raises:
             ValueError: If a ``now`` callable returned a naive datetime.
@@ -345,23 +638,168 @@ class FakeStudio:
         self._now = now
 
     @property
+    def daily_metrics(self) -> bool:
+        """Whether organization info carries 365 ``dailyMetrics`` records (else null); settable."""
+        return self._daily_metrics
+
+    @daily_metrics.setter
+    def daily_metrics(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValueError(f"daily_metrics must be a bool, got {value!r}")
+        self._daily_metrics = value
+
+    # -- the rate limit ----------------------------------------------------------------------
+
+    def set_rate_limit(self, rate: float | None, burst: float | None = None) -> None:
+        """Limit each credential to ``rate`` requests per second, or with None lift the limit.
+
+        Every credential gets its own token bucket of ``burst`` tokens, full at first and
+        refilled at ``rate`` tokens a second; each request to one of the operations that passes
+        authentication takes a token (so a 401 never does, nor does a request a fault
+        answers), and one that finds the bucket empty is answered 429 with ``Retry-After``.
+        Every answer past the limiter carries ``X-RateLimit-Limit`` (``rate`` per second),
+        ``X-RateLimit-Remaining`` (whole tokens left) and ``X-RateLimit-Reset`` (seconds until a
+        token is back, to the millisecond; 0 when one is there): a simulation choice, as the
+        real Studio's rate-limit headers are not documented. Setting a limit, even the same
+        one, starts every bucket full again.
+
+        Args:
+            rate: Requests per second, > 0 (fractions allowed: 0.5 is one every two seconds);
+                None for no limit.
+            burst: The bucket size, >= 1; None for ``max(1, rate)``.
+
+        Raises:
+            ValueError: For a rate or burst out of range, or a burst without a rate.
+        """
+        if rate is None:
+            if burst is not None:
+                raise ValueError("burst needs a rate_limit")
+            self._limiter = None
+        else:
+            self._limiter = TokenBuckets(rate, burst, self._clock)
+
+    @property
+    def rate_limit(self) -> float | None:
+        """Requests per second each credential may make, None if unlimited."""
+        limiter = self._limiter
+        return None if limiter is None else limiter.rate
+
+    @property
+    def burst(self) -> float | None:
+        """The size of each credential's token bucket, None if unlimited."""
+        limiter = self._limiter
+        return None if limiter is None else limiter.burst
+
+    @property
+    def rate_limited_count(self) -> int:
+        """How many requests the rate limit answered 429 (injected 429 faults not included)."""
+        return self._rate_limited_count
+
+    @property
+    def request_count(self) -> int:
+        """How many requests the server received: those the log records, even when it is off."""
+        return self._request_count
+
+    # -- organizations and credentials -------------------------------------------------------
+
+    @property
     def organizations(self) -> Mapping[int, FakeOrganization]:
         """The organizations served, by id (a read-only snapshot)."""
         return MappingProxyType(self._organizations)
 
-    def add_organization(self, organization: FakeOrganization) -> None:
-        """Add an organization, or replace the one with the same id.
+    def add_organization(
+        self, organization: FakeOrganization, *, whitelabel_admin_id: int | None = None
+    ) -> None:
+        """Add an organization, or replace the one with the same id; safe at any time.
 
         Inner organizations of its white label that the studio does not know yet are added with
-        default data.
+        default data (and its ``whitelabel_id``).
+
+        Args:
+            organization: The organization.
+            whitelabel_admin_id: Also make it an inner organization of the white label this
+                known admin organization administers (e.g. to grow a listing between pages).
+
+        Raises:
+            ValueError: If ``whitelabel_admin_id`` is not a known white-label admin
+                organization, or is the organization itself.
+        """
+        with self._lock:
+            self._add_locked((organization,), whitelabel_admin_id)
+
+    def remove_organization(self, organization_id: int) -> FakeOrganization:
+        """Remove an organization entirely (and from every white label); safe at any time.
+
+        Unlike ``set_deleted``, the organization is then unknown to every operation (404).
+
+        Returns:
+            The organization removed.
+
+        Raises:
+            LookupError: If the organization is not known.
         """
         with self._lock:
             organizations = dict(self._organizations)
+            try:
+                removed = organizations.pop(organization_id)
+            except KeyError:
+                raise LookupError(f"organization {organization_id} is not known") from None
+            for other in list(organizations.values()):
+                inner_ids = other.whitelabel_inner_ids
+                if inner_ids is not None and organization_id in inner_ids:
+                    organizations[other.id] = attrs.evolve(
+                        other, whitelabel_inner_ids=inner_ids - {organization_id}
+                    )
+            self._set_organizations(organizations)
+        return removed
+
+    def set_deleted(self, organization_id: int, deleted: bool = True) -> None:
+        """Mark an organization deleted (or not); safe at any time, e.g. between listing pages.
+
+        Raises:
+            LookupError: If the organization is not known.
+        """
+        with self._lock:
+            organization = self._organization(organization_id)
+            organizations = dict(self._organizations)
+            organizations[organization_id] = attrs.evolve(organization, deleted=deleted)
+            self._set_organizations(organizations)
+
+    def _add_locked(
+        self, given: Iterable[FakeOrganization], whitelabel_admin_id: int | None = None
+    ) -> None:
+        organizations = dict(self._organizations)
+        added = list(given)
+        if whitelabel_admin_id is not None:
+            (organization,) = added
+            admin = organizations.get(whitelabel_admin_id)
+            if admin is None or admin.whitelabel_inner_ids is None:
+                raise ValueError(
+                    f"organization {whitelabel_admin_id} is not a known white label admin "
+                    "organization"
+                )
+            if organization.id == admin.id:
+                raise ValueError(
+                    f"organization {admin.id} cannot be an inner organization of itself"
+                )
+            organizations[admin.id] = attrs.evolve(
+                admin, whitelabel_inner_ids=admin.whitelabel_inner_ids | {organization.id}
+            )
+        for organization in added:
             organizations[organization.id] = organization
+        for organization in added:
             for inner_id in sorted(organization.whitelabel_inner_ids or ()):
                 if inner_id not in organizations:
-                    organizations[inner_id] = _varied(inner_id, self._seed)
-            self._organizations = organizations
+                    organizations[inner_id] = _varied(
+                        inner_id, self._seed, whitelabel_id=organization.whitelabel_id
+                    )
+        self._set_organizations(organizations)
+
+    def _set_organizations(self, organizations: dict[int, FakeOrganization]) -> None:
+        # Called with the lock held. The catalog is swapped in one assignment: a request reads
+        # one consistent snapshot.
+        self._catalog = _Catalog(organizations, self._catalog)
+        self._organizations = organizations
 
     def grant(self, credential: Credential, organization_id: int) -> None:
         """Let a credential administer an organization (the credential becomes valid if new)."""
@@ -388,14 +826,15 @@ class FakeStudio:
     def inject(self, fault: Fault, *, times: int = 1, operation: Operation | None = None) -> None:
         """Queue a fault for the next ``times`` matching requests.
 
-        Faults are consumed in the order they were injected: each request to one of the two
+        Faults are consumed in the order they were injected: each request to one of the
         operations takes the first pending fault that applies to its operation.
 
         Args:
             fault: The fault (see ``Fault``).
             times: How many requests it affects.
             operation: Restrict it to one operation; a fault naming a response field is
-                restricted to that field's operation already.
+                restricted to the first operation that has the field unless this names another
+                that has it too (``cpuComputeTime`` is in compute time and organization info).
 
         Raises:
             ValueError: If ``times`` < 1 or ``operation`` contradicts the fault's field.
@@ -403,7 +842,7 @@ class FakeStudio:
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError(f"times must be an int >= 1, got {times!r}")
         implied = fault.operation
-        if operation is not None and implied is not None and operation is not implied:
+        if operation is not None and implied is not None and operation not in fault.operations:
             raise ValueError(f"field {fault.field} is not in {operation} responses")
         with self._lock:
             self._faults.append(_PendingFault(fault, times, operation or implied))
@@ -425,10 +864,15 @@ class FakeStudio:
             return list(self._requests)
 
     def reset(self) -> None:
-        """Clear pending faults and the request log (organizations and credentials stay)."""
+        """Clear pending faults, the request log and the counters.
+
+        Organizations, credentials and rate-limit buckets stay as they are.
+        """
         with self._lock:
             self._faults.clear()
             self._requests.clear()
+            self._request_count = 0
+            self._rate_limited_count = 0
 
     def _take_fault(self, operation: Operation) -> Fault | None:
         with self._lock:
@@ -525,9 +969,9 @@ class FakeStudio:
             raise ValueError(
                 f"project_visibility must be public or private, not {project_visibility!r}"
             )
-        now_ms = to_epoch_ms(self.now())
-        contract_ms = to_epoch_ms(organization.contract_start)
-        cpu, gpu = self._usage_ms(organization, contract_ms, max(now_ms, contract_ms))
+        now = self.now()
+        now_ms = to_epoch_ms(now)
+        cpu, gpu = contract_usage_us(organization, self._seed, now)
         created_ms = to_epoch_ms(organization.created_at)
         total_cpu, total_gpu = self._usage_ms(organization, created_ms, max(now_ms, created_ms))
         projects = organization.project_count
@@ -551,6 +995,218 @@ class FakeStudio:
                 "userCount": users,
             },
         }
+
+    def contract_usage(self, organization_id: int) -> tuple[int, int]:
+        """Return the exact CPU and GPU compute of an organization's running contract.
+
+        The range is ``[contract_start, now())``, no usage before ``created_at``, and nothing if
+        the contract starts after now: the figures of metrics (``cpuComputeTimeCurrentContract``
+        ...) and of organization info (``cpuComputeTime`` ...). Compare the sum with
+        ``entitlements.compute_time_per_year_seconds`` to see whether it is over its limit.
+
+        Returns:
+            ``(cpu_microseconds, gpu_microseconds)``.
+
+        Raises:
+            LookupError: If the organization is not known.
+        """
+        return contract_usage_us(self._organization(organization_id), self._seed, self.now())
+
+    def last_active(self, organization_id: int) -> datetime | None:
+        """Return when an organization was last active (``now() - inactive_for``), None if never.
+
+        Raises:
+            LookupError: If the organization is not known.
+        """
+        inactive = self._organization(organization_id).inactive_for
+        return None if inactive is None else self.now() - inactive
+
+    def inner_organizations(
+        self, organization_id: int, *, include_deleted: bool = False
+    ) -> tuple[FakeOrganization, ...]:
+        """Return the inner organizations of a white label, in id order.
+
+        Args:
+            organization_id: A known white-label admin organization.
+            include_deleted: Include deleted organizations.
+
+        Raises:
+            LookupError: If the organization is not known.
+            ValueError: If it is not a white-label admin organization.
+        """
+        catalog = self._catalog
+        admin = self._admin(catalog, organization_id)
+        return tuple(
+            organization
+            for organization in catalog.inner(admin)
+            if include_deleted or not organization.deleted
+        )
+
+    def organizations_body(
+        self,
+        organization_id: int,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        active: int | None = None,
+        include_deleted: bool = False,
+        search: str | None = None,
+        sort: str | None = None,
+        filters: str | None = None,
+    ) -> dict[str, JsonValue]:
+        """Return the JSON body the listing route answers for this white label, as of now.
+
+        The arguments mean what the query parameters of the same names mean (see the class
+        docstring) and are checked the same way.
+
+        Args:
+            organization_id: A known white-label admin organization.
+            limit: Page size, 0 to ``MAX_PAGE_SIZE``; None for ``DEFAULT_PAGE_SIZE``.
+            offset: Organizations to skip; None for 0.
+            active: Keep organizations active in the last ``active`` days.
+            include_deleted: Include deleted organizations.
+            search: An id, or text the name contains (case-insensitive).
+            sort: E.g. ``"name,-created"``.
+            filters: E.g. ``"billable:true"``.
+
+        Raises:
+            LookupError: If the organization is not known.
+            ValueError: If it is not a white-label admin organization, or for an invalid
+                argument.
+        """
+        query = {
+            name: (str(value),)
+            for name, value in (
+                ("limit", limit),
+                ("offset", offset),
+                ("active", active),
+                ("search", search),
+                ("sort", sort),
+                ("filters", filters),
+            )
+            if value is not None
+        }
+        if include_deleted:
+            query["includeDeleted"] = ("true",)
+        for name, value in (("limit", limit), ("offset", offset), ("active", active)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be an int, got {value!r}")
+        catalog = self._catalog
+        admin = self._admin(catalog, organization_id)
+        body: dict[str, JsonValue] = json.loads(self._listing_json(catalog, admin, query))
+        return body
+
+    def organization_info_body(
+        self, inner_organization_id: int, *, include_deleted: bool = False
+    ) -> dict[str, JsonValue]:
+        """Return the JSON body the organization info route answers for it, as of ``now()``.
+
+        ``cpuComputeTime`` and ``gpuComputeTime`` (seconds) and ``totalComputeTime`` (minutes)
+        are ``contract_usage``, ``computeTimeCurrentContractSince`` its ``contract_start``.
+        ``dailyMetrics`` is null unless ``daily_metrics`` is set; then it holds one record for
+        each of the 365 UTC days before today's, oldest first. Their ``*Seconds`` fields are
+        whole seconds, rounded down; ``computeTimeSeconds`` counts CPU + 3 x GPU, as the spec
+        describes it; the contract totals run from ``computeTimeCalculatedSince``: the contract
+        start, or for days before it the start of the contract year the day was in (and never
+        before ``created_at``). Counts and storage stay constant (as many added as deleted).
+
+        Args:
+            inner_organization_id: A known organization.
+            include_deleted: Answer for a deleted organization too.
+
+        Raises:
+            LookupError: If the organization is not known, or deleted without
+                ``include_deleted``.
+        """
+        organization = self._organization(inner_organization_id)
+        if organization.deleted and not include_deleted:
+            raise LookupError(f"organization {inner_organization_id} is deleted")
+        return self._info_body(organization, self.now())
+
+    def _info_body(self, organization: FakeOrganization, now: datetime) -> dict[str, JsonValue]:
+        cpu, gpu = contract_usage_us(organization, self._seed, now)
+        return {
+            "success": True,
+            "cpuComputeTime": _js_number(cpu / _US_PER_SECOND),
+            "gpuComputeTime": _js_number(gpu / _US_PER_SECOND),
+            "totalComputeTime": _js_number((cpu + gpu) / _US_PER_MINUTE),
+            "billable": organization.billable,
+            "entitlementLimits": dict(organization.entitlements.to_json()),
+            "computeTimeCurrentContractSince": _iso_z(organization.contract_start),
+            "totalStorage": organization.total_storage_bytes,
+            "dailyMetrics": self._daily_metrics_records(organization, now)
+            if self._daily_metrics
+            else None,
+        }
+
+    def _daily_metrics_records(
+        self, organization: FakeOrganization, now: datetime
+    ) -> list[JsonValue]:
+        today_ms = to_epoch_ms(now) // DAY_MS * DAY_MS
+        contract_ms = to_epoch_ms(organization.contract_start)
+        created_ms = to_epoch_ms(organization.created_at)
+        users = organization.user_count
+        staff = organization.edge_impulse_user_count
+        projects = organization.project_count
+        storage = organization.total_storage_bytes
+        profile = _mix(_mix(self._seed + 0xDA11) ^ organization.id)
+        records: list[JsonValue] = []
+        for day in range(_DAILY_METRICS_DAYS, 0, -1):
+            start_ms = today_ms - day * DAY_MS
+            end_ms = start_ms + DAY_MS
+            if contract_ms < end_ms:
+                since_ms = max(contract_ms, created_ms)
+            else:  # a day of an earlier contract
+                since_ms = _contract_year_start_ms(organization.contract_start, end_ms)
+                since_ms = max(since_ms, created_ms)
+            cpu_total, gpu_total = self._usage_ms(organization, since_ms, max(end_ms, since_ms))
+            cpu_day, gpu_day = self._usage_ms(organization, start_ms, end_ms)
+            bits = _mix(profile + day)
+            users_changed = int(bits % 3 == 0)
+            projects_changed = int((bits >> 8) % 4 == 0)
+            storage_changed = (bits >> 16) % (64 << 20)
+            records.append(
+                {
+                    "date": _iso_ms(start_ms),
+                    "totalUsers": users,
+                    "totalStaffUsers": staff,
+                    "totalProjects": projects,
+                    "totalCurrentContractCpuComputeTimeSeconds": cpu_total // _US_PER_SECOND,
+                    "totalCurrentContractGpuComputeTimeSeconds": gpu_total // _US_PER_SECOND,
+                    "totalCurrentContractComputeTimeSeconds": (cpu_total + 3 * gpu_total)
+                    // _US_PER_SECOND,
+                    "computeTimeCalculatedSince": _iso_ms(since_ms),
+                    "totalStorageSizeBytes": storage,
+                    "usersAdded": users_changed,
+                    "staffUsersAdded": 0,
+                    "usersDeleted": users_changed,
+                    "staffUsersDeleted": 0,
+                    "projectsAdded": projects_changed,
+                    "projectsDeleted": projects_changed,
+                    "cpuComputeTimeSeconds": cpu_day // _US_PER_SECOND,
+                    "gpuComputeTimeSeconds": gpu_day // _US_PER_SECOND,
+                    "computeTimeSeconds": (cpu_day + 3 * gpu_day) // _US_PER_SECOND,
+                    "storageBytesAdded": storage_changed,
+                    "storageBytesDeleted": storage_changed,
+                }
+            )
+        return records
+
+    def _admin(self, catalog: _Catalog, organization_id: int) -> FakeOrganization:
+        admin = catalog.organizations.get(organization_id)
+        if admin is None:
+            raise LookupError(f"organization {organization_id} is not known")
+        if admin.whitelabel_inner_ids is None:
+            raise ValueError(f"organization {organization_id} is not a white label admin")
+        return admin
+
+    @staticmethod
+    def _listing_json(
+        catalog: _Catalog, admin: FakeOrganization, query: Mapping[str, tuple[str, ...]]
+    ) -> bytes:
+        total, page = _ListQuery.parse(query).page(catalog, admin)
+        items = b",".join(entry.item_json for entry in page)
+        return b'{"success":true,"total":%d,"organizations":[%b]}' % (total, items)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -635,7 +1291,9 @@ class FakeStudio:
 
     def __repr__(self) -> str:
         where = self.base_url if self._running is not None else "not running"
-        return f"FakeStudio({where}, organizations={sorted(self._organizations)})"
+        ids = sorted(self._organizations)
+        shown = ids if len(ids) <= _SMALL_REPR else f"{len(ids)} ids from {ids[0]} to {ids[-1]}"
+        return f"FakeStudio({where}, organizations={shown})"
 
     def _run(self, ready: threading.Event, outcome: dict[str, Any]) -> None:
         try:
@@ -697,6 +1355,7 @@ class FakeStudio:
                 response = self._answer(operation, ids, request.headers, query, query_error, fault)
         except _ApiError as error:
             response = error_response(error.status, error.message)
+        recorded = None
         if self._record:
             recorded = RecordedRequest(
                 method=request.method,
@@ -710,7 +1369,9 @@ class FakeStudio:
                 http_version=request.version_text,
                 connection_id=request.connection_id,
             )
-            with self._lock:
+        with self._lock:
+            self._request_count += 1
+            if recorded is not None:
                 self._requests.append(recorded)
         if _LOG.isEnabledFor(logging.DEBUG):
             # The path and status only: headers (credentials) are never logged.
@@ -733,25 +1394,42 @@ class FakeStudio:
             if fault.kind is FaultKind.RESPONSE:
                 return HttpResponse(fault.status, fault.body, fault.content_type, fault.headers)
         try:
-            payload = self._operation(operation, ids, headers, query, query_error)
+            credential = self._authenticate(headers)
         except _ApiError as error:
             return error_response(error.status, error.message)
-        if fault is not None:
+        limit_headers: tuple[tuple[str, str], ...] = ()
+        limiter = self._limiter
+        if limiter is not None:
+            allowed, limit_headers, _ = limiter.take(credential)
+            if not allowed:
+                with self._lock:
+                    self._rate_limited_count += 1
+                return error_response(429, _RATE_LIMITED_MESSAGE, limit_headers)
+        try:
+            payload = self._operation(operation, ids, credential, query, query_error)
+        except _ApiError as error:
+            return error_response(error.status, error.message, limit_headers)
+        if fault is not None and fault.field is not None:
+            if isinstance(payload, bytes):
+                payload = json.loads(payload)
             fault.apply(payload)
-        return json_response(200, payload)
+        if isinstance(payload, bytes):
+            return HttpResponse(200, payload, JSON_CONTENT_TYPE, limit_headers)
+        return json_response(200, payload, limit_headers)
 
     def _operation(
         self,
         operation: Operation,
         ids: tuple[str, ...],
-        headers: Headers,
+        credential: Credential,
         query: Mapping[str, tuple[str, ...]],
         query_error: str | None,
-    ) -> dict[str, JsonValue]:
-        credential = self._authenticate(headers)
+    ) -> dict[str, JsonValue] | bytes:
+        """Answer an authenticated request: a JSON payload, or one already encoded."""
         organization_id = _parse_id("organizationId", ids[0])
         inner_id = _parse_id("innerOrganizationId", ids[1]) if len(ids) > 1 else None
-        organizations = self._organizations
+        catalog = self._catalog
+        organizations = catalog.organizations
         organization = organizations.get(organization_id)
         if organization is None:
             raise _ApiError(404, f"Organization {organization_id} not found")
@@ -759,23 +1437,26 @@ class FakeStudio:
             raise _ApiError(
                 403, f"This credential may not administer organization {organization_id}"
             )
-        if inner_id is not None:
+        if operation is not Operation.METRICS:
             inner_ids = organization.whitelabel_inner_ids
             if inner_ids is None:
                 raise _ApiError(
                     403, f"Organization {organization_id} is not a white label admin organization"
                 )
-            if inner_id not in organizations:
-                raise _ApiError(404, f"Organization {inner_id} not found")
-            if inner_id not in inner_ids:
-                raise _ApiError(
-                    403,
-                    f"Organization {inner_id} is not part of the white label of organization "
-                    f"{organization_id}",
-                )
+            if inner_id is not None:
+                if inner_id not in organizations:
+                    raise _ApiError(404, f"Organization {inner_id} not found")
+                if inner_id not in inner_ids:
+                    raise _ApiError(
+                        403,
+                        f"Organization {inner_id} is not part of the white label of "
+                        f"organization {organization_id}",
+                    )
         try:
             if query_error is not None:
                 raise ParameterError(query_error)
+            if operation is Operation.ORGANIZATIONS:
+                return self._listing_json(catalog, organization, query)
             if operation is Operation.COMPUTE_TIME:
                 assert inner_id is not None  # the route has two ids
                 start = parse_date_time("startDate", single(query, "startDate"))
@@ -785,6 +1466,17 @@ class FakeStudio:
                         f"endDate ({_iso_z(end)}) must not be before startDate ({_iso_z(start)})"
                     )
                 return self.compute_time_body(inner_id, start, end)
+            if operation is Operation.ORGANIZATION_INFO:
+                assert inner_id is not None  # the route has two ids
+                include_deleted = parse_bool("includeDeleted", single(query, "includeDeleted"))
+                inner = organizations[inner_id]
+                if inner.deleted and not include_deleted:
+                    raise _ApiError(
+                        404,
+                        f"Organization {inner_id} not found: it is deleted "
+                        "(includeDeleted=true shows deleted organizations)",
+                    )
+                return self._info_body(inner, self.now())
             exclude = parse_bool(
                 "excludeEdgeImpulseUsers", single(query, "excludeEdgeImpulseUsers")
             )
