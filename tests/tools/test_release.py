@@ -258,7 +258,7 @@ def _header(spec: bytes, config: bytes) -> str:
         "# `make generate` (openapi/tools/generate.py), which ran:\n"
         "#   openapi-python-client generate ...\n"
         "# Generator: openapi-python-client 0.29.1, formatted by ruff 0.17.6\n"
-        f"# Spec:   openapi/edge-impulse.yaml sha256 {hashlib.sha256(spec).hexdigest()}\n"
+        f"# Spec:   openapi/edge-impulse.yaml content sha256 {hashlib.sha256(spec).hexdigest()}\n"
         f"# Config: generator-config.yaml sha256 {hashlib.sha256(config).hexdigest()}\n"
     )
 
@@ -502,3 +502,11 @@ def test_tag_refuses_when_the_version_is_tagged_on_another_commit(
     assert status == 1
     assert "tag v0.2.0 already exists on" in err
     assert "never moved" in err
+
+
+def test_a_new_provenance_comment_alone_does_not_stale_the_generated_code(tmp_path: Path) -> None:
+    # generate.py hashes the slice's content, not its comment header; so does the check.
+    _write_sources(tmp_path)
+    spec = tmp_path / "openapi" / "edge-impulse.yaml"
+    spec.write_bytes(b"# Source sha256: 1234\n" + spec.read_bytes())
+    assert release.check_generated(tmp_path) == []
