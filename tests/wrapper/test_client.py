@@ -593,6 +593,7 @@ class TestComputeTime:
         assert data == {
             "organization_id": 1,
             "inner_organization_id": 2,
+            "inner_organization_name": None,
             "start": "2024-05-01T00:00:00Z",
             "end": "2024-06-01T00:00:00Z",
             "unit": unit,

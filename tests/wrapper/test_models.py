@@ -65,6 +65,7 @@ def test_compute_time_to_dict_in_each_unit() -> None:
     assert usage().to_dict() == {
         "organization_id": 1,
         "inner_organization_id": 2,
+        "inner_organization_name": None,
         "start": "2024-05-01T00:00:00Z",
         "end": "2024-06-01T00:00:00Z",
         "unit": "minutes",

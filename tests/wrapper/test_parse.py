@@ -180,11 +180,12 @@ def test_a_read_cut_inside_the_key_leaves_no_prefix() -> None:
 
 @given(st.text(max_size=60), st.integers(0, len(SECRET)))
 def test_redact_with_cut_never_leaves_a_prefix(prefix: str, keep: int) -> None:
-    redact = redactor()
-    scrubbed = redact(prefix + SECRET[:keep], cut=True)
-    if keep >= 1:
-        assert not scrubbed.endswith(SECRET[:keep])
-    assert SECRET not in scrubbed
+    text = prefix + SECRET[:keep]
+    scrubbed = redactor()(text, cut=True)
+    # Only a tail is removed, and at least the cut-off part of the key (a character or two
+    # more is fine: the text was being cut anyway).
+    assert text.startswith(scrubbed)
+    assert len(text) - len(scrubbed) >= keep
 
 
 # ---- values ------------------------------------------------------------------------------------

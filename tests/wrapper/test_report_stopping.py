@@ -32,6 +32,7 @@ from ei_usage import (
     ReportInterrupted,
 )
 from ei_usage import _report as report_module
+from ei_usage import _runner as runner
 from ei_usage.testing import FakeStudio, Fault
 
 from .hostile import closed_port, hostile, read_head
@@ -317,9 +318,9 @@ def test_report_interrupted_is_not_swallowed_by_except_exception() -> None:
 
 
 def test_connection_errors_count_toward_the_breaker_only_when_final() -> None:
-    breaker = report_module._Breaker(2)
+    breaker = runner.Breaker(2)
     period = DateRange.month(2024, 1)
-    failure = report_module.ReportFailure(2, period, APIConnectionError("refused"))
+    failure = APIConnectionError("refused")
     row = ComputeTime(1, 2, period, None, None, None)
     assert breaker.record(failure) is False
     assert breaker.record(row) is False  # a success resets the streak

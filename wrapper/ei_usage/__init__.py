@@ -37,8 +37,22 @@ if TYPE_CHECKING:
         ResponseValidationError,
         ServerError,
     )
-    from ._models import ComputeTime, OrganizationMetrics, ProjectVisibility
-    from ._report import ProgressCallback, Report, ReportFailure, UsageTotals
+    from ._models import (
+        ComputeTime,
+        Entitlements,
+        InnerOrganization,
+        InnerOrganizationUsage,
+        OrganizationMetrics,
+        ProjectVisibility,
+    )
+    from ._report import (
+        EntitlementFailure,
+        EntitlementReport,
+        ProgressCallback,
+        Report,
+        ReportFailure,
+        UsageTotals,
+    )
     from ._units import Unit, convert
 
 __all__ = [
@@ -53,7 +67,12 @@ __all__ = [
     "ComputeTime",
     "DateRange",
     "EdgeImpulseError",
+    "EntitlementFailure",
+    "EntitlementReport",
+    "Entitlements",
     "Every",
+    "InnerOrganization",
+    "InnerOrganizationUsage",
     "NotFoundError",
     "OrganizationMetrics",
     "PermissionDeniedError",
@@ -96,8 +115,13 @@ _HOMES = {
     "ResponseValidationError": "_errors",
     "ServerError": "_errors",
     "ComputeTime": "_models",
+    "Entitlements": "_models",
+    "InnerOrganization": "_models",
+    "InnerOrganizationUsage": "_models",
     "OrganizationMetrics": "_models",
     "ProjectVisibility": "_models",
+    "EntitlementFailure": "_report",
+    "EntitlementReport": "_report",
     "ProgressCallback": "_report",
     "Report": "_report",
     "ReportFailure": "_report",

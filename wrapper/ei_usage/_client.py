@@ -25,9 +25,10 @@ import threading
 import time
 import warnings
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self, TypeVar
 from urllib.parse import quote
 
+import attrs
 import httpx
 
 from edge_impulse_api_client.api.organizations import (
@@ -36,12 +37,18 @@ from edge_impulse_api_client.api.organizations import (
 from edge_impulse_api_client.api.organizations import (
     whitelabel_admin_get_organization_compute_time_usage as _compute_time_op,
 )
+from edge_impulse_api_client.api.organizations import (
+    whitelabel_admin_get_organization_info as _info_op,
+)
+from edge_impulse_api_client.api.organizations import (
+    whitelabel_admin_get_organizations as _organizations_op,
+)
 from edge_impulse_api_client.models.project_visibility import (
     ProjectVisibility as _GeneratedVisibility,
 )
 from edge_impulse_api_client.types import UNSET
 
-from . import _parse, _report, _transport
+from . import _paging, _parse, _report, _runner, _transport
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -57,16 +64,27 @@ from ._errors import (
     APIConnectionError,
     APITimeoutError,
     EdgeImpulseError,
+    ReportInterrupted,
     RequestInfo,
     ResponseTooLargeError,
     ResponseValidationError,
 )
-from ._report import Stopped
+from ._models import InnerOrganization, InnerOrganizationUsage
+from ._report import EntitlementReport
 from ._retry import RetryPolicy
+from ._runner import Stopped
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+    from collections.abc import (
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Iterable,
+        Iterator,
+        Mapping,
+        Sequence,
+    )
     from datetime import timedelta
     from types import TracebackType
 
@@ -105,17 +123,37 @@ def _check_period(period: DateRange | str) -> DateRange:
 
 def _plan(
     organization_id: int,
-    inner_organization_ids: Iterable[int],
+    inner_organizations: Iterable[int | InnerOrganization],
     period: DateRange | str,
     every: Every,
+    *,
+    listed: bool = False,
 ) -> _report.Plan:
-    """Validate a report's arguments, every piece of its period included, before any request."""
+    """Validate a report's arguments, every piece of its period included, before any request.
+
+    ``listed``: the organizations come from the white label's listing, which may be empty.
+    """
     plan = _report.make_plan(
-        organization_id, inner_organization_ids, _check_period(period), every, _check_id
+        organization_id,
+        inner_organizations,
+        _check_period(period),
+        every,
+        _check_id,
+        allow_empty=listed,
     )
     for piece in plan.pieces:
         _period_query(piece)
     return plan
+
+
+def _is_all(value: object) -> bool:
+    if isinstance(value, str | bytes):
+        if value != "all":
+            raise TypeError(
+                "inner organizations must be 'all' or an iterable of ints, not a string"
+            )
+        return True
+    return False
 
 
 class _Call(NamedTuple):
@@ -183,6 +221,117 @@ def _compute_time_call(
     return _Call(method, f"{path}?{_period_query(dr)}", parse)
 
 
+def _call(kwargs: dict[str, Any], parse: Callable[[dict[str, Any], RequestInfo], Any]) -> _Call:
+    """A prepared call from a generated operation's request description."""
+    query = _query(kwargs["params"])
+    return _Call(
+        kwargs["method"].upper(), f"{kwargs['url']}?{query}" if query else kwargs["url"], parse
+    )
+
+
+_MAX_SEARCH_LENGTH = 200
+
+
+class _Listing(NamedTuple):
+    """The validated arguments of an organization listing."""
+
+    organization_id: int
+    include_deleted: bool
+    active_within_days: int | None
+    search: str | None
+    page_size: int
+
+
+def _listing(
+    organization_id: int,
+    include_deleted: bool,
+    active_within_days: int | None,
+    search: str | None,
+    page_size: int,
+) -> _Listing:
+    org = _check_id("organization_id", organization_id)
+    if not isinstance(include_deleted, bool):
+        raise TypeError(f"include_deleted must be a bool, got {type(include_deleted).__name__}")
+    days = (
+        None
+        if active_within_days is None
+        else check_int("active_within_days", active_within_days, minimum=1)
+    )
+    if search is not None:
+        if not isinstance(search, str):
+            raise TypeError(f"search must be a str or None, got {type(search).__name__}")
+        if not search.strip() or len(search) > _MAX_SEARCH_LENGTH or not search.isprintable():
+            raise ValueError(
+                f"search must be printable text of 1 to {_MAX_SEARCH_LENGTH} characters"
+            )
+    size = check_int("page_size", page_size, minimum=2)
+    if size > _paging.MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be at most {_paging.MAX_PAGE_SIZE}, got {size}")
+    return _Listing(org, include_deleted, days, search, size)
+
+
+def _organizations_call(listing: _Listing, page: _paging.Request) -> _Call:
+    kwargs = _organizations_op._get_kwargs(
+        listing.organization_id,
+        active=UNSET if listing.active_within_days is None else listing.active_within_days,
+        include_deleted=listing.include_deleted if listing.include_deleted else UNSET,
+        sort="id",  # the pager's overlap check needs a stable order
+        limit=page.limit,
+        offset=page.offset,
+        search=UNSET if listing.search is None else listing.search,
+    )
+
+    def parse(body: dict[str, Any], request: RequestInfo) -> _parse.Page:
+        return _parse.organizations_page(body, request, limit=page.limit)
+
+    return _call(kwargs, parse)
+
+
+def _paging_error(error: _paging.PagingError, listing: _Listing) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"listing the organizations of {listing.organization_id}: {error}", field="organizations"
+    )
+
+
+def _organization_info_call(
+    organization_id: int, inner_organization_id: int, include_deleted: bool = False
+) -> _Call:
+    org = _check_id("organization_id", organization_id)
+    inner = _check_id("inner_organization_id", inner_organization_id)
+    if not isinstance(include_deleted, bool):
+        raise TypeError(f"include_deleted must be a bool, got {type(include_deleted).__name__}")
+    kwargs = _info_op._get_kwargs(org, inner, include_deleted=include_deleted or UNSET)
+
+    def parse(body: dict[str, Any], request: RequestInfo) -> InnerOrganizationUsage:
+        return _parse.organization_info(
+            body, request, organization_id=org, inner_organization_id=inner
+        )
+
+    return _call(kwargs, parse)
+
+
+def _named(usage: InnerOrganizationUsage, names: Mapping[int, str]) -> InnerOrganizationUsage:
+    name = names.get(usage.inner_organization_id)
+    return usage if name is None else attrs.evolve(usage, inner_organization_name=name)
+
+
+def _inner_ids(
+    inner_organizations: Iterable[int | InnerOrganization],
+) -> tuple[list[int], dict[int, str]]:
+    """Validate an entitlement check's organizations: ids in order, and the names known."""
+    if isinstance(inner_organizations, str | bytes):
+        raise TypeError("inner_organizations must be 'all' or an iterable of ints")
+    ids: dict[int, None] = {}
+    names: dict[int, str] = {}
+    for item in inner_organizations:
+        if isinstance(item, InnerOrganization):
+            ids[item.id] = None
+            names[item.id] = item.name
+        else:
+            ids[_check_id("inner_organization_id", item)] = None
+    return sorted(ids), names
+
+
 def _metrics_call(
     organization_id: int,
     exclude_edge_impulse_users: bool | None,
@@ -217,10 +366,7 @@ def _metrics_call(
             project_visibility=project_visibility,
         )
 
-    query = _query(kwargs["params"])
-    return _Call(
-        kwargs["method"].upper(), f"{kwargs['url']}?{query}" if query else kwargs["url"], parse
-    )
+    return _call(kwargs, parse)
 
 
 # ---- transport errors --------------------------------------------------------------------------
@@ -291,13 +437,16 @@ def _quote(value: str) -> str:
     return value.translate(_PERCENT) if value.isascii() else quote(value, safe="")
 
 
-def _query(params: Mapping[str, str | bool]) -> str:
-    # Booleans as true/false (the official bindings send True/False); everything else
-    # percent-encoded, ":" as %3A, exactly as httpx encodes params.
-    return "&".join(
-        f"{_quote(k)}={_quote(('true' if v else 'false') if isinstance(v, bool) else v)}"
-        for k, v in params.items()
-    )
+def _text(value: str | bool | int) -> str:
+    # Booleans as true/false (the official bindings send True/False), ints in decimal.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _query(params: Mapping[str, str | bool | int]) -> str:
+    # Percent-encoded, ":" as %3A, exactly as httpx encodes params.
+    return "&".join(f"{_quote(k)}={_quote(_text(v))}" for k, v in params.items())
 
 
 def _prepare(
@@ -667,7 +816,7 @@ class Client(_BaseClient):
     def compute_time_report(
         self,
         organization_id: int,
-        inner_organization_ids: Iterable[int],
+        inner_organization_ids: Iterable[int | InnerOrganization] | Literal["all"],
         period: DateRange | str,
         *,
         every: Every = "month",
@@ -684,7 +833,9 @@ class Client(_BaseClient):
 
         Args:
             organization_id: the white-label organization you administer.
-            inner_organization_ids: the organizations within it (duplicates are ignored).
+            inner_organization_ids: the organizations within it (duplicates are ignored): ids,
+                :class:`InnerOrganization` objects (their names go into the rows), or ``"all"`` to
+                list the white label's organizations first (deleted ones left out).
             period: a :class:`DateRange` or a string :meth:`DateRange.parse` accepts.
             every: the calendar unit of each request.
             concurrency: requests in flight at once.
@@ -693,10 +844,15 @@ class Client(_BaseClient):
         Raises:
             ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
                 ``report`` holds every row fetched so far.
+            EdgeImpulseError: listing the organizations (``"all"``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
-        plan = _plan(organization_id, inner_organization_ids, period, every)
         limit = check_int("concurrency", concurrency, minimum=1)
+        listed = _is_all(inner_organization_ids)
+        if listed:
+            _plan(organization_id, [0], period, every)  # everything else checked before listing
+            inner_organization_ids = list(self.inner_organizations(organization_id))
+        plan = _plan(organization_id, inner_organization_ids, period, every, listed=listed)  # type: ignore[arg-type]
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -705,12 +861,117 @@ class Client(_BaseClient):
                 stacklevel=2,
             )
         org = plan.organization_id
-        return _report.run_threads(
-            plan,
-            lambda inner, piece, stop: self._send(_compute_time_call(org, inner, piece), stop),
-            limit,
-            on_progress,
+
+        def send(job: tuple[int, DateRange], stop: threading.Event) -> ComputeTime:
+            return self._send(_compute_time_call(org, *job), stop)  # type: ignore[no-any-return]
+
+        try:
+            outcomes, reason = _runner.run_threads(plan.jobs(), send, limit, on_progress)
+        except _runner.Interrupted as interrupted:
+            report = plan.report(interrupted.outcomes, _runner.INTERRUPTED)
+            raise ReportInterrupted(report) from None
+        return plan.report(outcomes, reason)
+
+    def inner_organizations(
+        self,
+        organization_id: int,
+        *,
+        include_deleted: bool = False,
+        active_within_days: int | None = None,
+        search: str | None = None,
+        page_size: int = _paging.DEFAULT_PAGE_SIZE,
+    ) -> Iterator[InnerOrganization]:
+        """Iterate over the organizations of a white label, paging transparently.
+
+        Pages are read as they are needed, sorted by id; an organization present during the
+        whole listing is yielded exactly once even if others are added or removed meanwhile
+        (see :mod:`ei_usage._paging` for how).
+
+        Args:
+            organization_id: the white-label organization you administer.
+            include_deleted: list deleted organizations too.
+            active_within_days: only organizations active in the last this many days.
+            search: only organizations matching this text (the API matches ids and names).
+            page_size: organizations per request (2 to 1000).
+
+        Raises:
+            EdgeImpulseError: a page could not be read (raised while iterating).
+            ValueError, TypeError: a bad argument (raised at once, before any request).
+        """
+        listing = _listing(organization_id, include_deleted, active_within_days, search, page_size)
+        return self._listing_pages(listing)
+
+    def _listing_pages(self, listing: _Listing) -> Iterator[InnerOrganization]:
+        pager = _paging.Pager(listing.page_size)
+        while True:
+            try:
+                page = pager.next_request()
+                if page is None:
+                    return
+                yield from pager.take(page, self._send(_organizations_call(listing, page)))
+            except _paging.PagingError as error:
+                raise _paging_error(error, listing) from None
+
+    def inner_organization(
+        self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
+    ) -> InnerOrganizationUsage:
+        """Return an inner organization's use of its running contract, with its entitlements.
+
+        Args:
+            organization_id: the white-label organization you administer.
+            inner_organization_id: the organization within it.
+            include_deleted: allow a deleted organization (else the API answers 404).
+
+        Raises:
+            EdgeImpulseError: the request failed (see the exception tree).
+            ValueError, TypeError: a bad argument (before any request).
+        """
+        return self._send(  # type: ignore[no-any-return]
+            _organization_info_call(organization_id, inner_organization_id, include_deleted)
         )
+
+    def entitlement_report(
+        self,
+        organization_id: int,
+        inner_organizations: Iterable[int | InnerOrganization] | Literal["all"] = "all",
+        *,
+        concurrency: int = 8,
+        on_progress: ProgressCallback | None = None,
+    ) -> EntitlementReport:
+        """Return each inner organization's contract usage against its entitlements.
+
+        One request per organization (:meth:`inner_organization`), run like
+        :meth:`compute_time_report`: concurrently, recording failures, stopping when the server
+        is unreachable. Rows come sorted by the highest fraction of any entitlement used.
+
+        Args:
+            organization_id: the white-label organization you administer.
+            inner_organizations: ``"all"`` (list them first, deleted ones left out; their names
+                go into the rows), ids, or :class:`InnerOrganization` objects.
+            concurrency: requests in flight at once.
+            on_progress: ``on_progress(done, total)``, called on this thread as requests finish.
+
+        Raises:
+            ReportInterrupted: Ctrl-C; its ``report`` is the partial :class:`EntitlementReport`.
+            EdgeImpulseError: listing the organizations (``"all"``) failed.
+            ValueError, TypeError: a bad argument (before any request).
+        """
+        org = _check_id("organization_id", organization_id)
+        limit = check_int("concurrency", concurrency, minimum=1)
+        if _is_all(inner_organizations):
+            inner_organizations = list(self.inner_organizations(org))
+        ids, names = _inner_ids(inner_organizations)  # type: ignore[arg-type]
+
+        def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
+            usage = self._send(_organization_info_call(org, inner), stop)
+            return _named(usage, names)
+
+        try:
+            outcomes, reason = _runner.run_threads(ids, send, limit, on_progress)
+        except _runner.Interrupted as interrupted:
+            partial = EntitlementReport.of(org, ids, interrupted.outcomes, _runner.INTERRUPTED)
+            raise ReportInterrupted(partial) from None
+        return EntitlementReport.of(org, ids, outcomes, reason)
 
     def metrics(
         self,
@@ -924,7 +1185,7 @@ class AsyncClient(_BaseClient):
     async def compute_time_report(
         self,
         organization_id: int,
-        inner_organization_ids: Iterable[int],
+        inner_organization_ids: Iterable[int | InnerOrganization] | Literal["all"],
         period: DateRange | str,
         *,
         every: Every = "month",
@@ -939,16 +1200,87 @@ class AsyncClient(_BaseClient):
         others go on. See :meth:`Client.compute_time_report` for the arguments.
 
         Raises:
+            EdgeImpulseError: listing the organizations (``"all"``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
-        plan = _plan(organization_id, inner_organization_ids, period, every)
         limit = check_int("concurrency", concurrency, minimum=1)
+        listed = _is_all(inner_organization_ids)
+        if listed:
+            _plan(organization_id, [0], period, every)  # everything else checked before listing
+            inner_organization_ids = [o async for o in self.inner_organizations(organization_id)]
+        plan = _plan(organization_id, inner_organization_ids, period, every, listed=listed)  # type: ignore[arg-type]
         org = plan.organization_id
 
-        async def send(inner: int, piece: DateRange) -> ComputeTime:
-            return await self._send(_compute_time_call(org, inner, piece))  # type: ignore[no-any-return]
+        async def send(job: tuple[int, DateRange]) -> ComputeTime:
+            return await self._send(_compute_time_call(org, *job))  # type: ignore[no-any-return]
 
-        return await _report.run_async(plan, send, limit, on_progress)
+        outcomes, reason = await _runner.run_async(plan.jobs(), send, limit, on_progress)
+        return plan.report(outcomes, reason)
+
+    def inner_organizations(
+        self,
+        organization_id: int,
+        *,
+        include_deleted: bool = False,
+        active_within_days: int | None = None,
+        search: str | None = None,
+        page_size: int = _paging.DEFAULT_PAGE_SIZE,
+    ) -> AsyncIterator[InnerOrganization]:
+        """Iterate (``async for``) over the organizations of a white label, paging as needed.
+
+        See :meth:`Client.inner_organizations`. Arguments are checked at once, before any
+        request.
+        """
+        listing = _listing(organization_id, include_deleted, active_within_days, search, page_size)
+        return self._listing_pages(listing)
+
+    async def _listing_pages(self, listing: _Listing) -> AsyncIterator[InnerOrganization]:
+        pager = _paging.Pager(listing.page_size)
+        while True:
+            try:
+                page = pager.next_request()
+                if page is None:
+                    return
+                fresh = pager.take(page, await self._send(_organizations_call(listing, page)))
+            except _paging.PagingError as error:
+                raise _paging_error(error, listing) from None
+            for organization in fresh:
+                yield organization
+
+    async def inner_organization(
+        self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
+    ) -> InnerOrganizationUsage:
+        """Return an inner organization's use of its running contract, with its entitlements.
+
+        See :meth:`Client.inner_organization`.
+        """
+        return await self._send(  # type: ignore[no-any-return]
+            _organization_info_call(organization_id, inner_organization_id, include_deleted)
+        )
+
+    async def entitlement_report(
+        self,
+        organization_id: int,
+        inner_organizations: Iterable[int | InnerOrganization] | Literal["all"] = "all",
+        *,
+        concurrency: int = 8,
+        on_progress: ProgressCallback | None = None,
+    ) -> EntitlementReport:
+        """Return each inner organization's contract usage against its entitlements.
+
+        See :meth:`Client.entitlement_report`.
+        """
+        org = _check_id("organization_id", organization_id)
+        limit = check_int("concurrency", concurrency, minimum=1)
+        if _is_all(inner_organizations):
+            inner_organizations = [o async for o in self.inner_organizations(org)]
+        ids, names = _inner_ids(inner_organizations)  # type: ignore[arg-type]
+
+        async def send(inner: int) -> InnerOrganizationUsage:
+            return _named(await self._send(_organization_info_call(org, inner)), names)
+
+        outcomes, reason = await _runner.run_async(ids, send, limit, on_progress)
+        return EntitlementReport.of(org, ids, outcomes, reason)
 
     async def metrics(
         self,

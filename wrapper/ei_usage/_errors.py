@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import timedelta
 
-    from ._report import Report
+    from ._report import EntitlementReport, Report
 
 
 def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -246,7 +246,7 @@ class ReportError(EdgeImpulseError):
 
 
 class ReportInterrupted(_Picklable, KeyboardInterrupt):
-    """Ctrl-C stopped a sync report; ``report`` holds every row that had finished.
+    """Ctrl-C stopped a sync report or entitlement check; ``report`` holds what had finished.
 
     It is a :class:`KeyboardInterrupt`, so a program that does not look for it still stops; one
     that does can keep what was fetched::
@@ -257,10 +257,11 @@ class ReportInterrupted(_Picklable, KeyboardInterrupt):
             report = interrupted.report  # report.not_attempted lists what is missing
 
     Attributes:
-        report: the partial report (``report.stop_reason`` says it was interrupted).
+        report: the partial :class:`~ei_usage.Report` (or :class:`~ei_usage.EntitlementReport`
+            for ``entitlement_report``); its ``stop_reason`` says it was interrupted.
     """
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report | EntitlementReport) -> None:
         super().__init__("report interrupted")
         self.report = report
 

@@ -7,6 +7,7 @@ zero. ``to_dict`` gives plain JSON-ready values in one chosen unit, and says whi
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -45,6 +46,8 @@ class ComputeTime:
         gpu: GPU compute time (the API reports seconds), or None if the API omitted it.
         total: total compute time (the API reports minutes, "calculated as CPU + GPU minutes"), or
             None if the API omitted it.
+        inner_organization_name: the inner organization's name when a report listed it (the
+            compute-time operation itself does not say), else None.
     """
 
     organization_id: int
@@ -53,6 +56,7 @@ class ComputeTime:
     cpu: timedelta | None
     gpu: timedelta | None
     total: timedelta | None
+    inner_organization_name: str | None = None
 
     @property
     def discrepancy(self) -> timedelta | None:
@@ -73,6 +77,7 @@ class ComputeTime:
         return {
             "organization_id": self.organization_id,
             "inner_organization_id": self.inner_organization_id,
+            "inner_organization_name": self.inner_organization_name,
             "start": format_iso_z(self.period.start),
             "end": format_iso_z(self.period.end),
             "unit": u.value,
@@ -148,3 +153,189 @@ class OrganizationMetrics:
             "exclude_edge_impulse_users": self.exclude_edge_impulse_users,
             "project_visibility": self.project_visibility,
         }
+
+
+def used_fraction(used: float | None, limit: float | None) -> float | None:
+    """Return ``used / limit``; None when either is unknown or there is no limit.
+
+    A limit of zero with some use is ``math.inf`` (over any threshold); with none, 0.
+    """
+    if used is None or limit is None:
+        return None
+    if limit == 0:
+        return math.inf if used > 0 else 0.0
+    return used / limit
+
+
+@attrs.frozen
+class Entitlements:
+    """What an inner organization's contract allows it per year.
+
+    None means the API states no limit (unlimited), never zero.
+
+    Attributes:
+        compute_time_per_year: CPU + GPU compute time (``computeTimePerYear``, seconds on the wire).
+        gpu_compute_time_per_year: GPU compute time (``gpuComputeTimePerYear``, seconds).
+        storage_bytes: storage (``totalStorage``, bytes).
+        projects: number of projects (``numberOfProjects``).
+        users: number of users (``numberOfUsers``).
+    """
+
+    compute_time_per_year: timedelta | None = None
+    gpu_compute_time_per_year: timedelta | None = None
+    storage_bytes: int | None = None
+    projects: int | None = None
+    users: int | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        """Whether no limit at all is set."""
+        return all(value is None for value in attrs.astuple(self))
+
+    def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
+        """Return plain JSON-ready values, durations as numbers of ``unit`` (None: unlimited)."""
+        u = as_unit(unit)
+        return {
+            "unit": u.value,
+            "compute_time_per_year": _in(u, self.compute_time_per_year),
+            "gpu_compute_time_per_year": _in(u, self.gpu_compute_time_per_year),
+            "storage_bytes": self.storage_bytes,
+            "projects": self.projects,
+            "users": self.users,
+        }
+
+
+@attrs.frozen
+class InnerOrganization:
+    """An organization within a white label, as the white label's listing describes it.
+
+    Attributes:
+        id: the inner organization's id.
+        name: its name.
+        created: when it was created (aware UTC).
+        billable: whether it is billed, or None when the API did not say.
+        whitelabel_id: the white label it belongs to, or None when the API did not say.
+        private_project_count: how many private projects it has.
+        entitlements: what its contract allows.
+    """
+
+    id: int
+    name: str
+    created: datetime
+    billable: bool | None
+    whitelabel_id: int | None
+    private_project_count: int
+    entitlements: Entitlements
+
+    def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
+        """Return plain JSON-ready values, durations as numbers of ``unit``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created": format_iso_z(self.created),
+            "billable": self.billable,
+            "whitelabel_id": self.whitelabel_id,
+            "private_project_count": self.private_project_count,
+            "entitlements": self.entitlements.to_dict(unit),
+        }
+
+
+@attrs.frozen
+class InnerOrganizationUsage:
+    """An inner organization's use of its running contract, against its entitlements.
+
+    Attributes:
+        organization_id: the white-label (outer) organization.
+        inner_organization_id: the organization whose usage this is.
+        cpu: CPU compute time since the contract started (seconds on the wire), or None.
+        gpu: GPU compute time since the contract started (seconds on the wire), or None.
+        total: total compute time since the contract started (minutes on the wire), or None.
+        contract_since: when the running contract's count started (aware UTC), or None.
+        storage_bytes: storage used. The spec gives no unit; it states bytes for the matching
+            entitlement, so ei-usage reads bytes. None when the API did not say.
+        billable: whether the organization is billed, or None when the API did not say.
+        entitlements: what its contract allows.
+        inner_organization_name: its name when a report listed it, else None.
+    """
+
+    organization_id: int
+    inner_organization_id: int
+    cpu: timedelta | None
+    gpu: timedelta | None
+    total: timedelta | None
+    contract_since: datetime | None
+    storage_bytes: int | None
+    billable: bool | None
+    entitlements: Entitlements
+    inner_organization_name: str | None = None
+
+    @property
+    def compute(self) -> timedelta | None:
+        """CPU + GPU compute time, what ``computeTimePerYear`` limits; None if either is unknown."""
+        return None if self.cpu is None or self.gpu is None else self.cpu + self.gpu
+
+    @property
+    def compute_used_fraction(self) -> float | None:
+        """CPU + GPU compute time over ``compute_time_per_year``; None when unlimited or unknown."""
+        limit = self.entitlements.compute_time_per_year
+        used = self.compute
+        return used_fraction(
+            None if used is None else used.total_seconds(),
+            None if limit is None else limit.total_seconds(),
+        )
+
+    @property
+    def gpu_used_fraction(self) -> float | None:
+        """GPU compute time over ``gpu_compute_time_per_year``; None when unlimited or unknown."""
+        limit = self.entitlements.gpu_compute_time_per_year
+        return used_fraction(
+            None if self.gpu is None else self.gpu.total_seconds(),
+            None if limit is None else limit.total_seconds(),
+        )
+
+    @property
+    def storage_used_fraction(self) -> float | None:
+        """Storage used over the storage entitlement; None when unlimited or unknown."""
+        return used_fraction(self.storage_bytes, self.entitlements.storage_bytes)
+
+    @property
+    def highest_used_fraction(self) -> float | None:
+        """The largest of the three fractions (what an alert looks at); None if none is known."""
+        fractions = (
+            self.compute_used_fraction,
+            self.gpu_used_fraction,
+            self.storage_used_fraction,
+        )
+        known = [f for f in fractions if f is not None]
+        return max(known) if known else None
+
+    def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
+        """Return plain JSON-ready values, durations as numbers of ``unit``.
+
+        Fractions are numbers (1.0 = the whole entitlement), null when there is no limit, and the
+        string ``"infinite"`` for use against a limit of zero (JSON has no infinity).
+        """
+        u = as_unit(unit)
+        return {
+            "organization_id": self.organization_id,
+            "inner_organization_id": self.inner_organization_id,
+            "inner_organization_name": self.inner_organization_name,
+            "unit": u.value,
+            "cpu": _in(u, self.cpu),
+            "gpu": _in(u, self.gpu),
+            "total": _in(u, self.total),
+            "compute": _in(u, self.compute),
+            "contract_since": None
+            if self.contract_since is None
+            else format_iso_z(self.contract_since),
+            "storage_bytes": self.storage_bytes,
+            "billable": self.billable,
+            "entitlements": self.entitlements.to_dict(u),
+            "compute_used_fraction": _fraction(self.compute_used_fraction),
+            "gpu_used_fraction": _fraction(self.gpu_used_fraction),
+            "storage_used_fraction": _fraction(self.storage_used_fraction),
+        }
+
+
+def _fraction(value: float | None) -> float | str | None:
+    return "infinite" if value is not None and math.isinf(value) else value

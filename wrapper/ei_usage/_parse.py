@@ -19,15 +19,32 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from edge_impulse_api_client.models.admin_get_organization_compute_time_usage_response import (
     AdminGetOrganizationComputeTimeUsageResponse,
 )
+from edge_impulse_api_client.models.admin_get_organizations_response import (
+    AdminGetOrganizationsResponse,
+)
+from edge_impulse_api_client.models.admin_get_organizations_response_organizations_item import (
+    AdminGetOrganizationsResponseOrganizationsItem,
+)
+from edge_impulse_api_client.models.admin_organization_info_response import (
+    AdminOrganizationInfoResponse,
+)
+from edge_impulse_api_client.models.entitlement_limits import EntitlementLimits
 from edge_impulse_api_client.models.organization_metrics_response import (
     OrganizationMetricsResponse,
 )
-from edge_impulse_api_client.types import UNSET
+from edge_impulse_api_client.types import UNSET, Unset
 
 from ._dates import to_utc
 from ._errors import APIError, RateLimitError, ResponseValidationError, ServerError
 from ._errors import status_error_class as _status_error_class
-from ._models import ComputeTime, OrganizationMetrics, ProjectVisibility
+from ._models import (
+    ComputeTime,
+    Entitlements,
+    InnerOrganization,
+    InnerOrganizationUsage,
+    OrganizationMetrics,
+    ProjectVisibility,
+)
 from ._retry import parse_retry_after
 from ._units import minutes, seconds
 
@@ -404,24 +421,20 @@ _METRIC_FIELDS = {
 }
 
 
-def _utc(value: datetime, body: Mapping[str, Any], request: RequestInfo) -> datetime:
+def _utc(
+    value: datetime,
+    body: Mapping[str, Any],
+    path: str,
+    container: Mapping[str, Any],
+    request: RequestInfo,
+) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        _invalid(
-            body,
-            "metrics.jobsComputeTimeCurrentYearSince",
-            "a date-time with a UTC offset",
-            request,
-            container=body["metrics"],
-        )
+        _invalid(body, path, "a date-time with a UTC offset", request, container=container)
     try:
         return to_utc(value)
     except ValueError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         _invalid(
-            body,
-            "metrics.jobsComputeTimeCurrentYearSince",
-            "a date-time within years 1 to 9999 in UTC",
-            request,
-            container=body["metrics"],
+            body, path, "a date-time within years 1 to 9999 in UTC", request, container=container
         )
 
 
@@ -474,7 +487,11 @@ def organization_metrics(
             request,
         ),
         jobs_compute_time_current_year_since=_utc(
-            m.jobs_compute_time_current_year_since, body, request
+            m.jobs_compute_time_current_year_since,
+            body,
+            "metrics.jobsComputeTimeCurrentYearSince",
+            metrics,
+            request,
         ),
         cpu_compute_time_current_contract=_duration(
             body,
@@ -495,4 +512,198 @@ def organization_metrics(
         user_count=int(m.user_count),
         exclude_edge_impulse_users=exclude_edge_impulse_users,
         project_visibility=project_visibility,
+    )
+
+
+# ---- the white label's organizations -------------------------------------------------------------
+
+_ORGANIZATIONS_OP = "whitelabelAdminGetOrganizations"
+_ORGANIZATION_INFO_OP = "whitelabelAdminGetOrganizationInfo"
+_BOOLEAN = (lambda v: isinstance(v, bool), "a boolean")
+_TEXT = (lambda v: isinstance(v, str), "a string")
+_OBJECT = (lambda v: isinstance(v, dict), "an object")
+# Entitlement limits: a number, or null, which like an absent limit means "no limit".
+_LIMIT_AMOUNT = (lambda v: v is None or _is_amount(v), "a finite number >= 0 or null")
+_LIMIT_COUNT = (lambda v: v is None or _is_count(v), "an integer >= 0 or null")
+_LIMIT_FIELDS = {
+    "computeTimePerYear": _LIMIT_AMOUNT,
+    "gpuComputeTimePerYear": _LIMIT_AMOUNT,
+    "totalStorage": _LIMIT_AMOUNT,
+    "numberOfProjects": _LIMIT_COUNT,
+    "numberOfUsers": _LIMIT_COUNT,
+}
+_ITEM_FIELDS = {
+    "id": _INTEGER,
+    "name": _TEXT,
+    "created": _STRING,
+    "privateProjectCount": _INTEGER,
+    "billable": _BOOLEAN,
+    "whitelabelId": _INTEGER,
+    "entitlementLimits": _OBJECT,
+}
+_ITEM_REQUIRED = frozenset({"id", "name", "created", "privateProjectCount"})
+_INFO_FIELDS = {
+    **_COMPUTE_TIME_FIELDS,
+    "billable": _BOOLEAN,
+    "entitlementLimits": _OBJECT,
+    "computeTimeCurrentContractSince": _STRING,
+    "totalStorage": _NUMBER,
+}
+
+
+class Page(NamedTuple):
+    """One page of the white label's organization listing."""
+
+    total: int
+    items: tuple[InnerOrganization, ...]
+
+
+def _entitlements(
+    body: Mapping[str, Any], limits: Mapping[str, Any], prefix: str, request: RequestInfo
+) -> Entitlements:
+    _check(body, limits, prefix, _LIMIT_FIELDS, _NONE_REQUIRED, request)
+
+    def seconds_of(key: str) -> timedelta | None:
+        value = limits.get(key)
+        return None if value is None else _duration(body, prefix + key, value, seconds, request)
+
+    def count_of(key: str) -> int | None:
+        value = limits.get(key)
+        return None if value is None else int(value)
+
+    storage = limits.get("totalStorage")
+    return Entitlements(
+        compute_time_per_year=seconds_of("computeTimePerYear"),
+        gpu_compute_time_per_year=seconds_of("gpuComputeTimePerYear"),
+        storage_bytes=None if storage is None else round(storage),
+        projects=count_of("numberOfProjects"),
+        users=count_of("numberOfUsers"),
+    )
+
+
+def _limits_drift(operation: str, prefix: str, limits: Mapping[str, Any]) -> None:
+    model = EntitlementLimits.from_dict(limits)
+    if model.additional_properties:
+        _unknown_fields(operation, prefix, model.additional_properties)
+
+
+def _organization(
+    body: Mapping[str, Any], item: object, index: int, request: RequestInfo
+) -> InnerOrganization:
+    prefix = f"organizations[{index}]."
+    if not isinstance(item, dict):
+        _invalid(body, prefix.rstrip("."), "an object", request, container={})
+    _check(body, item, prefix, _ITEM_FIELDS, _ITEM_REQUIRED, request)
+    try:
+        model = AdminGetOrganizationsResponseOrganizationsItem.from_dict(
+            {k: v for k, v in item.items() if k != "entitlementLimits"}
+        )
+    except ValueError:  # fromisoformat, the only parser here that raises ValueError
+        _invalid(body, prefix + "created", "an ISO-8601 date-time", request, container=item)
+    except (KeyError, TypeError, AttributeError, OverflowError) as error:
+        _schema_error(body, error, request)
+    if model.additional_properties:
+        _unknown_fields(_ORGANIZATIONS_OP, "organizations[].", model.additional_properties)
+    limits = item.get("entitlementLimits") or {}
+    if limits:
+        _limits_drift(_ORGANIZATIONS_OP, "organizations[].entitlementLimits.", limits)
+    return InnerOrganization(
+        id=int(item["id"]),
+        name=model.name,
+        created=_utc(model.created, body, prefix + "created", item, request),
+        billable=None if isinstance(model.billable, Unset) else model.billable,
+        whitelabel_id=None if isinstance(model.whitelabel_id, Unset) else int(model.whitelabel_id),
+        private_project_count=int(item["privateProjectCount"]),
+        entitlements=_entitlements(body, limits, prefix + "entitlementLimits.", request),
+    )
+
+
+def organizations_page(body: Mapping[str, Any], request: RequestInfo, *, limit: int) -> Page:
+    """Convert a checked ``AdminGetOrganizationsResponse`` body to a page.
+
+    Raises:
+        ResponseValidationError: ``total`` or ``organizations`` is missing or of the wrong type,
+            an item breaks the schema (the field is named with its index), or the page holds
+            more items than were asked for.
+    """
+    _check(
+        body,
+        body,
+        "",
+        {"total": _INTEGER, "organizations": (lambda v: isinstance(v, list), "an array")},
+        frozenset({"total", "organizations"}),
+        request,
+    )
+    items = body["organizations"]
+    if len(items) > limit:
+        raise ResponseValidationError(
+            f"response field organizations holds {len(items)} items, more than the {limit} asked "
+            "for",
+            field="organizations",
+            body=excerpt(body),
+            request=request,
+        )
+    # The top level's unknown fields, without building every item twice.
+    top = AdminGetOrganizationsResponse.from_dict({**body, "organizations": []})
+    if top.additional_properties:
+        _unknown_fields(_ORGANIZATIONS_OP, "", top.additional_properties)
+    return Page(
+        total=int(body["total"]),
+        items=tuple(_organization(body, item, i, request) for i, item in enumerate(items)),
+    )
+
+
+def organization_info(
+    body: Mapping[str, Any],
+    request: RequestInfo,
+    *,
+    organization_id: int,
+    inner_organization_id: int,
+) -> InnerOrganizationUsage:
+    """Convert a checked ``AdminOrganizationInfoResponse`` body to a result.
+
+    ``dailyMetrics`` (up to a year of records) is not read: ei-usage reports no daily figures.
+
+    Raises:
+        ResponseValidationError: a field is null, negative or of the wrong type, the contract
+            date is not a date-time, or none of the three compute times is there.
+    """
+    _check(body, body, "", _INFO_FIELDS, _NONE_REQUIRED, request)
+    try:
+        model = AdminOrganizationInfoResponse.from_dict(
+            {k: v for k, v in body.items() if k not in ("dailyMetrics", "entitlementLimits")}
+        )
+    except ValueError:
+        _invalid(body, "computeTimeCurrentContractSince", "an ISO-8601 date-time", request)
+    except (KeyError, TypeError, AttributeError, OverflowError) as error:
+        _schema_error(body, error, request)
+    if model.additional_properties:
+        _unknown_fields(_ORGANIZATION_INFO_OP, "", model.additional_properties)
+    if not _COMPUTE_TIME_FIELDS.keys() & body.keys():
+        raise ResponseValidationError(
+            "response has none of cpuComputeTime, gpuComputeTime and totalComputeTime",
+            field="cpuComputeTime",
+            body=excerpt(body),
+            request=request,
+        )
+    limits = body.get("entitlementLimits") or {}
+    if limits:
+        _limits_drift(_ORGANIZATION_INFO_OP, "entitlementLimits.", limits)
+    cpu, gpu, total = model.cpu_compute_time, model.gpu_compute_time, model.total_compute_time
+    since = model.compute_time_current_contract_since
+    storage = model.total_storage
+    return InnerOrganizationUsage(
+        organization_id=organization_id,
+        inner_organization_id=inner_organization_id,
+        cpu=None if cpu is UNSET else _duration(body, "cpuComputeTime", cpu, seconds, request),
+        gpu=None if gpu is UNSET else _duration(body, "gpuComputeTime", gpu, seconds, request),
+        total=None
+        if total is UNSET
+        else _duration(body, "totalComputeTime", total, minutes, request),
+        contract_since=None
+        if isinstance(since, Unset)
+        else _utc(since, body, "computeTimeCurrentContractSince", body, request),
+        storage_bytes=None if isinstance(storage, Unset) else round(storage),
+        billable=None if isinstance(model.billable, Unset) else model.billable,
+        entitlements=_entitlements(body, limits, "entitlementLimits.", request),
     )

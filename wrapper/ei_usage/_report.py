@@ -1,48 +1,25 @@
-"""Bulk usage reports: many inner organizations times many periods, with partial failure.
+"""Bulk results: compute time of many inner organizations over periods; entitlement checks.
 
 One failing inner organization (404, 403, exhausted retries) must not lose the others' results, so
-each request's :class:`~ei_usage.EdgeImpulseError` is recorded next to the rows instead of
-aborting the run. An unexpected exception of one request (a bug) is recorded the same way, as an
-``EdgeImpulseError`` whose ``__cause__`` is the original, rather than losing every finished row.
-
-A report stops early, and lists what it did not do in ``Report.not_attempted``:
-
-* when the server is clearly unreachable: after ``stop_after`` consecutive requests failed with a
-  connection error (refused, reset, timed out, bad certificate), the rest are not sent;
-* on Ctrl-C (sync): nothing more is sent, waits and reads in flight end within a fraction of a
-  second, and :class:`~ei_usage.ReportInterrupted` carries the partial report. In async code the
-  caller's cancellation propagates as usual.
-
-The runners keep at most ``concurrency`` requests in flight and never more jobs alive than that:
-memory grows with the rows kept, not with the number of requests planned.
+each request's :class:`~ei_usage.EdgeImpulseError` is recorded next to the rows, and what a run
+did not do (it stopped early: an unreachable server, Ctrl-C) is listed with the reason. The runs
+themselves are :mod:`ei_usage._runner`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, overload
 
 import attrs
 
 from . import _errors
 from ._dates import PERIODS, DateRange, Every
-from ._errors import (
-    APIConnectionError,
-    EdgeImpulseError,
-    ReportError,
-    ReportInterrupted,
-    RequestInfo,
-)
-from ._models import ComputeTime, discrepancy
+from ._errors import EdgeImpulseError, ReportError, RequestInfo
+from ._models import ComputeTime, InnerOrganization, InnerOrganizationUsage, discrepancy
 from ._units import Unit, as_unit, from_timedelta, to_timedelta
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Sequence
 
 ProgressCallback = Callable[[int, int], None]
 """``on_progress(done, total)``: called as each request finishes (successfully or not)."""
@@ -50,13 +27,6 @@ ProgressCallback = Callable[[int, int], None]
 REPORT_FORMAT = "ei-usage.report"
 REPORT_VERSION = 2
 """The version of the report JSON; 1 was 0.1.0's (seconds only, no totals, no format key)."""
-
-DEFAULT_STOP_AFTER = 5
-"""Consecutive connection failures after which a report stops sending (the server is down)."""
-
-
-class Stopped(Exception):  # noqa: N818 - a signal between the client and the runners
-    """A call gave up because its report is stopping; it never leaves the report runners."""
 
 
 @attrs.frozen
@@ -354,6 +324,7 @@ class Report:
                         cpu=duration(r["cpu"]),
                         gpu=duration(r["gpu"]),
                         total=duration(r["total"]),
+                        inner_organization_name=r.get("inner_organization_name"),
                     )
                     for r in data["rows"]
                 ),
@@ -387,212 +358,204 @@ class Plan:
     period: DateRange
     every: Every
     pieces: tuple[DateRange, ...]
+    names: Mapping[int, str] = attrs.field(factory=dict)
 
     @property
     def size(self) -> int:
         """How many requests the report makes."""
         return len(self.inner_organization_ids) * len(self.pieces)
 
-    def jobs(self) -> Iterator[tuple[int, DateRange]]:
-        """Yield ``(inner_organization_id, piece)`` in result order."""
-        for inner in self.inner_organization_ids:
-            for piece in self.pieces:
-                yield inner, piece
+    def jobs(self) -> Sequence[tuple[int, DateRange]]:
+        """Return ``(inner_organization_id, piece)`` of every request, in result order.
+
+        Computed on access, not stored: 20,000 requests cost no more memory than 2,000.
+        """
+        return _Jobs(self.inner_organization_ids, self.pieces)
 
     def report(
         self,
-        outcomes: Sequence[ComputeTime | ReportFailure | None],
+        outcomes: Sequence[ComputeTime | EdgeImpulseError | None],
         stop_reason: str | None = None,
     ) -> Report:
         """Assemble the report from outcomes indexed like :meth:`jobs` (None: not done)."""
-        missing = tuple(job for job, o in zip(self.jobs(), outcomes, strict=True) if o is None)
+        rows: list[ComputeTime] = []
+        errors: list[ReportFailure] = []
+        missing: list[tuple[int, DateRange]] = []
+        for (inner, piece), outcome in zip(self.jobs(), outcomes, strict=True):
+            if outcome is None:
+                missing.append((inner, piece))
+            elif isinstance(outcome, EdgeImpulseError):
+                errors.append(ReportFailure(inner, piece, outcome))
+            else:
+                rows.append(attrs.evolve(outcome, inner_organization_name=self.names.get(inner)))
         return Report(
             organization_id=self.organization_id,
             inner_organization_ids=self.inner_organization_ids,
             period=self.period,
             every=self.every,
-            rows=tuple(o for o in outcomes if isinstance(o, ComputeTime)),
-            errors=tuple(o for o in outcomes if isinstance(o, ReportFailure)),
-            not_attempted=missing,
+            rows=tuple(rows),
+            errors=tuple(errors),
+            not_attempted=tuple(missing),
             stop_reason=stop_reason if missing else None,
         )
 
 
+class _Jobs(Sequence[tuple[int, DateRange]]):
+    """Every (inner organization, piece) pair of a plan, by index."""
+
+    def __init__(self, inner: tuple[int, ...], pieces: tuple[DateRange, ...]) -> None:
+        self._inner = inner
+        self._pieces = pieces
+
+    def __len__(self) -> int:
+        return len(self._inner) * len(self._pieces)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, DateRange]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[int, DateRange]]: ...
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[int, DateRange] | Sequence[tuple[int, DateRange]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        inner, piece = divmod(index % len(self), len(self._pieces))
+        return self._inner[inner], self._pieces[piece]
+
+
 def make_plan(
     organization_id: int,
-    inner_organization_ids: Iterable[int],
+    inner_organizations: Iterable[int | InnerOrganization],
     period: DateRange,
     every: Every,
     check_id: Callable[[str, object], int],
+    *,
+    allow_empty: bool = False,
 ) -> Plan:
-    """Validate a report's arguments before any request.
+    r"""Validate a report's arguments before any request.
+
+    Args:
+        organization_id: the white-label organization.
+        inner_organizations: ids, or listed :class:`InnerOrganization`\ s (their names go into
+            the rows).
+        period: the whole range.
+        every: the calendar unit of each request.
+        check_id: validates one id.
+        allow_empty: no organizations is a valid (empty) report, not a mistake.
 
     Raises:
         ValueError, TypeError: a bad id, an empty list of inner organizations, an unknown
             ``every``.
     """
-    if isinstance(inner_organization_ids, str | bytes):
+    if isinstance(inner_organizations, str | bytes):
         raise TypeError("inner_organization_ids must be an iterable of ints, not a string")
     org = check_id("organization_id", organization_id)
-    inner = sorted({check_id("inner_organization_id", i) for i in inner_organization_ids})
-    if not inner:
+    names: dict[int, str] = {}
+    ids: set[int] = set()
+    for item in inner_organizations:
+        if isinstance(item, InnerOrganization):
+            names[item.id] = item.name
+            ids.add(item.id)
+        else:
+            ids.add(check_id("inner_organization_id", item))
+    if not ids and not allow_empty:
         raise ValueError("inner_organization_ids is empty")
-    return Plan(org, tuple(inner), period, every, tuple(period.split(every)))
+    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names)
 
 
-def _progress(on_progress: ProgressCallback | None, done: int, total: int) -> None:
-    if on_progress is not None:
-        on_progress(done, total)
+# ---- entitlement checks ------------------------------------------------------------------------
 
 
-Outcome = ComputeTime | ReportFailure | None
+@attrs.frozen
+class EntitlementFailure:
+    """One inner organization whose usage could not be read."""
+
+    inner_organization_id: int
+    error: EdgeImpulseError
 
 
-def _unexpected(error: Exception) -> EdgeImpulseError:
-    """Wrap an exception no request should raise (a bug), so the report keeps its rows."""
-    detail = str(error)
-    detail = detail if len(detail) <= 200 else detail[:199] + "…"
-    wrapped = EdgeImpulseError(f"unexpected {type(error).__name__}: {detail}")
-    wrapped.__cause__ = error  # the traceback, for whoever debugs it
-    return wrapped
+def _usage_order(usage: InnerOrganizationUsage) -> tuple[bool, float, int]:
+    fraction = usage.highest_used_fraction
+    # Highest first; organizations with nothing to compare (unlimited) last, then by id.
+    return (fraction is None, -(fraction or 0.0), usage.inner_organization_id)
 
 
-def _failure(inner: int, piece: DateRange, error: Exception) -> Outcome:
-    if isinstance(error, Stopped):
-        return None
-    if isinstance(error, EdgeImpulseError):
-        return ReportFailure(inner, piece, error)
-    return ReportFailure(inner, piece, _unexpected(error))
+@attrs.frozen
+class EntitlementReport:
+    """Each inner organization's use of its running contract, against its entitlements.
 
-
-class _Breaker:
-    """Trips after ``limit`` consecutive connection failures, in the order requests finish."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._streak = 0
-        self.reason: str | None = None
-
-    def record(self, outcome: Outcome) -> bool:
-        """Count one finished request; return True the moment the report should stop."""
-        if isinstance(outcome, ReportFailure) and isinstance(outcome.error, APIConnectionError):
-            self._streak += 1
-            if self._streak >= self._limit and self.reason is None:
-                self.reason = (
-                    f"the server looks unreachable: {self._limit} requests in a row failed to "
-                    f"connect ({outcome.error.message})"
-                )
-                return True
-        elif outcome is not None:
-            self._streak = 0
-        return False
-
-
-async def run_async(
-    plan: Plan,
-    send: Callable[[int, DateRange], Awaitable[ComputeTime]],
-    concurrency: int,
-    on_progress: ProgressCallback | None,
-    *,
-    stop_after: int = DEFAULT_STOP_AFTER,
-) -> Report:
-    """Run a plan on the running event loop with ``concurrency`` workers."""
-    outcomes: list[Outcome] = [None] * plan.size
-    jobs = enumerate(plan.jobs())
-    breaker = _Breaker(stop_after)
-    workers: list[asyncio.Task[None]] = []
-    done = 0
-
-    async def worker() -> None:
-        nonlocal done
-        # Workers pull jobs one at a time: no task per request, so 20,000 requests cost no
-        # more memory than 2,000 beyond their (small) rows.
-        for index, (inner, piece) in jobs:
-            try:
-                outcomes[index] = await send(inner, piece)
-            except Exception as error:  # recorded: one request must not lose all
-                outcomes[index] = _failure(inner, piece, error)
-            done += 1
-            _progress(on_progress, done, plan.size)
-            if breaker.record(outcomes[index]):
-                # Stop the others where they are: their requests count as not attempted.
-                for task in workers:
-                    if task is not asyncio.current_task():
-                        task.cancel()
-                return
-
-    workers.extend(asyncio.ensure_future(worker()) for _ in range(min(concurrency, plan.size)))
-    try:
-        results = await asyncio.gather(*workers, return_exceptions=True)
-    finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-            raise result
-    return plan.report(outcomes, breaker.reason)
-
-
-def run_threads(
-    plan: Plan,
-    send: Callable[[int, DateRange, threading.Event], ComputeTime],
-    concurrency: int,
-    on_progress: ProgressCallback | None,
-    *,
-    stop_after: int = DEFAULT_STOP_AFTER,
-) -> Report:
-    """Run a plan on a thread pool sharing the sync client's connection pool.
-
-    ``on_progress`` is called on the calling thread, never concurrently. ``send`` gets the
-    report's stop event: once it is set, the call sends nothing more and raises ``Stopped``.
-
-    Raises:
-        ReportInterrupted: Ctrl-C; it carries the partial report.
+    Attributes:
+        organization_id: the white-label organization.
+        rows: one usage per inner organization read, the most used (highest fraction of any
+            entitlement) first; organizations without any limit come last.
+        errors: one entry per inner organization that could not be read, by id.
+        not_attempted: the inner organizations not read because the check stopped early.
+        stop_reason: why it stopped early, or None if it ran to the end.
     """
-    outcomes: list[Outcome] = [None] * plan.size
-    stop = threading.Event()
-    breaker = _Breaker(stop_after)
 
-    def attempt(index: int, inner: int, piece: DateRange) -> None:
-        if stop.is_set():
-            return
-        try:
-            outcomes[index] = send(inner, piece, stop)
-        except Exception as error:  # recorded: one request must not lose all
-            outcomes[index] = _failure(inner, piece, error)
+    organization_id: int
+    rows: tuple[InnerOrganizationUsage, ...]
+    errors: tuple[EntitlementFailure, ...] = ()
+    not_attempted: tuple[int, ...] = ()
+    stop_reason: str | None = None
 
-    done = 0
-    pending: dict[Future[None], int] = {}
+    @classmethod
+    def of(
+        cls,
+        organization_id: int,
+        inner_ids: Sequence[int],
+        outcomes: Sequence[InnerOrganizationUsage | EdgeImpulseError | None],
+        stop_reason: str | None,
+    ) -> EntitlementReport:
+        """Assemble a check from outcomes indexed like ``inner_ids`` (None: not done)."""
+        rows = sorted(
+            (o for o in outcomes if isinstance(o, InnerOrganizationUsage)), key=_usage_order
+        )
+        errors = tuple(
+            EntitlementFailure(inner, o)
+            for inner, o in zip(inner_ids, outcomes, strict=True)
+            if isinstance(o, EdgeImpulseError)
+        )
+        missing = tuple(inner for inner, o in zip(inner_ids, outcomes, strict=True) if o is None)
+        return cls(organization_id, tuple(rows), errors, missing, stop_reason if missing else None)
 
-    def settle_one_or_more() -> None:
-        nonlocal done
-        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            index = pending.pop(future)
-            future.result()  # attempt() records every Exception; this re-raises nothing else
-            done += 1
-            _progress(on_progress, done, plan.size)
-            if breaker.record(outcomes[index]):
-                stop.set()
+    @property
+    def ok(self) -> bool:
+        """Whether every inner organization was read."""
+        return not self.errors and not self.not_attempted
 
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ei-usage")
-    try:
-        for index, (inner, piece) in enumerate(plan.jobs()):
-            while len(pending) >= concurrency and not stop.is_set():
-                settle_one_or_more()
-            if stop.is_set():
-                break
-            pending[pool.submit(attempt, index, inner, piece)] = index
-        while pending:
-            settle_one_or_more()
-    except KeyboardInterrupt:
-        # Nothing more is sent; waits and reads in flight see the event and end promptly, and
-        # the rows already fetched go back to the caller with the interruption.
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise ReportInterrupted(plan.report(outcomes, "interrupted (Ctrl-C)")) from None
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-    return plan.report(outcomes, breaker.reason)
+    def at_or_over(self, fraction: float) -> tuple[InnerOrganizationUsage, ...]:
+        """Return the rows using at least ``fraction`` (1.0 = all) of some entitlement."""
+        return tuple(
+            row
+            for row in self.rows
+            if row.highest_used_fraction is not None and row.highest_used_fraction >= fraction
+        )
+
+    def failures_by_cause(self) -> dict[str, tuple[EntitlementFailure, ...]]:
+        """Return the failures grouped by cause, the most frequent first (see Report's)."""
+        groups: dict[str, list[EntitlementFailure]] = {}
+        for failure in self.errors:
+            groups.setdefault(_describe(failure.error), []).append(failure)
+        ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+        return {cause: tuple(failures) for cause, failures in ranked}
+
+    def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
+        """Return plain JSON-ready values, durations as numbers of ``unit``."""
+        u = as_unit(unit)
+        return {
+            "format": "ei-usage.entitlements",
+            "version": 1,
+            "organization_id": self.organization_id,
+            "unit": u.value,
+            "complete": self.ok,
+            "stop_reason": self.stop_reason,
+            "rows": [row.to_dict(u) for row in self.rows],
+            "errors": [
+                {"inner_organization_id": f.inner_organization_id, "error": _error_to_dict(f.error)}
+                for f in self.errors
+            ],
+            "not_attempted": list(self.not_attempted),
+        }

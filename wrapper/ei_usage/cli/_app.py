@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import click
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ei_usage import Report
+
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -277,7 +278,7 @@ def compute_time(
                 on_progress=on_progress,
             )
         except ReportInterrupted as stopped:
-            report, interrupted = stopped.report, True
+            report, interrupted = cast("Report", stopped.report), True
         except ValueError as error:  # e.g. a piece of the period shorter than the wire's ms
             raise click.BadParameter(str(error), param_hint="--period") from None
     if interrupted:
