@@ -178,7 +178,7 @@ def test_a_read_cut_inside_the_key_leaves_no_prefix() -> None:
     assert SECRET[:8] not in str(info.value.body)
 
 
-@given(st.text(max_size=60), st.integers(0, len(SECRET)))
+@given(st.text(max_size=60), st.integers(0, len(SECRET) - 1))
 def test_redact_with_cut_never_leaves_a_prefix(prefix: str, keep: int) -> None:
     text = prefix + SECRET[:keep]
     scrubbed = redactor()(text, cut=True)
