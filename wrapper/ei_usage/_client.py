@@ -126,24 +126,24 @@ def _plan(
     inner_organizations: Iterable[int | InnerOrganization],
     period: DateRange | str,
     every: Every,
-    *,
-    listed: bool = False,
 ) -> _report.Plan:
-    """Validate a report's arguments, every piece of its period included, before any request.
-
-    ``listed``: the organizations come from the white label's listing, which may be empty.
-    """
+    """Validate a report's arguments, every piece of its period included, before any request."""
     plan = _report.make_plan(
-        organization_id,
-        inner_organizations,
-        _check_period(period),
-        every,
-        _check_id,
-        allow_empty=listed,
+        organization_id, inner_organizations, _check_period(period), every, _check_id
     )
     for piece in plan.pieces:
         _period_query(piece)
     return plan
+
+
+def _with_listing(
+    plan: _report.Plan, listing: Sequence[InnerOrganization], replace_ids: bool
+) -> _report.Plan:
+    """Give a plan the listed organizations' names (and, for "all", their ids)."""
+    names = {organization.id: organization.name for organization in listing}
+    if replace_ids:
+        return attrs.evolve(plan, inner_organization_ids=tuple(sorted(names)), names=names)
+    return attrs.evolve(plan, names=names)
 
 
 def _is_all(value: object) -> bool:
@@ -822,6 +822,7 @@ class Client(_BaseClient):
         every: Every = "month",
         concurrency: int = 8,
         on_progress: ProgressCallback | None = None,
+        with_names: bool = False,
     ) -> Report:
         """Return the compute time of many inner organizations, for each piece of ``period``.
 
@@ -835,24 +836,28 @@ class Client(_BaseClient):
             organization_id: the white-label organization you administer.
             inner_organization_ids: the organizations within it (duplicates are ignored): ids,
                 :class:`InnerOrganization` objects (their names go into the rows), or ``"all"`` to
-                list the white label's organizations first (deleted ones left out).
+                list the white label's organizations first (deleted ones included: they used
+                compute time before they were deleted).
             period: a :class:`DateRange` or a string :meth:`DateRange.parse` accepts.
             every: the calendar unit of each request.
             concurrency: requests in flight at once.
             on_progress: ``on_progress(done, total)``, called on this thread as requests finish.
+            with_names: for ids, list the white label's organizations first (one request per
+                100 of them) so that rows carry names; ``"all"`` always does.
 
         Raises:
             ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
                 ``report`` holds every row fetched so far.
-            EdgeImpulseError: listing the organizations (``"all"``) failed.
+            EdgeImpulseError: listing the organizations (``"all"`` or ``with_names``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
         limit = check_int("concurrency", concurrency, minimum=1)
         listed = _is_all(inner_organization_ids)
-        if listed:
-            _plan(organization_id, [0], period, every)  # everything else checked before listing
-            inner_organization_ids = list(self.inner_organizations(organization_id))
-        plan = _plan(organization_id, inner_organization_ids, period, every, listed=listed)  # type: ignore[arg-type]
+        plan = _plan(organization_id, [0] if listed else inner_organization_ids, period, every)  # type: ignore[arg-type]
+        if listed or with_names:
+            # Deleted organizations too: they used compute time before they were deleted.
+            listing = self.inner_organizations(plan.organization_id, include_deleted=True)
+            plan = _with_listing(plan, list(listing), listed)
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -1191,6 +1196,7 @@ class AsyncClient(_BaseClient):
         every: Every = "month",
         concurrency: int = 8,
         on_progress: ProgressCallback | None = None,
+        with_names: bool = False,
     ) -> Report:
         """Return the compute time of many inner organizations, for each piece of ``period``.
 
@@ -1200,15 +1206,16 @@ class AsyncClient(_BaseClient):
         others go on. See :meth:`Client.compute_time_report` for the arguments.
 
         Raises:
-            EdgeImpulseError: listing the organizations (``"all"``) failed.
+            EdgeImpulseError: listing the organizations (``"all"`` or ``with_names``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
         limit = check_int("concurrency", concurrency, minimum=1)
         listed = _is_all(inner_organization_ids)
-        if listed:
-            _plan(organization_id, [0], period, every)  # everything else checked before listing
-            inner_organization_ids = [o async for o in self.inner_organizations(organization_id)]
-        plan = _plan(organization_id, inner_organization_ids, period, every, listed=listed)  # type: ignore[arg-type]
+        plan = _plan(organization_id, [0] if listed else inner_organization_ids, period, every)  # type: ignore[arg-type]
+        if listed or with_names:
+            # Deleted organizations too: they used compute time before they were deleted.
+            listing = self.inner_organizations(plan.organization_id, include_deleted=True)
+            plan = _with_listing(plan, [o async for o in listing], listed)
         org = plan.organization_id
 
         async def send(job: tuple[int, DateRange]) -> ComputeTime:

@@ -431,8 +431,6 @@ def make_plan(
     period: DateRange,
     every: Every,
     check_id: Callable[[str, object], int],
-    *,
-    allow_empty: bool = False,
 ) -> Plan:
     r"""Validate a report's arguments before any request.
 
@@ -443,7 +441,6 @@ def make_plan(
         period: the whole range.
         every: the calendar unit of each request.
         check_id: validates one id.
-        allow_empty: no organizations is a valid (empty) report, not a mistake.
 
     Raises:
         ValueError, TypeError: a bad id, an empty list of inner organizations, an unknown
@@ -460,7 +457,7 @@ def make_plan(
             ids.add(item.id)
         else:
             ids.add(check_id("inner_organization_id", item))
-    if not ids and not allow_empty:
+    if not ids:
         raise ValueError("inner_organization_ids is empty")
     return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ei_usage.testing import Credential, FakeStudio, Fault
+from ei_usage.testing import Credential, FakeStudio, Fault, Operation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -127,8 +127,20 @@ def normalized(text: str) -> str:
     return " ".join(text.split())
 
 
+CT = Operation.COMPUTE_TIME
+
+
+def compute_requests(studio: FakeStudio) -> list[Any]:
+    """The compute-time requests (the command also lists the white label, for names)."""
+    return [request for request in studio.requests if request.operation is CT]
+
+
 def requested_inner_ids(studio: FakeStudio) -> list[int]:
-    return [int(request.path.split("/")[7]) for request in studio.requests]
+    return [int(request.path.split("/")[7]) for request in compute_requests(studio)]
+
+
+def name_of(studio: FakeStudio, org: int) -> str:
+    return studio.organizations[org].name
 
 
 def one_error_line(outcome: Outcome, *words: str) -> str:
@@ -173,7 +185,8 @@ def test_command_help_lists_the_units_and_formats(cli: Cli, command: str) -> Non
     text = normalized(cli.invoke(command, "-h").stdout)
     assert "--unit [seconds|minutes|hours]" in text
     assert "[default: minutes]" in text
-    assert "--format [table|csv|json]" in text
+    formats = "table|csv|json|html" if command == "compute-time" else "table|csv|json"
+    assert f"--format [{formats}]" in text
 
 
 def test_metrics_help_explains_the_metrics_units(cli: Cli) -> None:
@@ -199,6 +212,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
         "kind",
         "organization_id",
         "inner_organization_id",
+        "inner_organization_name",
         "start",
         "end",
         "unit",
@@ -213,6 +227,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
     gpu_seen = False
     for row in rows:
         assert row["organization_id"] == "1"
+        assert row["inner_organization_name"] == name_of(studio, int(row["inner_organization_id"]))
         assert row["unit"] == unit
         want = expected_row(studio, row, unit)
         check_usage(row, want)
@@ -297,6 +312,7 @@ def test_table_is_aligned_with_units_and_totals(cli: Cli, studio: FakeStudio, un
     assert_aligned(text)
     assert header_cells(text) == [
         "Inner org",
+        "Name",
         "Period",
         f"CPU ({unit})",
         f"GPU ({unit})",
@@ -315,6 +331,7 @@ def test_table_is_aligned_with_units_and_totals(cli: Cli, studio: FakeStudio, un
             want_rows.append(
                 [
                     str(org),
+                    name_of(studio, org),
                     label,
                     *(number(e[n], unit) for n in ("cpu", "gpu", "total")),
                     number(0, unit),
@@ -324,6 +341,7 @@ def test_table_is_aligned_with_units_and_totals(cli: Cli, studio: FakeStudio, un
         want_rows.append(
             [
                 str(org),
+                name_of(studio, org),
                 "total",
                 *(number(e[n], unit) for n in ("cpu", "gpu", "total")),
                 number(0, unit),
@@ -335,6 +353,7 @@ def test_table_is_aligned_with_units_and_totals(cli: Cli, studio: FakeStudio, un
     want_rows.append(
         [
             "all",
+            "",
             "2024-Q2",
             number(grand[0] / per, unit),
             number(grand[1] / per, unit),
@@ -350,10 +369,11 @@ def test_table_of_one_period_still_has_the_overall_total(cli: Cli, studio: FakeS
     assert outcome.code == 0
     assert_aligned(outcome.stdout)
     rows = body_rows(outcome.stdout)
-    assert [r[:2] for r in rows] == [["2", "2024-05"], ["3", "2024-05"], ["all", "2024-05"]]
+    assert [[r[0], r[2]] for r in rows] == [["2", "2024-05"], ["3", "2024-05"], ["all", "2024-05"]]
+    assert [r[1] for r in rows] == [name_of(studio, 2), name_of(studio, 3), ""]
     start, end = Q2[1]
     both = sum(sum(studio.usage(org, start, end)) for org in (2, 3))
-    assert rows[-1][4] == number(both / US_PER_UNIT["minutes"], "minutes")
+    assert rows[-1][5] == number(both / US_PER_UNIT["minutes"], "minutes")
 
 
 # -- ordering -------------------------------------------------------------------------------------
@@ -363,7 +383,7 @@ def test_table_of_one_period_still_has_the_overall_total(cli: Cli, studio: FakeS
 def test_rows_are_ordered_by_inner_org_then_period(cli: Cli, studio: FakeStudio, fmt: str) -> None:
     studio.latency = 0.01
     # The first two requests to arrive (early ones in the plan) answer last.
-    studio.inject(Fault.slow(0.15), times=2)
+    studio.inject(Fault.slow(0.15), times=2, operation=CT)
     outcome = cli.invoke(*compute(7, 3, 5, 3, period="2024-Q2", concurrency="4", format=fmt))
     assert outcome.code == 0, outcome.stderr
     assert studio.faults_pending == 0
@@ -376,7 +396,9 @@ def test_rows_are_ordered_by_inner_org_then_period(cli: Cli, studio: FakeStudio,
         rows = json.loads(outcome.stdout)["rows"]
         got = [(r["inner_organization_id"], when(r["start"])) for r in rows]
     else:
-        labels = [r[:2] for r in body_rows(outcome.stdout) if r[1] not in ("total", "2024-Q2")]
+        labels = [
+            (r[0], r[2]) for r in body_rows(outcome.stdout) if r[2] not in ("total", "2024-Q2")
+        ]
         got = [
             (int(org), datetime.strptime(f"{month}-01", "%Y-%m-%d").replace(tzinfo=UTC))
             for org, month in labels
@@ -384,7 +406,7 @@ def test_rows_are_ordered_by_inner_org_then_period(cli: Cli, studio: FakeStudio,
     assert got == want
     assert sorted(requested_inner_ids(studio)) == [3, 3, 3, 5, 5, 5, 7, 7, 7]  # 3 asked once
     # and the requests did overlap: several connections were open at once
-    assert len({request.connection_id for request in studio.requests}) > 1
+    assert len({request.connection_id for request in compute_requests(studio)}) > 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
@@ -396,7 +418,7 @@ def test_concurrency_bounds_the_connections(cli: Cli, studio: FakeStudio, concur
     assert outcome.code == 0
     assert len(read_csv(outcome.stdout)) == 9
     connections = {request.connection_id for request in studio.requests}
-    assert len(studio.requests) == 9
+    assert len(compute_requests(studio)) == 9
     assert 1 <= len(connections) <= concurrency
     if concurrency > 1:
         assert len(connections) > 1
@@ -620,6 +642,7 @@ def test_credential_echoed_by_the_server_is_hidden(cli: Cli, studio: FakeStudio,
         Fault.response(
             400, f"<html><pre>x-api-key: {cli.secret}</pre></html>", content_type="text/html"
         ),
+        operation=CT,
     )
     outcome = cli.invoke(*compute(2, 3, period="2024-05", concurrency="1", format=fmt))
     assert outcome.code == 1
@@ -666,7 +689,7 @@ def test_retries_that_succeed_are_invisible(
 def test_compute_time_with_every_request_failing_exits_1_without_a_table(
     cli: Cli, studio: FakeStudio, waits: list[float]
 ) -> None:
-    studio.inject(Fault.server_error(500), times=4)
+    studio.inject(Fault.server_error(500), times=4, operation=CT)
     outcome = cli.invoke(*compute(2, period="2024-05"))
     assert outcome.code == 1
     assert outcome.stdout == ""  # not a table of zeros
@@ -693,8 +716,8 @@ def test_connection_refused_exits_1(cli: Cli, closed_port: int, waits: list[floa
     assert len(waits) == 3
     outcome = cli.invoke(*compute(2, period="2024-05", format="csv"), env=env)
     assert outcome.code == 1
-    assert read_csv(outcome.stdout) == []
-    assert "APIConnectionError" in outcome.stderr
+    assert outcome.stdout == ""
+    one_error_line(outcome, "connection failed")
 
 
 # -- partial failures -----------------------------------------------------------------------------
@@ -703,7 +726,7 @@ def test_connection_refused_exits_1(cli: Cli, closed_port: int, waits: list[floa
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_partial_failure_in_machine_formats(cli: Cli, studio: FakeStudio, fmt: str) -> None:
     # Not retried, and with one request at a time the first one (inner org 2, April) gets it.
-    studio.inject(Fault.server_error(501, message="Not implemented today"))
+    studio.inject(Fault.server_error(501, message="Not implemented today"), operation=CT)
     outcome = cli.invoke(
         *compute(3, 2, period="2024-Q2", concurrency="1", format=fmt, unit="hours")
     )
@@ -982,15 +1005,16 @@ def test_partial_failure_prints_what_succeeded_and_lists_the_rest(
     assert_aligned(outcome.stdout)
     assert "\x1b" not in outcome.stdout  # no colour codes into a pipe
     rows = body_rows(outcome.stdout)
-    assert [r[:2] for r in rows] == [
+    assert [[r[0], r[2]] for r in rows] == [
         ["2", "2024-04"],
         ["2", "2024-05"],
         ["2", "2024-06"],
         ["2", "total"],
         ["all", "2024-Q2"],
     ]
+    assert rows[0][1] == name_of(studio, 2)
     whole = expected(studio, 2, Q2[0][0], Q2[-1][1], "minutes")
-    assert rows[-1][4] == number(whole["total"], "minutes")
+    assert rows[-1][5] == number(whole["total"], "minutes")
     # One line per cause, however many requests it failed.
     assert outcome.stderr_lines == [
         "ei-usage: 3 of 6 requests failed:",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from ei_usage import Client, Report
-from ei_usage.testing import FakeStudio, Fault
+from ei_usage.testing import FakeStudio, Fault, Operation
 
 from ..hostile import closed_port  # noqa: TID252 - the shared test helper
 from .conftest import SECRET, Cli, clean_environ
@@ -202,7 +202,11 @@ def test_without_verbose_successes_are_silent(cli: Cli) -> None:
 def test_a_thousand_identical_failures_are_one_line(
     cli: Cli, studio: FakeStudio, waits: list[float]
 ) -> None:
-    studio.inject(Fault.server_error(501, message="Not implemented today"), times=1500)
+    studio.inject(
+        Fault.server_error(501, message="Not implemented today"),
+        times=1500,
+        operation=Operation.COMPUTE_TIME,
+    )
     outcome = cli.invoke(*compute(*range(2, 12), period="2020-01..2032-06", concurrency="16"))
     assert outcome.code == 1
     assert outcome.stderr_lines == [
@@ -213,19 +217,31 @@ def test_a_thousand_identical_failures_are_one_line(
     assert outcome.stdout == ""
 
 
-def test_a_dead_server_is_given_up_on_with_a_line_per_cause(cli: Cli, waits: list[float]) -> None:
+def test_a_dead_server_is_one_line_not_120(cli: Cli, waits: list[float]) -> None:
+    # The command lists the white label first (for names): it fails there, once.
     url = f"http://127.0.0.1:{closed_port()}/v1"
     started = time.monotonic()
     outcome = cli.invoke(*compute(*range(2, 12), period="2024"), env={"EI_BASE_URL": url})
     assert time.monotonic() - started < GUARD
     assert outcome.code == 1
+    (line,) = outcome.stderr_lines
+    assert line.startswith("ei-usage: error: connection failed")
+    assert outcome.stdout == ""
+
+
+def test_a_report_that_loses_its_server_midway_stops_with_a_line_per_cause(
+    cli: Cli, studio: FakeStudio, waits: list[float]
+) -> None:
+    # The listing works; then every compute-time request hangs up without an answer.
+    studio.inject(Fault.drop_connection(), times=10_000, operation=Operation.COMPUTE_TIME)
+    outcome = cli.invoke(*compute(*range(2, 12), period="2024", concurrency="2"))
+    assert outcome.code == 1
     lines = outcome.stderr_lines
-    assert lines[0].startswith("ei-usage: ")
     assert "of 120 requests failed:" in lines[0]
     assert "APIConnectionError: connection failed" in lines[1]
-    assert lines[2].startswith("ei-usage: ")
     assert "requests not attempted: the server looks unreachable" in lines[2]
     assert len(lines) == 3
+    assert len([r for r in studio.requests if r.operation is Operation.COMPUTE_TIME]) < 40
 
 
 # ---- one report format ---------------------------------------------------------------------------
@@ -237,7 +253,7 @@ def test_cli_json_reads_back_with_report_from_json(cli: Cli, studio: FakeStudio,
     assert outcome.code == 0, outcome.stderr
     report = Report.from_json(outcome.stdout)
     with Client(SECRET, base_url=studio.base_url) as client:
-        direct = client.compute_time_report(1, [2, 3, 4], "2024")
+        direct = client.compute_time_report(1, [2, 3, 4], "2024", with_names=True)
     assert report.period == direct.period
     assert report.inner_organization_ids == direct.inner_organization_ids
     assert [r.period for r in report.rows] == [r.period for r in direct.rows]

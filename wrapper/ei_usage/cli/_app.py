@@ -7,6 +7,8 @@ are well kept and would be hundreds of lines to do by hand. Exit codes:
 * 1 an API or network failure, or a report where some requests failed or were not attempted;
 * 2 a usage or configuration error (bad option, bad period, bad ``EI_BASE_URL``);
 * 3 authentication or permission: no credential in the environment, 401 or 403;
+* 4 ``check``: some inner organization at or over ``--warn-at`` of an entitlement;
+* 5 ``check``: some inner organization at or over ``--fail-at``;
 * 130 interrupted (Ctrl-C): a report prints what it fetched, marked partial;
 * 141 the output pipe closed early (``| head``), whatever the format.
 
@@ -24,6 +26,7 @@ import click
 
 import ei_usage
 from ei_usage import (
+    APIConnectionError,
     AuthenticationError,
     Client,
     DateRange,
@@ -38,7 +41,7 @@ from . import _render
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ei_usage import Report
+    from ei_usage import EntitlementReport, Report
 
 
 EXIT_FAILURE = 1
@@ -65,6 +68,7 @@ PERIOD_HELP = (
 )
 _UNITS = [u.value for u in Unit]
 _FORMATS = ["table", "csv", "json"]
+_REPORT_FORMATS = [*_FORMATS, "html"]
 _EVERY = ["day", "week", "month", "quarter", "year"]
 
 
@@ -163,8 +167,14 @@ def _read_ids(stream: TextIO) -> list[int]:
     return ids
 
 
-def _output_options(command: Callable[..., None]) -> Callable[..., None]:
+def _output_options(
+    formats: list[str],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Add the options every command shares: --unit, --format, and the connection options."""
+    return lambda command: _add_output_options(command, formats)
+
+
+def _add_output_options(command: Callable[..., None], formats: list[str]) -> Callable[..., None]:
     command = click.option(
         "--verbose",
         is_flag=True,
@@ -178,7 +188,12 @@ def _output_options(command: Callable[..., None]) -> Callable[..., None]:
         "the credential travels unencrypted). Also EI_ALLOW_INSECURE_HTTP=1.",
     )(command)
     command = click.option(
-        "--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True
+        "--format",
+        "fmt",
+        type=click.Choice(formats),
+        default="table",
+        show_default=True,
+        help="html: one self-contained file with charts." if "html" in formats else None,
     )(command)
     return click.option(
         "--unit",
@@ -203,9 +218,10 @@ def cli() -> None:
     help=(
         "Compute time used by inner organizations of a white label, per period.\n\n"
         "One request per inner organization and calendar piece of --period (split by --every); "
-        "a table of every piece with totals per organization and overall. If some requests "
-        "fail, what succeeded is still shown, the failures are listed on stderr and the exit "
-        f"code is 1.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
+        "a table of every piece with totals per organization and overall, named after the "
+        "white label's listing. If some requests fail, what succeeded is still shown, the "
+        "failures are listed on stderr (a line per cause) and the exit code is 1.\n\n"
+        f"{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
     ),
 )
 @click.option(
@@ -228,6 +244,12 @@ def cli() -> None:
     help="A file of inner organization ids, one per line ('#' comments, - for stdin).",
 )
 @click.option(
+    "--all-inner-orgs",
+    is_flag=True,
+    help="Every inner organization of the white label, deleted ones included (they used compute "
+    "time before they were deleted).",
+)
+@click.option(
     "--period",
     required=True,
     callback=_period,
@@ -241,7 +263,7 @@ def cli() -> None:
     show_default=True,
     help="Calendar unit of each row.",
 )
-@_output_options
+@_output_options(_REPORT_FORMATS)
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -253,6 +275,7 @@ def compute_time(
     organization_id: int,
     inner_orgs: tuple[int, ...],
     inner_orgs_file: TextIO | None,
+    all_inner_orgs: bool,
     period: DateRange,
     every: str,
     unit: str,
@@ -263,20 +286,41 @@ def compute_time(
 ) -> None:
     """Compute time used by inner organizations of a white label, per period."""
     ids = list(inner_orgs) + (_read_ids(inner_orgs_file) if inner_orgs_file else [])
-    if not ids:
-        raise click.UsageError("give at least one --inner-org or an --inner-orgs-file")
+    if all_inner_orgs and ids:
+        raise click.UsageError("give --all-inner-orgs or inner organizations, not both")
+    if not ids and not all_inner_orgs:
+        raise click.UsageError(
+            "give at least one --inner-org, an --inner-orgs-file, or --all-inner-orgs"
+        )
     _setup_logging(verbose)
     interrupted = False
     with _client(allow_insecure_http) as client, _render.progress() as on_progress:
-        try:
-            report: Report = client.compute_time_report(
+
+        def run(with_names: bool) -> Report:
+            return client.compute_time_report(
                 organization_id,
-                ids,
+                "all" if all_inner_orgs else ids,
                 period,
                 every=every,  # type: ignore[arg-type]
                 concurrency=concurrency,
                 on_progress=on_progress,
+                with_names=with_names,
             )
+
+        try:
+            try:
+                report = run(with_names=True)
+            except EdgeImpulseError as error:
+                # Listing the white label (for names, or for --all-inner-orgs) failed. Without a
+                # server to talk to, or a credential it accepts, the report would fail too.
+                if (
+                    all_inner_orgs
+                    or _exit_code(error) == EXIT_AUTH
+                    or isinstance(error, APIConnectionError)
+                ):
+                    _fail(error)
+                click.echo(f"ei-usage: names not shown, listing failed: {error}", err=True)
+                report = run(with_names=False)
         except ReportInterrupted as stopped:
             report, interrupted = cast("Report", stopped.report), True
         except ValueError as error:  # e.g. a piece of the period shorter than the wire's ms
@@ -297,6 +341,146 @@ def compute_time(
             _render.report(report, Unit(unit), fmt, sys.stdout)
     if not report.ok:
         _render.failures(report, sys.stderr)
+        sys.exit(EXIT_FAILURE)
+
+
+_ORG_OPTION = click.option(
+    "--org",
+    "organization_id",
+    type=click.IntRange(min=0),
+    required=True,
+    help="The white-label organization you administer.",
+)
+
+
+@cli.command(
+    "orgs",
+    help=(
+        "The inner organizations of a white label: id, name, created, billable and "
+        "entitlements (compute per year in --unit; storage in bytes; no value: unlimited).\n\n"
+        f"{CREDENTIALS_HELP}"
+    ),
+)
+@_ORG_OPTION
+@click.option("--include-deleted", is_flag=True, help="List deleted organizations too.")
+@click.option("--search", metavar="TEXT", help="Only organizations matching TEXT (id or name).")
+@click.option(
+    "--active-within-days",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only organizations active in the last N days.",
+)
+@_output_options(_FORMATS)
+def orgs(
+    organization_id: int,
+    include_deleted: bool,
+    search: str | None,
+    active_within_days: int | None,
+    unit: str,
+    fmt: str,
+    allow_insecure_http: bool,
+    verbose: bool,
+) -> None:
+    """The inner organizations of a white label."""
+    _setup_logging(verbose)
+    with _client(allow_insecure_http) as client:
+        try:
+            listed = list(
+                client.inner_organizations(
+                    organization_id,
+                    include_deleted=include_deleted,
+                    active_within_days=active_within_days,
+                    search=search,
+                )
+            )
+        except EdgeImpulseError as error:
+            _fail(error)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--search") from None
+    with _render.writing():
+        _render.organizations(organization_id, listed, Unit(unit), fmt, sys.stdout)
+
+
+EXIT_WARN = 4
+EXIT_OVER = 5
+
+
+@cli.command(
+    "check",
+    help=(
+        "Each inner organization's use of its running contract against its entitlements "
+        "(compute = CPU + GPU against compute per year, GPU, storage), most used first, with a "
+        "bar per organization.\n\n"
+        "Exit codes, for cron and CI alerting: 0 every organization under --warn-at; 4 some at "
+        "or over --warn-at; 5 some at or over --fail-at (whatever else); 1 none over, but some "
+        "could not be read. An organization counts by the highest fraction of any of its "
+        "entitlements; one without limits never alerts.\n\n"
+        f"{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
+    ),
+)
+@_ORG_OPTION
+@click.option(
+    "--warn-at",
+    type=click.FloatRange(min=0, min_open=True),
+    default=80.0,
+    show_default=True,
+    metavar="PERCENT",
+    help="Warn (exit 4) from this much of an entitlement used.",
+)
+@click.option(
+    "--fail-at",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100.0,
+    show_default=True,
+    metavar="PERCENT",
+    help="Fail (exit 5) from this much of an entitlement used.",
+)
+@_output_options(_REPORT_FORMATS)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+def check(
+    organization_id: int,
+    warn_at: float,
+    fail_at: float,
+    unit: str,
+    fmt: str,
+    allow_insecure_http: bool,
+    verbose: bool,
+    concurrency: int,
+) -> None:
+    """Inner organizations' contract usage against their entitlements."""
+    if warn_at > fail_at:
+        raise click.BadParameter(
+            f"--warn-at ({warn_at:g}) must not be above --fail-at ({fail_at:g})",
+            param_hint="--warn-at",
+        )
+    _setup_logging(verbose)
+    interrupted = False
+    with _client(allow_insecure_http) as client, _render.progress() as on_progress:
+        try:
+            report = client.entitlement_report(
+                organization_id, "all", concurrency=concurrency, on_progress=on_progress
+            )
+        except ReportInterrupted as stopped:
+            report, interrupted = cast("EntitlementReport", stopped.report), True
+        except EdgeImpulseError as error:  # the listing failed
+            _fail(error)
+    thresholds = (warn_at / 100, fail_at / 100)
+    with _render.writing():
+        _render.entitlements(report, Unit(unit), fmt, sys.stdout, *thresholds)
+    _render.check_failures(report, sys.stderr)
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if report.at_or_over(thresholds[1]):
+        sys.exit(EXIT_OVER)
+    if report.at_or_over(thresholds[0]):
+        sys.exit(EXIT_WARN)
+    if not report.ok:
         sys.exit(EXIT_FAILURE)
 
 
@@ -325,7 +509,7 @@ def compute_time(
     type=click.Choice(["public", "private"]),
     help="Count only public or private projects.",
 )
-@_output_options
+@_output_options(_FORMATS)
 def metrics(
     organization_id: int,
     exclude_edge_impulse_users: bool | None,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,7 +27,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from datetime import timedelta
 
-    from ei_usage import OrganizationMetrics, Report, Unit, UsageTotals
+    from ei_usage import (
+        ComputeTime,
+        EntitlementReport,
+        InnerOrganization,
+        InnerOrganizationUsage,
+        OrganizationMetrics,
+        Report,
+        Unit,
+        UsageTotals,
+    )
 
 _SOURCE_NOTE = "The API reports CPU/GPU in seconds and totals in minutes; all shown in {unit}."
 _DECIMALS = {"seconds": 1, "minutes": 2, "hours": 3}
@@ -92,15 +103,19 @@ def progress() -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
+def _plain(text: str) -> str:
+    """Server text made safe for a terminal table: no control characters, no rich markup."""
+    return escape("".join(c if c.isprintable() else " " for c in text))
+
+
 def _number(value: timedelta | None, unit: Unit) -> str:
     if value is None:
         return "n/a"
     return f"{convert(value.total_seconds(), 'seconds', unit):,.{_DECIMALS[unit.value]}f}"
 
 
-def _totals_cells(label: str, period: str, totals: UsageTotals, unit: Unit) -> list[str]:
+def _totals_cells(period: str, totals: UsageTotals, unit: Unit) -> list[str]:
     return [
-        label,
         period,
         _number(totals.cpu, unit),
         _number(totals.gpu, unit),
@@ -113,6 +128,7 @@ CSV_COLUMNS = (
     "kind",
     "organization_id",
     "inner_organization_id",
+    "inner_organization_name",
     "start",
     "end",
     "unit",
@@ -158,6 +174,11 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
     if fmt == "json":
         out.write(result.to_json(unit) + "\n")
         return
+    if fmt == "html":
+        from . import _html
+
+        out.write(_html.compute_time_html(result, unit))
+        return
     partial = ""
     if result.not_attempted:
         partial = (
@@ -170,17 +191,28 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
         title_justify="left",
         caption_justify="left",
     )
+    names = {r.inner_organization_id: r.inner_organization_name for r in result.rows}
+    named = any(names.values())
     table.add_column("Inner org", justify="right")
+    if named:
+        table.add_column("Name", max_width=32, overflow="ellipsis", no_wrap=True)
     table.add_column("Period")
     for name in ("CPU", "GPU", "Total", "Total - (CPU+GPU)"):
         table.add_column(f"{name} ({unit.value})", justify="right")
     by_org = result.totals_by_organization()
     several_periods = len({row.period for row in result.rows}) > 1
+
+    def label(inner: int | str, name: str | None) -> list[str]:
+        return [str(inner), _plain(name or "")] if named else [str(inner)]
+
+    rows_by_org: dict[int, list[ComputeTime]] = {}
+    for row in result.rows:
+        rows_by_org.setdefault(row.inner_organization_id, []).append(row)
     for inner in result.inner_organization_ids:
-        rows = [row for row in result.rows if row.inner_organization_id == inner]
+        rows = rows_by_org.get(inner, [])
         for row in rows:
             table.add_row(
-                str(inner),
+                *label(inner, names.get(inner)),
                 str(row.period),
                 _number(row.cpu, unit),
                 _number(row.gpu, unit),
@@ -188,10 +220,12 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
                 _number(row.discrepancy, unit),
             )
         if rows and several_periods:
-            table.add_row(*_totals_cells(str(inner), "total", by_org[inner], unit), style="bold")
+            cells = _totals_cells("total", by_org[inner], unit)
+            table.add_row(*label(inner, names.get(inner)), *cells, style="bold")
         if rows:
             table.add_section()
-    table.add_row(*_totals_cells("all", str(result.period), result.total(), unit), style="bold")
+    overall = _totals_cells(str(result.period), result.total(), unit)
+    table.add_row(*label("all", ""), *overall, style="bold")
     _console(out).print(table)
 
 
@@ -289,3 +323,224 @@ def _visibility(value: str | None) -> str:
 
 def _staff(excluded: bool | None) -> str:
     return "without Edge Impulse staff" if excluded else "all"
+
+
+# ---- orgs ---------------------------------------------------------------------------------------
+
+ORGANIZATION_COLUMNS = (
+    "id",
+    "name",
+    "created",
+    "billable",
+    "whitelabel_id",
+    "private_project_count",
+    "unit",
+    "compute_time_per_year",
+    "gpu_compute_time_per_year",
+    "storage_bytes",
+    "projects",
+    "users",
+)
+
+
+def _limit(value: int | None) -> str:
+    return "unlimited" if value is None else f"{value:,}"
+
+
+def _allowed(value: timedelta | None, unit: Unit) -> str:
+    return "unlimited" if value is None else _number(value, unit)
+
+
+def organizations(
+    organization_id: int, listed: list[InnerOrganization], unit: Unit, fmt: str, out: TextIO
+) -> None:
+    """Write a white label's inner organizations in ``fmt`` (None limits: unlimited)."""
+    if fmt == "json":
+        data = {
+            "organization_id": organization_id,
+            "unit": unit.value,
+            "organizations": [o.to_dict(unit) for o in listed],
+        }
+        out.write(json.dumps(data, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=ORGANIZATION_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for organization in listed:
+            row = organization.to_dict(unit)
+            limits = row.pop("entitlements")
+            writer.writerow({**row, **limits})
+        return
+    table = Table(
+        title=f"Inner organizations of white label {organization_id}: {len(listed):,}",
+        caption=f"Entitlements per year; compute in {unit.value}, storage in bytes; "
+        "unlimited: no limit set.",
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("Id", justify="right")
+    table.add_column("Name", max_width=40, overflow="ellipsis", no_wrap=True)
+    table.add_column("Created")
+    table.add_column("Billable")
+    table.add_column(f"Compute/yr ({unit.value})", justify="right")
+    table.add_column(f"GPU/yr ({unit.value})", justify="right")
+    table.add_column("Storage", justify="right")
+    table.add_column("Projects", justify="right")
+    table.add_column("Users", justify="right")
+    for o in listed:
+        e = o.entitlements
+        table.add_row(
+            str(o.id),
+            _plain(o.name),
+            o.created.strftime("%Y-%m-%d"),
+            {True: "yes", False: "no", None: "?"}[o.billable],
+            "unlimited"
+            if e.compute_time_per_year is None
+            else _number(e.compute_time_per_year, unit),
+            "unlimited"
+            if e.gpu_compute_time_per_year is None
+            else _number(e.gpu_compute_time_per_year, unit),
+            "unlimited" if e.storage_bytes is None else _storage(e.storage_bytes),
+            _limit(e.projects),
+            _limit(e.users),
+        )
+    _console(out).print(table)
+
+
+# ---- check --------------------------------------------------------------------------------------
+
+CHECK_COLUMNS = (
+    "inner_organization_id",
+    "inner_organization_name",
+    "status",
+    "unit",
+    "compute",
+    "compute_time_per_year",
+    "compute_used_fraction",
+    "gpu",
+    "gpu_compute_time_per_year",
+    "gpu_used_fraction",
+    "storage_bytes",
+    "storage_limit_bytes",
+    "storage_used_fraction",
+    "contract_since",
+)
+_BAR_WIDTH = 20
+
+
+def status(usage: InnerOrganizationUsage, warn_at: float, fail_at: float) -> str:
+    """``over``, ``warn``, ``ok``, or ``no limit``, by the highest fraction of an entitlement."""
+    fraction = usage.highest_used_fraction
+    if fraction is None:
+        return "no limit"
+    if fraction >= fail_at:
+        return "over"
+    return "warn" if fraction >= warn_at else "ok"
+
+
+def _bar(fraction: float | None) -> str:
+    if fraction is None:
+        return ""
+    filled = _BAR_WIDTH if math.isinf(fraction) else min(_BAR_WIDTH, round(fraction * _BAR_WIDTH))
+    shown = "inf" if math.isinf(fraction) else f"{fraction:.0%}"
+    return "█" * filled + "░" * (_BAR_WIDTH - filled) + f" {shown:>5}"
+
+
+def _percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "-"
+    return "inf" if math.isinf(fraction) else f"{fraction:.1%}"
+
+
+_STYLE = {"over": "bold red", "warn": "yellow", "ok": "", "no limit": "dim"}
+
+
+def entitlements(
+    report: EntitlementReport,
+    unit: Unit,
+    fmt: str,
+    out: TextIO,
+    warn_at: float,
+    fail_at: float,
+) -> None:
+    """Write an entitlement check in ``fmt``: most used first, a bar per organization."""
+    if fmt == "html":
+        from . import _html
+
+        out.write(_html.check_html(report, unit, warn_at=warn_at, fail_at=fail_at))
+        return
+    if fmt == "json":
+        data = report.to_dict(unit)
+        data["warn_at"], data["fail_at"] = warn_at, fail_at
+        for row, usage in zip(data["rows"], report.rows, strict=True):
+            row["status"] = status(usage, warn_at, fail_at)
+        out.write(json.dumps(data, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=CHECK_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for usage in report.rows:
+            data = usage.to_dict(unit)
+            limits = data["entitlements"]
+            writer.writerow(
+                {
+                    **{k: data[k] for k in CHECK_COLUMNS if k in data},
+                    "status": status(usage, warn_at, fail_at),
+                    "compute_time_per_year": limits["compute_time_per_year"],
+                    "gpu_compute_time_per_year": limits["gpu_compute_time_per_year"],
+                    "storage_limit_bytes": limits["storage_bytes"],
+                }
+            )
+        return
+    partial = ""
+    if report.not_attempted:
+        partial = (
+            f" - PARTIAL: {len(report.not_attempted):,} organizations not read "
+            f"({report.stop_reason})"
+        )
+    table = Table(
+        title=f"Entitlements of white label {report.organization_id}'s inner organizations, "
+        f"running contracts (warn at {warn_at:.0%}, fail at {fail_at:.0%}){partial}",
+        caption=f"Compute = CPU + GPU, against compute per year; durations in {unit.value}. "
+        "Sorted by the highest fraction of any entitlement.",
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("Inner org", justify="right")
+    table.add_column("Name", max_width=32, overflow="ellipsis", no_wrap=True)
+    table.add_column("Status")
+    table.add_column("Compute used", no_wrap=True)
+    table.add_column(f"Compute ({unit.value})", justify="right")
+    table.add_column(f"Limit ({unit.value})", justify="right")
+    table.add_column("GPU", justify="right")
+    table.add_column("Storage", justify="right")
+    for usage in report.rows:
+        state = status(usage, warn_at, fail_at)
+        limit = usage.entitlements.compute_time_per_year
+        table.add_row(
+            str(usage.inner_organization_id),
+            _plain(usage.inner_organization_name or ""),
+            state,
+            _bar(usage.compute_used_fraction),
+            _number(usage.compute, unit),
+            _allowed(limit, unit),
+            _percent(usage.gpu_used_fraction),
+            _percent(usage.storage_used_fraction),
+            style=_STYLE[state],
+        )
+    _console(out).print(table)
+
+
+def check_failures(report: EntitlementReport, err: TextIO) -> None:
+    """Summarize the organizations a check could not read, a line per cause."""
+    total = len(report.rows) + len(report.errors) + len(report.not_attempted)
+    if report.errors:
+        err.write(f"ei-usage: {len(report.errors):,} of {total:,} organizations not read:\n")
+        for cause, which in report.failures_by_cause().items():
+            ids = _ids([f.inner_organization_id for f in which])
+            err.write(f"  inner orgs {ids}: {cause}\n")
+    if report.not_attempted:
+        err.write(
+            f"ei-usage: {len(report.not_attempted):,} of {total:,} organizations not attempted: "
+            f"{report.stop_reason}\n"
+        )

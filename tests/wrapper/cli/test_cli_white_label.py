@@ -1,0 +1,237 @@
+"""``ei-usage orgs``, ``check`` and ``compute-time --all-inner-orgs`` against FakeStudio.
+
+Includes the issue's acceptance runs on a white label of 250 inner organizations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from ei_usage import Report
+from ei_usage.testing import FakeStudio, Fault, Operation
+
+from .conftest import SECRET, Cli
+
+
+@pytest.fixture
+def big() -> Iterator[Cli]:
+    with FakeStudio(api_key=SECRET, inner_organizations=250) as studio:
+        yield Cli(studio)
+
+
+def rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# ---- orgs ----------------------------------------------------------------------------------------
+
+
+def test_orgs_lists_all_250_once_each(big: Cli) -> None:
+    outcome = big.invoke("orgs", "--org", "1", "--include-deleted", "--format", "csv")
+    assert outcome.code == 0, outcome.stderr
+    ids = [int(r["id"]) for r in rows_of(outcome.stdout)]
+    assert ids == [o.id for o in big.studio.inner_organizations(1, include_deleted=True)]
+    assert len(ids) == len(set(ids)) == 250
+
+
+def test_orgs_leaves_deleted_ones_out_by_default(cli: Cli, studio: FakeStudio) -> None:
+    outcome = cli.invoke("orgs", "--org", "1", "--format", "json")
+    data = json.loads(outcome.stdout)
+    assert [o["id"] for o in data["organizations"]] == [o.id for o in studio.inner_organizations(1)]
+    assert data["unit"] == "minutes"
+
+
+def test_orgs_json_has_entitlements_in_the_unit(cli: Cli, studio: FakeStudio) -> None:
+    outcome = cli.invoke("orgs", "--org", "1", "--format", "json", "--unit", "hours")
+    for item in json.loads(outcome.stdout)["organizations"]:
+        fake = studio.organizations[item["id"]]
+        limits = fake.entitlements
+        got = item["entitlements"]
+        assert got["unit"] == "hours"
+        want = limits.compute_time_per_year_seconds
+        assert got["compute_time_per_year"] == (None if want is None else want / 3600)
+        assert got["storage_bytes"] == limits.total_storage_bytes
+        assert item["name"] == fake.name
+
+
+def test_orgs_table_names_unlimited(cli: Cli, studio: FakeStudio) -> None:
+    outcome = cli.invoke("orgs", "--org", "1")
+    assert outcome.code == 0
+    assert "unlimited" in outcome.stdout
+    for organization in studio.inner_organizations(1):
+        assert str(organization.id) in outcome.stdout
+
+
+def test_orgs_search_and_errors(cli: Cli, studio: FakeStudio) -> None:
+    target = studio.inner_organizations(1)[2]
+    outcome = cli.invoke("orgs", "--org", "1", "--search", target.name, "--format", "csv")
+    assert target.id in [int(r["id"]) for r in rows_of(outcome.stdout)]
+    not_admin = cli.invoke("orgs", "--org", "2")
+    assert not_admin.code == 3
+    assert "403" in not_admin.stderr
+    assert cli.invoke("orgs", "--org", "1", "--search", "").code == 2
+
+
+def test_orgs_names_from_the_server_cannot_style_the_terminal(cli: Cli, studio: FakeStudio) -> None:
+    from ei_usage.testing import FakeOrganization
+
+    studio.add_organization(
+        FakeOrganization(50, name="[bold red]Evil[/] \x1b[31mcorp"), whitelabel_admin_id=1
+    )
+    outcome = cli.invoke("orgs", "--org", "1")
+    assert "[bold red]Evil[/]" in outcome.stdout  # shown as text, not interpreted
+    assert "\x1b" not in outcome.stdout
+
+
+# ---- compute-time over the whole white label -----------------------------------------------------
+
+
+def test_all_inner_orgs_by_month_is_3000_rows_equal_to_the_studio(big: Cli) -> None:
+    outcome = big.invoke(
+        "compute-time",
+        "--org",
+        "1",
+        "--all-inner-orgs",
+        "--period",
+        "2024",
+        "--every",
+        "month",
+        "--format",
+        "json",
+        "--unit",
+        "seconds",
+        "--concurrency",
+        "32",
+    )
+    assert outcome.code == 0, outcome.stderr
+    report = Report.from_json(outcome.stdout)
+    assert len(report.rows) == 3000
+    names = {o.id: o.name for o in big.studio.inner_organizations(1, include_deleted=True)}
+    assert len(names) == 250
+    for row in report.rows:
+        cpu, gpu = big.studio.usage(row.inner_organization_id, row.period.start, row.period.end)
+        assert row.cpu == timedelta(microseconds=cpu)
+        assert row.gpu == timedelta(microseconds=gpu)
+        assert row.inner_organization_name == names[row.inner_organization_id]
+
+
+def test_all_inner_orgs_and_ids_are_exclusive(cli: Cli) -> None:
+    outcome = cli.invoke(
+        "compute-time", "--org", "1", "--all-inner-orgs", "--inner-org", "2", "--period", "2024"
+    )
+    assert outcome.code == 2
+    assert "not both" in outcome.stderr
+
+
+def test_names_are_best_effort_when_the_listing_fails(cli: Cli, studio: FakeStudio) -> None:
+    studio.inject(Fault.server_error(501), operation=Operation.ORGANIZATIONS)
+    outcome = cli.invoke("compute-time", "--org", "1", "--inner-org", "2", "--period", "2024-05")
+    assert outcome.code == 0
+    assert "names not shown" in outcome.stderr
+    assert "Name" not in outcome.stdout
+
+
+# ---- check ---------------------------------------------------------------------------------------
+
+
+def check(cli: Cli, *args: str) -> Any:
+    return cli.invoke("check", "--org", "1", *args)
+
+
+def test_check_exits_5_for_organizations_over_their_entitlement(
+    cli: Cli, studio: FakeStudio
+) -> None:
+    outcome = check(cli, "--format", "json")
+    assert outcome.code == 5
+    data = json.loads(outcome.stdout)
+    statuses = {row["inner_organization_id"]: row["status"] for row in data["rows"]}
+    assert "over" in statuses.values()
+    assert "warn" in statuses.values()
+    assert "no limit" in statuses.values()
+    # Every status agrees with the studio's own truth.
+    for inner, status in statuses.items():
+        fake = studio.organizations[inner]
+        cpu, gpu = studio.contract_usage(inner)
+        fractions = []
+        limits = fake.entitlements
+        if limits.compute_time_per_year_seconds is not None:
+            fractions.append((cpu + gpu) / 1e6 / limits.compute_time_per_year_seconds)
+        if limits.gpu_compute_time_per_year_seconds is not None:
+            fractions.append(gpu / 1e6 / limits.gpu_compute_time_per_year_seconds)
+        if limits.total_storage_bytes is not None:
+            fractions.append(fake.total_storage_bytes / limits.total_storage_bytes)
+        highest = max(fractions) if fractions else None
+        want = (
+            "no limit"
+            if highest is None
+            else "over"
+            if highest >= 1
+            else "warn"
+            if highest >= 0.8
+            else "ok"
+        )
+        assert status == want, (inner, highest)
+
+
+def test_check_exit_codes_follow_the_thresholds(cli: Cli) -> None:
+    data = json.loads(check(cli, "--format", "json").stdout)
+    fractions = sorted(
+        max(
+            f
+            for f in (
+                r["compute_used_fraction"],
+                r["gpu_used_fraction"],
+                r["storage_used_fraction"],
+            )
+            if f is not None
+        )
+        for r in data["rows"]
+        if any(
+            r[k] is not None
+            for k in ("compute_used_fraction", "gpu_used_fraction", "storage_used_fraction")
+        )
+    )
+    highest = fractions[-1]
+    above = highest * 100 + 1
+    assert check(cli, "--warn-at", str(above), "--fail-at", str(above + 1)).code == 0
+    assert check(cli, "--warn-at", str(highest * 100 - 1), "--fail-at", str(above)).code == 4
+    assert check(cli, "--warn-at", "1", "--fail-at", str(highest * 100 - 1)).code == 5
+
+
+def test_check_table_is_sorted_with_a_bar_per_row(cli: Cli) -> None:
+    outcome = check(cli)
+    assert outcome.code == 5
+    lines = [line for line in outcome.stdout.splitlines() if line.startswith("│")]
+    assert any("█" in line for line in lines)
+    statuses = [line.split("│")[3].strip() for line in lines]
+    order = {"over": 0, "warn": 1, "ok": 2, "no limit": 3}
+    assert [order[s] for s in statuses] == sorted(order[s] for s in statuses)
+    assert "warn at 80%, fail at 100%" in " ".join(outcome.stdout.split())
+
+
+def test_check_csv(cli: Cli) -> None:
+    rows = rows_of(check(cli, "--format", "csv", "--unit", "hours").stdout)
+    assert rows
+    assert {r["status"] for r in rows} >= {"over", "warn", "no limit"}
+    assert all(r["unit"] == "hours" for r in rows)
+
+
+def test_check_thresholds_are_validated(cli: Cli, studio: FakeStudio) -> None:
+    assert check(cli, "--warn-at", "90", "--fail-at", "80").code == 2
+    assert check(cli, "--warn-at", "0").code == 2
+    assert studio.requests == []
+
+
+def test_check_lists_what_it_could_not_read(cli: Cli, studio: FakeStudio) -> None:
+    studio.inject(Fault.server_error(501), operation=Operation.ORGANIZATION_INFO)
+    outcome = check(cli, "--format", "json")
+    assert outcome.code == 5  # over-limit organizations still decide the code
+    assert "organizations not read" in outcome.stderr
+    assert json.loads(outcome.stdout)["complete"] is False

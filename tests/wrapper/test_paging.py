@@ -1,0 +1,187 @@
+"""The pager on a simulated listing: edge cases of paging, and organizations changing mid-listing.
+
+``Listing`` is an in-memory white label answering ``(offset, limit)`` the way the API does (sorted
+by id, ``total`` counting everything); tests change it between pages and check that what the
+pager yields is exactly what they expect, in id order, never twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ei_usage import Entitlements, InnerOrganization
+from ei_usage._paging import MAX_PAGES, Pager, PagingError, Request
+from ei_usage._parse import Page
+
+CREATED = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def org(i: int) -> InnerOrganization:
+    return InnerOrganization(i, f"org {i}", CREATED, True, 7, 0, Entitlements())
+
+
+class Listing:
+    """An organization listing; ``before_page(n)`` runs before the n-th answer (from 0)."""
+
+    def __init__(
+        self,
+        ids: list[int],
+        *,
+        cap: int | None = None,
+        before_page: Callable[[int, list[int]], None] | None = None,
+    ) -> None:
+        self.ids = sorted(ids)
+        self.cap = cap
+        self.before_page = before_page
+        self.asked: list[Request] = []
+
+    def answer(self, request: Request) -> Page:
+        if self.before_page is not None:
+            self.before_page(len(self.asked), self.ids)
+            self.ids.sort()
+        self.asked.append(request)
+        size = request.limit if self.cap is None else min(request.limit, self.cap)
+        window = self.ids[request.offset : request.offset + size]
+        return Page(len(self.ids), tuple(org(i) for i in window))
+
+
+def run(listing: Listing, page_size: int = 10) -> list[int]:
+    pager = Pager(page_size)
+    got: list[int] = []
+    while (request := pager.next_request()) is not None:
+        got.extend(item.id for item in pager.take(request, listing.answer(request)))
+    return got
+
+
+def test_no_organizations_is_one_request() -> None:
+    listing = Listing([])
+    assert run(listing) == []
+    assert listing.asked == [Request(0, 10)]
+
+
+def test_exactly_one_full_page_is_one_request() -> None:
+    listing = Listing(list(range(1, 11)))
+    assert run(listing) == list(range(1, 11))
+    assert listing.asked == [Request(0, 10)]
+
+
+def test_pages_overlap_by_one_and_end_at_total() -> None:
+    listing = Listing(list(range(100, 125)))
+    assert run(listing) == list(range(100, 125))
+    assert listing.asked == [Request(0, 10), Request(9, 10), Request(18, 10)]
+
+
+def test_a_server_capping_pages_below_the_limit_is_followed() -> None:
+    listing = Listing(list(range(50)), cap=4)
+    assert run(listing, page_size=10) == list(range(50))
+
+
+def test_organizations_added_before_the_offset_are_not_repeated() -> None:
+    def add(page: int, ids: list[int]) -> None:
+        if page == 1:
+            ids.extend([-5, -4, -3])  # three new organizations sort first
+
+    listing = Listing(list(range(30)), before_page=add)
+    got = run(listing)
+    assert len(got) == len(set(got))
+    assert set(range(30)) <= set(got)
+
+
+def test_organizations_removed_before_the_offset_are_not_a_reason_to_skip() -> None:
+    def remove(page: int, ids: list[int]) -> None:
+        if page == 1:
+            for gone in (0, 1, 2, 3):  # already listed, now deleted: everything shifts back
+                ids.remove(gone)
+
+    listing = Listing(list(range(40)), before_page=remove)
+    got = run(listing)
+    assert got == list(range(40))  # nothing skipped, nothing twice, in order
+
+
+def test_the_anchor_itself_removed() -> None:
+    def remove(page: int, ids: list[int]) -> None:
+        if page == 1:
+            ids.remove(9)  # the last organization of the first page
+
+    listing = Listing(list(range(25)), before_page=remove)
+    assert run(listing) == list(range(25))
+
+
+def test_the_list_shrinking_below_the_offset() -> None:
+    def remove(page: int, ids: list[int]) -> None:
+        if page == 2:
+            del ids[:15]
+
+    listing = Listing(list(range(40)), before_page=remove)
+    got = run(listing)
+    assert got == sorted(set(got))
+    assert set(range(15, 40)) <= set(got)
+
+
+def test_a_server_ignoring_the_sort_still_gives_no_repeats() -> None:
+    class Shuffled(Listing):
+        def answer(self, request: Request) -> Page:
+            page = super().answer(request)
+            return Page(page.total, tuple(reversed(page.items)))
+
+    got = run(Shuffled(list(range(35))))
+    assert len(got) == len(set(got))
+    assert set(got) == set(range(35))
+
+
+def test_a_server_paging_forever_ends_in_an_error() -> None:
+    pager = Pager(10)
+    same_page = Page(10**9, tuple(org(i) for i in range(10)))  # and always "more to come"
+    for _ in range(MAX_PAGES):
+        request = pager.next_request()
+        assert request is not None
+        pager.take(request, same_page)
+    with pytest.raises(PagingError, match="did not end"):
+        pager.next_request()
+
+
+def test_page_size_must_allow_an_overlap() -> None:
+    for bad in (0, 1, 1001):
+        with pytest.raises(ValueError, match="page_size"):
+            Pager(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    initial=st.lists(st.integers(0, 500), max_size=80, unique=True),
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 12),  # before which page
+            st.booleans(),  # add (True) or remove
+            st.integers(0, 500),
+        ),
+        max_size=12,
+    ),
+    page_size=st.integers(2, 15),
+)
+def test_organizations_present_throughout_are_listed_exactly_once_in_order(
+    initial: list[int], changes: list[tuple[int, bool, int]], page_size: int
+) -> None:
+    removed: set[int] = set()
+
+    def change(page: int, ids: list[int]) -> None:
+        for when, add, value in changes:
+            if when == page:
+                if add and value not in ids:
+                    ids.append(value)
+                elif not add and value in ids:
+                    ids.remove(value)
+                    removed.add(value)
+
+    listing = Listing(initial, before_page=change)
+    got = run(listing, page_size)
+    assert len(got) == len(set(got)), "an organization was listed twice"
+    assert got == sorted(got), "not in id order"
+    present_throughout = set(initial) - removed
+    missing = present_throughout - set(got)
+    assert not missing, f"skipped {sorted(missing)}"

@@ -1,0 +1,462 @@
+"""The whole white label against FakeStudio: listing, contract usage, entitlements, reports.
+
+FakeStudio's truth helpers (``inner_organizations``, ``contract_usage``, the organizations'
+``entitlements``) give what every answer must equal, exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+import ei_usage._client as client_module
+from ei_usage import (
+    AsyncClient,
+    Client,
+    DateRange,
+    EntitlementReport,
+    Entitlements,
+    InnerOrganization,
+    InnerOrganizationUsage,
+    NotFoundError,
+    PermissionDeniedError,
+    ResponseValidationError,
+)
+from ei_usage.testing import FakeOrganization, FakeStudio, Fault, Operation
+
+KEY = "white-label-test-key"
+
+
+@pytest.fixture
+def studio() -> Iterator[FakeStudio]:
+    with FakeStudio(api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def client(studio: FakeStudio) -> Iterator[Client]:
+    with Client(KEY, base_url=studio.base_url) as c:
+        yield c
+
+
+def arun(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def us(delta: timedelta | None) -> int | None:
+    return None if delta is None else delta // timedelta(microseconds=1)
+
+
+def expected_entitlements(fake: FakeOrganization) -> Entitlements:
+    limits = fake.entitlements
+
+    def seconds(value: int | None) -> timedelta | None:
+        return None if value is None else timedelta(seconds=value)
+
+    return Entitlements(
+        compute_time_per_year=seconds(limits.compute_time_per_year_seconds),
+        gpu_compute_time_per_year=seconds(limits.gpu_compute_time_per_year_seconds),
+        storage_bytes=limits.total_storage_bytes,
+        projects=limits.number_of_projects,
+        users=limits.number_of_users,
+    )
+
+
+def check_organization(got: InnerOrganization, fake: FakeOrganization) -> None:
+    assert got.id == fake.id
+    assert got.name == fake.name
+    assert got.billable == fake.billable
+    assert got.private_project_count == fake.private_project_count
+    assert got.created == fake.created_at.astimezone(UTC).replace(
+        microsecond=got.created.microsecond
+    )
+    assert got.created.tzinfo is UTC
+    assert got.entitlements == expected_entitlements(fake)
+
+
+# ---- listing -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("include_deleted", [False, True])
+def test_listing_matches_the_studio(
+    client: Client, studio: FakeStudio, include_deleted: bool
+) -> None:
+    got = list(client.inner_organizations(1, include_deleted=include_deleted, page_size=3))
+    want = studio.inner_organizations(1, include_deleted=include_deleted)
+    assert [o.id for o in got] == [o.id for o in want]
+    for organization, fake in zip(got, want, strict=True):
+        check_organization(organization, fake)
+    listing = [r for r in studio.requests if r.operation is Operation.ORGANIZATIONS]
+    assert listing[0].param("sort") == "id"
+    assert listing[0].param("limit") == "3"
+    assert (listing[0].param("includeDeleted") == "true") is include_deleted
+
+
+def test_unlimited_entitlements_are_none_never_zero(client: Client, studio: FakeStudio) -> None:
+    listed = list(client.inner_organizations(1, include_deleted=True))
+    unlimited = [o for o in listed if o.entitlements.unlimited]
+    partial = [o for o in listed if not o.entitlements.unlimited and None in attrs_values(o)]
+    assert unlimited, "the default white label has unlimited organizations"
+    assert partial, "and some with only some limits"
+    for organization in listed:
+        for value in attrs_values(organization):
+            assert value != 0 or value is None
+
+
+def attrs_values(organization: InnerOrganization) -> list[Any]:
+    e = organization.entitlements
+    return [
+        e.compute_time_per_year,
+        e.gpu_compute_time_per_year,
+        e.storage_bytes,
+        e.projects,
+        e.users,
+    ]
+
+
+def test_listing_is_lazy_and_pages_as_needed(client: Client, studio: FakeStudio) -> None:
+    iterator = client.inner_organizations(1, page_size=2)
+    assert studio.requests == []  # nothing sent before the first item is asked for
+    first = next(iterator)
+    assert len(studio.requests) == 1
+    assert first.id == studio.inner_organizations(1)[0].id
+
+
+def test_listing_filters_reach_the_wire(client: Client, studio: FakeStudio) -> None:
+    target = studio.inner_organizations(1)[3]
+    got = list(client.inner_organizations(1, search=target.name, active_within_days=30))
+    assert target.id in [o.id for o in got]
+    request = studio.requests[-1]
+    assert request.param("search") == target.name
+    assert request.param("active") == "30"
+
+
+def test_an_organization_added_and_one_removed_between_pages(
+    client: Client, studio: FakeStudio
+) -> None:
+    before = [o.id for o in studio.inner_organizations(1)]
+    iterator = client.inner_organizations(1, page_size=3)
+    got = [next(iterator).id for _ in range(3)]  # the first page
+    # Between pages: the first organization is removed (everything shifts back by one) and
+    # a new one sorts first (everything shifts forward by one).
+    studio.remove_organization(before[0])
+    studio.add_organization(FakeOrganization(0, name="Newcomer"), whitelabel_admin_id=1)
+    got.extend(o.id for o in iterator)
+    assert got == before  # every organization present throughout, once, in order
+
+
+def test_async_listing_matches_the_sync_one(studio: FakeStudio) -> None:
+    async def listing() -> list[InnerOrganization]:
+        async with AsyncClient(KEY, base_url=studio.base_url) as client:
+            return [o async for o in client.inner_organizations(1, page_size=4)]
+
+    with Client(KEY, base_url=studio.base_url) as client:
+        sync = list(client.inner_organizations(1, page_size=4))
+    assert arun(listing()) == sync
+
+
+def test_250_organizations_each_once(studio: FakeStudio) -> None:
+    with (
+        FakeStudio(api_key=KEY, inner_organizations=250) as big,
+        Client(KEY, base_url=big.base_url) as client,
+    ):
+        got = [o.id for o in client.inner_organizations(1, include_deleted=True)]
+    assert sorted(got) == got
+    assert len(got) == len(set(got)) == 250
+
+
+def test_bad_listing_arguments_fail_before_any_request(client: Client, studio: FakeStudio) -> None:
+    for kwargs, error in [
+        ({"page_size": 1}, ValueError),
+        ({"page_size": 5000}, ValueError),
+        ({"active_within_days": 0}, ValueError),
+        ({"search": ""}, ValueError),
+        ({"search": "x\n"}, ValueError),
+        ({"search": "x" * 201}, ValueError),
+        ({"search": 5}, TypeError),
+        ({"include_deleted": "yes"}, TypeError),
+    ]:
+        with pytest.raises(error):
+            client.inner_organizations(1, **kwargs)
+    with pytest.raises(ValueError, match="organization_id"):
+        client.inner_organizations(-1)
+    assert studio.requests == []
+
+
+# ---- hostile listings ----------------------------------------------------------------------------
+
+
+def _listing_client(body: Any, status: int = 200) -> Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    return Client(KEY, transport=httpx.MockTransport(handler), max_retries=0)
+
+
+ITEM = {"id": 5, "name": "Five", "created": "2024-01-01T00:00:00Z", "privateProjectCount": 2}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"success": True, "organizations": []}, "total"),
+        ({"success": True, "total": -1, "organizations": []}, "total"),
+        ({"success": True, "total": 1, "organizations": {}}, "organizations"),
+        ({"success": True, "total": 1, "organizations": [5]}, "organizations[0]"),
+        (
+            {"success": True, "total": 1, "organizations": [{**ITEM, "id": -5}]},
+            "organizations[0].id",
+        ),
+        (
+            {"success": True, "total": 1, "organizations": [{**ITEM, "created": "yesterday"}]},
+            "organizations[0].created",
+        ),
+        (
+            {
+                "success": True,
+                "total": 1,
+                "organizations": [{**ITEM, "created": "2024-01-01T00:00:00"}],
+            },
+            "organizations[0].created",
+        ),
+        (
+            {"success": True, "total": 2, "organizations": [ITEM, {**ITEM, "name": None}]},
+            "organizations[1].name",
+        ),
+        (
+            {
+                "success": True,
+                "total": 1,
+                "organizations": [{**ITEM, "entitlementLimits": {"computeTimePerYear": -1}}],
+            },
+            "organizations[0].entitlementLimits.computeTimePerYear",
+        ),
+        (
+            {
+                "success": True,
+                "total": 999,
+                "organizations": [{**ITEM, "id": i} for i in range(101)],
+            },
+            "organizations",
+        ),
+    ],
+)
+def test_a_bad_page_names_the_field(body: dict[str, Any], field: str) -> None:
+    with _listing_client(body) as client, pytest.raises(ResponseValidationError) as info:
+        list(client.inner_organizations(1))
+    assert info.value.field == field
+
+
+def test_null_limits_mean_no_limit() -> None:
+    limits = {"computeTimePerYear": None, "totalStorage": 1024.4, "numberOfUsers": None}
+    body = {"success": True, "total": 1, "organizations": [{**ITEM, "entitlementLimits": limits}]}
+    with _listing_client(body) as client:
+        (organization,) = client.inner_organizations(1)
+    assert organization.entitlements == Entitlements(storage_bytes=1024)
+
+
+def test_a_server_paging_without_end_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module._paging, "MAX_PAGES", 5)
+    page = {"success": True, "total": 10**9, "organizations": [{**ITEM, "id": i} for i in range(3)]}
+    with _listing_client(page) as client, pytest.raises(ResponseValidationError, match="pages"):
+        list(client.inner_organizations(1, page_size=3))
+
+
+def test_listing_errors_are_typed(client: Client) -> None:
+    with pytest.raises(NotFoundError):
+        list(client.inner_organizations(99))
+    with pytest.raises(PermissionDeniedError):
+        list(client.inner_organizations(2))  # not a white-label admin organization
+
+
+# ---- one organization's contract -----------------------------------------------------------------
+
+
+def test_inner_organization_matches_the_studio(client: Client, studio: FakeStudio) -> None:
+    for fake in studio.inner_organizations(1):
+        usage = client.inner_organization(1, fake.id)
+        cpu, gpu = studio.contract_usage(fake.id)
+        assert (us(usage.cpu), us(usage.gpu)) == (cpu, gpu)
+        assert us(usage.total) == cpu + gpu
+        assert usage.contract_since == fake.contract_start
+        assert usage.storage_bytes == fake.total_storage_bytes
+        assert usage.entitlements == expected_entitlements(fake)
+        limit = fake.entitlements.compute_time_per_year_seconds
+        if limit is None:
+            assert usage.compute_used_fraction is None
+        else:
+            assert usage.compute_used_fraction == pytest.approx((cpu + gpu) / 1e6 / limit)
+
+
+def test_the_default_white_label_has_organizations_over_and_near_their_limit(
+    client: Client, studio: FakeStudio
+) -> None:
+    fractions = [
+        client.inner_organization(1, o.id).compute_used_fraction
+        for o in studio.inner_organizations(1)
+    ]
+    known = [f for f in fractions if f is not None]
+    assert any(f >= 1 for f in known)
+    assert any(0.8 <= f < 1 for f in known)
+    assert None in fractions
+
+
+def test_a_deleted_organization_needs_include_deleted(client: Client, studio: FakeStudio) -> None:
+    deleted = next(o for o in studio.inner_organizations(1, include_deleted=True) if o.deleted)
+    with pytest.raises(NotFoundError):
+        client.inner_organization(1, deleted.id)
+    assert client.inner_organization(1, deleted.id, include_deleted=True).cpu is not None
+
+
+def test_daily_metrics_are_not_read_but_fit_the_cap(studio: FakeStudio) -> None:
+    studio.daily_metrics = True
+    with Client(KEY, base_url=studio.base_url) as client:
+        usage = client.inner_organization(1, 2)
+    assert usage.cpu is not None
+
+
+def test_fractions_of_a_zero_limit() -> None:
+    usage = InnerOrganizationUsage(
+        1,
+        2,
+        timedelta(seconds=1),
+        timedelta(0),
+        None,
+        None,
+        10,
+        None,
+        Entitlements(compute_time_per_year=timedelta(0), gpu_compute_time_per_year=timedelta(0)),
+    )
+    assert usage.compute_used_fraction == math.inf
+    assert usage.gpu_used_fraction == 0.0
+    assert usage.storage_used_fraction is None
+    assert usage.to_dict()["compute_used_fraction"] == "infinite"
+    json.dumps(usage.to_dict())  # JSON-ready, infinity included
+
+
+def test_one_missing_info_field_is_none_all_three_an_error(
+    client: Client, studio: FakeStudio
+) -> None:
+    studio.inject(Fault.missing_field("cpuComputeTime"), operation=Operation.ORGANIZATION_INFO)
+    usage = client.inner_organization(1, 2)
+    assert usage.cpu is None  # missing: None, never zero
+    assert usage.compute is None
+    assert usage.compute_used_fraction is None
+    renamed = '{"success": true, "cpuSeconds": 5, "gpuSeconds": 1, "totalMinutes": 0.1}'
+    studio.inject(Fault.response(200, renamed), operation=Operation.ORGANIZATION_INFO)
+    with pytest.raises(ResponseValidationError, match="none of cpuComputeTime"):
+        client.inner_organization(1, 2)
+
+
+# ---- entitlement reports -------------------------------------------------------------------------
+
+
+def test_entitlement_report_of_all(client: Client, studio: FakeStudio) -> None:
+    report = client.entitlement_report(1)
+    assert isinstance(report, EntitlementReport)
+    assert report.ok
+    listed = studio.inner_organizations(1)
+    assert sorted(r.inner_organization_id for r in report.rows) == [o.id for o in listed]
+    names = {o.id: o.name for o in listed}
+    for row in report.rows:
+        assert row.inner_organization_name == names[row.inner_organization_id]
+    known = [r.highest_used_fraction for r in report.rows if r.highest_used_fraction is not None]
+    assert known == sorted(known, reverse=True)
+    assert all(r.highest_used_fraction is None for r in report.rows[len(known) :])
+    assert report.at_or_over(1.0)
+    assert all(r.highest_used_fraction >= 1.0 for r in report.at_or_over(1.0))  # type: ignore[operator]
+
+
+def test_entitlement_report_records_failures(client: Client, studio: FakeStudio) -> None:
+    report = client.entitlement_report(1, [2, 3, 99])
+    assert [f.inner_organization_id for f in report.errors] == [99]
+    assert isinstance(report.errors[0].error, NotFoundError)
+    assert len(report.rows) == 2
+    assert not report.ok
+    assert list(report.failures_by_cause()) == ["NotFoundError 404: Organization 99 not found"]
+
+
+def test_async_entitlement_report_equals_the_sync_one(studio: FakeStudio) -> None:
+    async def run() -> EntitlementReport:
+        async with AsyncClient(KEY, base_url=studio.base_url) as client:
+            return await client.entitlement_report(1, concurrency=3)
+
+    with Client(KEY, base_url=studio.base_url) as client:
+        assert arun(run()) == client.entitlement_report(1)
+
+
+# ---- compute-time reports over the whole white label ---------------------------------------------
+
+
+def test_report_of_all_lists_first_and_names_the_rows(studio: FakeStudio) -> None:
+    with Client(KEY, base_url=studio.base_url) as client:
+        report = client.compute_time_report(1, "all", "2024-Q1", every="month")
+    everyone = studio.inner_organizations(1, include_deleted=True)
+    assert report.inner_organization_ids == tuple(o.id for o in everyone)
+    assert len(report.rows) == 3 * len(everyone)
+    names = {o.id: o.name for o in everyone}
+    for row in report.rows:
+        assert row.inner_organization_name == names[row.inner_organization_id]
+        cpu, gpu = studio.usage(row.inner_organization_id, row.period.start, row.period.end)
+        assert (us(row.cpu), us(row.gpu)) == (cpu, gpu)
+
+
+def test_report_with_names_for_ids(client: Client, studio: FakeStudio) -> None:
+    report = client.compute_time_report(1, [3, 2], "2024-05", with_names=True)
+    assert [r.inner_organization_name for r in report.rows] == [
+        studio.organizations[2].name,
+        studio.organizations[3].name,
+    ]
+    plain = client.compute_time_report(1, [3, 2], "2024-05")
+    assert [r.inner_organization_name for r in plain.rows] == [None, None]
+
+
+def test_report_of_listed_organizations_carries_their_names(client: Client) -> None:
+    chosen = list(client.inner_organizations(1))[:2]
+    report = client.compute_time_report(1, chosen, "2024-05")
+    assert [r.inner_organization_name for r in report.rows] == [o.name for o in chosen]
+
+
+def test_report_of_all_validates_before_listing(client: Client, studio: FakeStudio) -> None:
+    with pytest.raises(ValueError, match="parse"):
+        client.compute_time_report(1, "all", "not a period")
+    with pytest.raises(TypeError, match="'all'"):
+        client.compute_time_report(1, "everyone", "2024")  # type: ignore[arg-type]
+    assert studio.requests == []
+
+
+def test_report_of_an_empty_white_label_is_empty() -> None:
+    admin = FakeOrganization(1, whitelabel_inner_ids=())
+    with (
+        FakeStudio(api_key=KEY, organizations=[admin]) as empty,
+        Client(KEY, base_url=empty.base_url) as client,
+    ):
+        report = client.compute_time_report(1, "all", "2024")
+        check = client.entitlement_report(1)
+    assert report.rows == report.errors == report.not_attempted == ()
+    assert report.ok
+    assert check.rows == ()
+
+
+def test_async_report_of_all(studio: FakeStudio) -> None:
+    async def run() -> Any:
+        async with AsyncClient(KEY, base_url=studio.base_url) as client:
+            return await client.compute_time_report(1, "all", "2024-05")
+
+    with Client(KEY, base_url=studio.base_url) as client:
+        assert arun(run()) == client.compute_time_report(1, "all", "2024-05")
+
+
+def test_report_json_round_trips_names(client: Client) -> None:
+    from ei_usage import Report
+
+    report = client.compute_time_report(1, "all", DateRange.month(2024, 5))
+    assert Report.from_json(report.to_json()) == report
+    assert datetime(2024, 5, 1, tzinfo=UTC) == report.period.start
