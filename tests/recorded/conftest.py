@@ -11,12 +11,15 @@ Three ways to run the tests in this folder:
   need faults only the simulator can produce skip themselves and keep their simulator cassettes.
 
 Recordings are canonical whichever way they were made: the URL's scheme and host become
-``https://studio.edgeimpulse.com/v1``, the organization ids become 1 (white label) and 2 (inner),
-and credentials and cookies become ``<REDACTED>``; compressed bodies are stored decoded.
+``https://studio.edgeimpulse.com/v1``, the organization ids in URLs become 1 (white label) and 2
+(inner), and credentials and cookies become ``<REDACTED>``; compressed bodies are stored decoded.
+A live listing of the white label's organizations keeps their ids but not their names, logos,
+domains or readmes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -93,7 +96,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 def _canonical_uri(target: Target) -> Callable[[Any], Any]:
     org = re.compile(rf"/organizations/{target.organization_id}(?=/)")
-    inner = re.compile(rf"/whitelabel/organizations/{target.inner_organization_id}(?=/)")
+    # The inner id is followed by /usage/... (compute time) or ends the path (organization info).
+    inner = re.compile(rf"/whitelabel/organizations/{target.inner_organization_id}(?=[/?]|$)")
 
     def rewrite(request: Any) -> Any:
         uri: str = request.uri
@@ -110,14 +114,40 @@ def _canonical_uri(target: Target) -> Callable[[Any], Any]:
     return rewrite
 
 
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for name in list(headers):
-        if name.lower() in SECRET_RESPONSE_HEADERS:
-            headers[name] = [REDACTED]
-        elif name.lower() in VOLATILE_RESPONSE_HEADERS:
-            del headers[name]  # changes on every recording: noise in review
-    return response
+# What a live listing says about real customers, beyond ids: not kept in a cassette.
+_CUSTOMER_FIELDS = ("logo", "readme", "domain", "experiments")
+
+
+def _scrub_listing(body: bytes) -> bytes:
+    """Rename the organizations of a live listing and drop what describes them."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict) or not isinstance(data.get("organizations"), list):
+        return body
+    for index, item in enumerate(data["organizations"]):
+        if isinstance(item, dict):
+            item["name"] = f"Inner organization {index + 1}"
+            for field in _CUSTOMER_FIELDS:
+                item.pop(field, None)
+    return json.dumps(data).encode()
+
+
+def _scrubber(target: Target) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def scrub(response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers", {})
+        for name in list(headers):
+            if name.lower() in SECRET_RESPONSE_HEADERS:
+                headers[name] = [REDACTED]
+            elif name.lower() in VOLATILE_RESPONSE_HEADERS:
+                del headers[name]  # changes on every recording: noise in review
+        body = response.get("body", {})
+        if target.mode == "live" and isinstance(body.get("string"), bytes):
+            body["string"] = _scrub_listing(body["string"])
+        return response
+
+    return scrub
 
 
 @pytest.fixture
@@ -127,7 +157,7 @@ def vcr_config(target: Target) -> dict[str, Any]:
         "filter_headers": [(name, REDACTED) for name in SECRET_REQUEST_HEADERS],
         "decode_compressed_response": True,
         "before_record_request": _canonical_uri(target),
-        "before_record_response": _scrub_response,
+        "before_record_response": _scrubber(target),
         "match_on": ("method", "scheme", "host", "port", "path", "query"),
     }
 

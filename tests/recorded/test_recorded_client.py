@@ -22,6 +22,8 @@ from ei_usage import (
     Client,
     ComputeTime,
     DateRange,
+    InnerOrganization,
+    InnerOrganizationUsage,
     NotFoundError,
     OrganizationMetrics,
     PermissionDeniedError,
@@ -120,6 +122,78 @@ def test_metrics_with_both_optional_parameters(target: Target, flavour: str) -> 
     assert result.total_storage_bytes >= 0
     assert result.project_count >= 0
     assert result.user_count >= 0
+
+
+def _collect(flavour: str, iterator: Any) -> Any:
+    if flavour == "sync":
+        return list(iterator)
+
+    async def gather() -> list[Any]:
+        return [item async for item in iterator]
+
+    return gather()
+
+
+@flavours
+@pytest.mark.vcr
+def test_inner_organizations_over_several_pages(target: Target, flavour: str) -> None:
+    organizations = run(
+        target,
+        flavour,
+        lambda c: _collect(
+            flavour,
+            c.inner_organizations(target.organization_id, include_deleted=True, page_size=4),
+        ),
+    )
+    assert len(organizations) > 4  # more than one page
+    ids = [o.id for o in organizations]
+    assert ids == sorted(set(ids))  # in id order, each once
+    for organization in organizations:
+        assert isinstance(organization, InnerOrganization)
+        assert organization.name
+        assert organization.created.tzinfo is UTC
+        limits = organization.entitlements
+        for limit in (limits.compute_time_per_year, limits.gpu_compute_time_per_year):
+            assert limit is None or limit > timedelta(0)
+        assert limits.storage_bytes is None or limits.storage_bytes > 0
+    if target.studio is not None:
+        truth = target.studio.inner_organizations(target.organization_id, include_deleted=True)
+        assert ids == [o.id for o in truth]
+
+
+@flavours
+@pytest.mark.vcr
+def test_inner_organization_contract_and_entitlements(target: Target, flavour: str) -> None:
+    usage = run(
+        target,
+        flavour,
+        lambda c: c.inner_organization(target.organization_id, target.inner_organization_id),
+    )
+    assert isinstance(usage, InnerOrganizationUsage)
+    assert usage.inner_organization_id == target.inner_organization_id
+    for value in (usage.cpu, usage.gpu, usage.total):
+        assert isinstance(value, timedelta)
+        assert value >= timedelta(0)
+    assert usage.compute is not None
+    assert usage.total is not None
+    # total in minutes, cpu and gpu in seconds: read a unit wrong and these are 60x apart
+    assert abs(usage.total - usage.compute) <= timedelta(minutes=1)
+    assert usage.contract_since is None or usage.contract_since.tzinfo is UTC
+    if target.studio is not None:
+        cpu_us, gpu_us = target.studio.contract_usage(target.inner_organization_id)
+        assert usage.cpu == timedelta(microseconds=cpu_us)
+        assert usage.gpu == timedelta(microseconds=gpu_us)
+
+
+@flavours
+@pytest.mark.vcr
+def test_listing_a_white_label_you_do_not_administer_is_forbidden(
+    target: Target, flavour: str
+) -> None:
+    target.simulator_only()
+    with pytest.raises(PermissionDeniedError) as info:
+        run(target, flavour, lambda c: _collect(flavour, c.inner_organizations(2)))
+    assert info.value.status_code == 403
 
 
 @flavours
