@@ -32,9 +32,15 @@ def test_demo_offline() -> None:
     for month in range(1, 13):
         assert f"2024-{month:02d}" in out
     assert out.count("│ total ") == 3
-    assert "│       all │ 2024 " in out
+    overall = next(line for line in out.splitlines() if line.startswith("│       all │"))
+    assert "│ 2024 " in overall
     assert "$ ei-usage metrics --org 1 --unit hours" in out
     assert "Metrics of organization 1" in out
+    assert "$ ei-usage orgs --org 1 --unit hours" in out
+    assert "Inner organizations of white label 1" in out
+    assert "$ ei-usage check --org 1 --unit hours" in out
+    assert "(exit status 5: some organization is over --fail-at)" in out
+    assert "█" in out
     assert "ei_fake_studio_demo_key" not in out + done.stderr
     assert "Traceback" not in done.stderr
 
