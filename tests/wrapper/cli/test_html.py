@@ -891,17 +891,23 @@ def test_seconds_attributes_are_exact(value: timedelta) -> None:
     assert micros(_html._seconds_attr(value)) == value // US
 
 
-@given(st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False))
+@given(st.floats(min_value=4e-3, max_value=1e14, allow_nan=False, allow_infinity=False))
 def test_ticks_are_round_and_cover_the_data(top: float) -> None:
-    ticks, decimals = _html._ticks(top)
+    # From 0.004 up: the charts never scale below four of the tables' last decimal.
+    ticks = _html._ticks(top)
     assert ticks[0] == 0
     assert ticks[-1] >= top * (1 - 1e-9)
     assert 2 <= len(ticks) <= 6
     step = ticks[1]
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert any(math.isclose(mantissa, m) for m in (1, 2, 2.5, 5, 10))
-    labels = [_html._tick_label(t, decimals) for t in ticks]
+    labels = _html._tick_labels(ticks)
     assert len(set(labels)) == len(labels), labels  # enough decimals to tell ticks apart
+    assert all(len(label) <= 6 for label in labels), labels  # they fit the charts' margins
+    for tick, label in zip(ticks, labels, strict=True):  # and say the tick's value
+        factor = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(label[-1], 1)
+        number = float(label.rstrip("kMGT").replace(",", "")) * factor
+        assert math.isclose(number, tick, rel_tol=1e-9, abs_tol=step * 1e-6), (tick, label)
 
 
 def luminance(colour: str) -> float:

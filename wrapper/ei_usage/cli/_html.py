@@ -147,8 +147,8 @@ def _n(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-def _ticks(top: float, count: int = 4) -> tuple[list[float], int]:
-    """Return round tick values from 0 up to at least ``top``, and the decimals their labels need.
+def _ticks(top: float, count: int = 4) -> list[float]:
+    """Return round tick values from 0 up to at least ``top``, about ``count`` steps.
 
     Steps are 1, 2, 2.5 or 5 times a power of ten, so labels read 0, 250, 500, 750.
     """
@@ -157,14 +157,28 @@ def _ticks(top: float, count: int = 4) -> tuple[list[float], int]:
     raw = top / count
     magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
-    steps = max(1, math.ceil(top / step - 1e-9))
-    decimals = max(0, min(12, 1 - math.floor(math.log10(step))))
-    return [i * step for i in range(steps + 1)], decimals
+    return [i * step for i in range(max(1, math.ceil(top / step - 1e-9)) + 1)]
 
 
-def _tick_label(value: float, decimals: int) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+_SUFFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Return short labels for an axis's ticks: ``0, 2.5k, 5k`` rather than ``0, 2,500, 5,000``.
+
+    Ticks are round, so the short form is exact; it keeps labels within the chart's margin.
+    """
+    top, step = ticks[-1], ticks[1]
+    factor, suffix = 1.0, ""
+    if top >= 10_000:
+        factor, suffix = next((f, s) for f, s in _SUFFIXES if top >= f)
+    decimals = max(0, min(12, 1 - math.floor(math.log10(step / factor))))
+    labels = []
+    for tick in ticks:
+        text = f"{tick / factor:,.{decimals}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        labels.append(text + suffix if text != "0" else text)
+    return labels
 
 
 def _ids(ids: Iterable[int]) -> str:
@@ -373,7 +387,9 @@ def _columns_svg(
             return 0.0
         return sum(max(0.0, _in_unit(v, unit)) for v in column.values if v is not None)
 
-    ticks, decimals = _ticks(max((total(c) for c in columns), default=0.0), frame.ticks)
+    # At least a few of the tables' last decimal: finer ticks would need unreadable labels.
+    smallest = 4 * 10.0 ** -_DECIMALS[unit]
+    ticks = _ticks(max([smallest, *(total(c) for c in columns)]), frame.ticks)
     scale_top = ticks[-1]
     plot_h = frame.height - frame.top - frame.bottom
     base, right = frame.base, frame.width - frame.right
@@ -419,9 +435,8 @@ def _columns_svg(
         + f'"/><path class="ax" d="M{frame.left} {base}H{right}"/>'
     ]
     parts.extend(
-        f'<text class="y" x="{frame.left - 3}" y="{y(t) + frame.font // 3}">'
-        f"{_tick_label(t, decimals)}</text>"
-        for t in ticks
+        f'<text class="y" x="{frame.left - 3}" y="{y(t) + frame.font // 3}">{label}</text>'
+        for t, label in zip(ticks, _tick_labels(ticks), strict=True)
     )
     parts.append(f'<text x="{frame.left}" y="{frame.top - 5}">{unit.value}, {scale_note}</text>')
     if not columns:
@@ -739,7 +754,7 @@ def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: 
     # Beyond twice the fail level bars are clipped (and labelled), so that one organization at
     # 900 % does not flatten the others.
     top = max(fail_at, warn_at, min(max(finite, default=0.0), 2 * fail_at)) * 1.05
-    ticks, decimals = _ticks(top * 100, 5)
+    ticks = _ticks(top * 100, 5)
     scale_top = ticks[-1] / 100
     width = _HBAR_LEFT + _HBAR_PLOT + _HBAR_RIGHT
     bottom = _HBAR_TOP + _HBAR_ROW * len(rows)
@@ -762,9 +777,8 @@ def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: 
         + '"/>',
     ]
     parts.extend(
-        f'<text class="x" x="{_n(x(t / 100))}" y="{_HBAR_TOP - 4}">'
-        f"{_tick_label(t, decimals)} %</text>"
-        for t in ticks
+        f'<text class="x" x="{_n(x(t / 100))}" y="{_HBAR_TOP - 4}">{label} %</text>'
+        for t, label in zip(ticks, _tick_labels(ticks), strict=True)
     )
     for level, at, y in (("warn", warn_at, 12), ("fail", fail_at, 26)):
         parts.append(
