@@ -12,7 +12,7 @@ import math
 import random
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -211,20 +211,32 @@ def plain(document: str) -> None:
 # -- builders --------------------------------------------------------------------------------------
 
 
-def row(inner: int, period: DateRange, cpu_us: int | None, gpu_us: int | None, **kw: object):
+def row(
+    inner: int,
+    period: DateRange,
+    cpu_us: int | None,
+    gpu_us: int | None,
+    *,
+    total: timedelta | None = None,
+    name: str | None = None,
+) -> ComputeTime:
     return ComputeTime(
         organization_id=1,
         inner_organization_id=inner,
         period=period,
         cpu=None if cpu_us is None else cpu_us * US,
         gpu=None if gpu_us is None else gpu_us * US,
-        total=kw.pop("total", None),  # type: ignore[arg-type]
-        inner_organization_name=kw.pop("name", f"Cedar Labs {inner}"),  # type: ignore[arg-type]
+        total=total,
+        inner_organization_name=name,
     )
 
 
+def cedar(inner: int) -> str | None:
+    return f"Cedar Labs {inner}"
+
+
 def year_report(
-    ids: range | list[int], *, seed: int = 1, name=lambda i: f"Cedar Labs {i}", **kw: object
+    ids: range | list[int], *, seed: int = 1, name: Callable[[int], str | None] = cedar
 ) -> Report:
     rng = random.Random(seed)
     rows = tuple(
@@ -239,7 +251,7 @@ def year_report(
         for i in ids
         for piece in MONTHS
     )
-    return Report(1, tuple(ids), YEAR, "month", rows, (), **kw)  # type: ignore[arg-type]
+    return Report(1, tuple(ids), YEAR, "month", rows, ())
 
 
 def usage(
@@ -851,7 +863,7 @@ ANY_TEXT = st.text(
 @example(name=" \n\t ")
 def test_any_name_stays_text(name: str) -> None:
     report = Report(1, (2,), MONTHS[0], "month", (row(2, MONTHS[0], 1, 2, name=name),), ())
-    reference = parse(compute_time_html(attr_name(report, "Plain"), Unit.HOURS))
+    reference = parse(compute_time_html(renamed(report, "Plain"), Unit.HOURS))
     tree = parse(compute_time_html(report, Unit.HOURS))
     assert structure(tree) == structure(reference)
     (svg,) = small_charts(tree).values()
@@ -870,7 +882,7 @@ def test_any_name_stays_text(name: str) -> None:
         )
 
 
-def attr_name(report: Report, name: str) -> Report:
+def renamed(report: Report, name: str) -> Report:
     return Report(
         report.organization_id,
         report.inner_organization_ids,
