@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ei_usage import Report
+from ei_usage import DateRange, Report
 from ei_usage.testing import FakeStudio, Fault, Operation
 
 from .conftest import SECRET, Cli
@@ -235,3 +235,61 @@ def test_check_lists_what_it_could_not_read(cli: Cli, studio: FakeStudio) -> Non
     assert outcome.code == 5  # over-limit organizations still decide the code
     assert "organizations not read" in outcome.stderr
     assert json.loads(outcome.stdout)["complete"] is False
+
+
+# ---- --format html ----------------------------------------------------------------------------
+
+
+def _svg_numbers(document: str) -> dict[str, dict[str, list[str]]]:
+    """The per-organization charts' data attributes, by inner organization id."""
+    import re
+
+    charts: dict[str, dict[str, list[str]]] = {}
+    for tag in re.findall(r"<svg[^>]*data-inner-organization-id=[^>]*>", document):
+        attributes = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', tag))
+        charts[attributes["data-inner-organization-id"]] = {
+            key: value.split() for key, value in attributes.items()
+        }
+    return charts
+
+
+def test_compute_time_html_charts_equal_the_report(cli: Cli, studio: FakeStudio) -> None:
+    outcome = cli.invoke(
+        "compute-time", "--org", "1", "--all-inner-orgs", "--period", "2024", "--format", "html"
+    )
+    assert outcome.code == 0, outcome.stderr
+    document = outcome.stdout
+    assert document.startswith("<!DOCTYPE html>")
+    assert "<script" not in document.lower()
+    assert "http://" not in document
+    assert "https://" not in document
+    charts = _svg_numbers(document)
+    for organization in studio.inner_organizations(1, include_deleted=True):
+        chart = charts[str(organization.id)]
+        assert chart["data-periods"] == [f"2024-{m:02d}" for m in range(1, 13)]
+        for month, cpu_text, gpu_text in zip(
+            range(1, 13), chart["data-cpu-seconds"], chart["data-gpu-seconds"], strict=True
+        ):
+            period = DateRange.month(2024, month)
+            cpu, gpu = studio.usage(organization.id, period.start, period.end)
+            assert round(float(cpu_text) * 1e6) == cpu
+            assert round(float(gpu_text) * 1e6) == gpu
+
+
+def test_check_html_statuses(cli: Cli) -> None:
+    outcome = check(cli, "--format", "html")
+    assert outcome.code == 5
+    import html.parser
+    import re
+
+    statuses = set(re.findall(r'data-status="([a-z ]+)"', outcome.stdout))
+    assert {"fail", "warn"} <= statuses, statuses
+
+    parser = html.parser.HTMLParser()
+    parser.feed(outcome.stdout)
+    parser.close()
+
+
+def test_metrics_and_orgs_have_no_html(cli: Cli) -> None:
+    assert cli.invoke("metrics", "--org", "1", "--format", "html").code == 2
+    assert cli.invoke("orgs", "--org", "1", "--format", "html").code == 2

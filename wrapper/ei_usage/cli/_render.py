@@ -103,6 +103,16 @@ def progress() -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
+def _document(out: TextIO, document: str) -> None:
+    """Write an HTML document as UTF-8 bytes, whatever the locale's encoding of ``out`` is."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(document)
+        return
+    out.flush()
+    buffer.write(document.encode("utf-8"))
+
+
 def _plain(text: str) -> str:
     """Server text made safe for a terminal table: no control characters, no rich markup."""
     return escape("".join(c if c.isprintable() else " " for c in text))
@@ -177,7 +187,7 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
     if fmt == "html":
         from . import _html
 
-        out.write(_html.compute_time_html(result, unit))
+        _document(out, _html.compute_time_html(result, unit))
         return
     partial = ""
     if result.not_attempted:
@@ -467,7 +477,7 @@ def entitlements(
     if fmt == "html":
         from . import _html
 
-        out.write(_html.check_html(report, unit, warn_at=warn_at, fail_at=fail_at))
+        _document(out, _html.check_html(report, unit, warn_at=warn_at, fail_at=fail_at))
         return
     if fmt == "json":
         data = report.to_dict(unit)
