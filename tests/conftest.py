@@ -28,3 +28,32 @@ def built_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
     return out
+
+
+@pytest.fixture(autouse=True)
+def virtual_pacing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the clients' rate schedule on virtual time: a pacing wait moves a clock, not the test.
+
+    After a 429 the client paces every request (ei_usage._ratelimit); without this, a test that
+    answers 429 would really wait for its Retry-After. Tests that measure real pacing against a
+    rate-limited server opt out with ``@pytest.mark.real_pacing``.
+    """
+    if request.node.get_closest_marker("real_pacing") is not None:
+        return
+    import asyncio
+    import time
+
+    import ei_usage._client as client_module
+
+    offset = [0.0]
+
+    def pace(seconds: float, stop: object = None) -> None:
+        offset[0] += seconds
+
+    async def async_pace(seconds: float) -> None:
+        offset[0] += seconds
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(client_module, "_pace", pace)
+    monkeypatch.setattr(client_module, "_async_pace", async_pace)
+    monkeypatch.setattr(client_module, "_clock", lambda: time.monotonic() + offset[0])

@@ -150,6 +150,25 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return waits
 
 
+@pytest.fixture
+def paces(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record every wait for the rate schedule (after a 429) on a virtual clock."""
+    waits: list[float] = []
+    offset = [0.0]
+
+    def pace(seconds: float, stop: object = None) -> None:
+        waits.append(seconds)
+        offset[0] += seconds
+
+    async def async_pace(seconds: float) -> None:
+        pace(seconds)
+
+    monkeypatch.setattr(client_module, "_pace", pace)
+    monkeypatch.setattr(client_module, "_async_pace", async_pace)
+    monkeypatch.setattr(client_module, "_clock", lambda: time.monotonic() + offset[0])
+    return waits
+
+
 # Calls that both clients share, so each behaviour is checked on both.
 def sync_call(recorder: Recorder, call: str = "compute_time", **client_kwargs: Any) -> Any:
     with make_client(recorder, **client_kwargs) as client:
@@ -1630,7 +1649,7 @@ class TestNeverAnythingElse:
 
 # ==== retries ===================================================================================
 
-RETRIED_STATUSES = [429, 500, 502, 503, 504]
+RETRIED_STATUSES = [500, 502, 503, 504]  # 429: TestThrottles
 RETRIED_EXCEPTIONS = [
     httpx.ConnectError("refused"),
     httpx.ReadError("reset"),
@@ -1714,47 +1733,10 @@ class TestRetries:
         assert len(sleeps) == 5
         assert len(set(sleeps)) > 1
 
-    @pytest.mark.parametrize("caller", CALLERS)
-    def test_429_then_200_returns_the_result_after_one_sleep(
-        self, caller: Callable[..., Any], sleeps: list[float]
-    ) -> None:
-        recorder = Recorder(json_response({"success": False}, 429), json_response(CT_BODY))
-        result = caller(recorder)
-        assert isinstance(result, ComputeTime)
-        assert result.total == timedelta(minutes=2)
-        assert recorder.calls == 2
-        assert len(sleeps) == 1
-        assert 0.25 <= sleeps[0] <= 0.5
-
-    @pytest.mark.parametrize(("header", "wait"), [("7", 7.0), ("0", 0.0), ("60", 60.0)])
-    @pytest.mark.parametrize("caller", CALLERS)
-    def test_retry_after_seconds_is_honoured(
-        self, caller: Callable[..., Any], header: str, wait: float, sleeps: list[float]
-    ) -> None:
-        recorder = Recorder(
-            json_response({}, 429, **{"retry-after": header}), json_response(CT_BODY)
-        )
-        assert isinstance(caller(recorder), ComputeTime)
-        assert sleeps == [wait]
-        assert recorder.calls == 2
-
     def test_retry_after_on_503_is_honoured(self, sleeps: list[float]) -> None:
         recorder = Recorder(json_response({}, 503, **{"retry-after": "12"}), json_response(CT_BODY))
         assert isinstance(sync_call(recorder), ComputeTime)
         assert sleeps == [12.0]
-
-    @pytest.mark.parametrize("caller", CALLERS)
-    def test_retry_after_http_date_is_honoured(
-        self, caller: Callable[..., Any], sleeps: list[float]
-    ) -> None:
-        when = datetime.now(UTC) + timedelta(seconds=30)
-        header = email.utils.format_datetime(when, usegmt=True)
-        recorder = Recorder(
-            json_response({}, 429, **{"retry-after": header}), json_response(CT_BODY)
-        )
-        assert isinstance(caller(recorder), ComputeTime)
-        assert len(sleeps) == 1
-        assert 27.0 <= sleeps[0] <= 30.0
 
     @pytest.mark.parametrize("header", ["61", "3600"])
     @pytest.mark.parametrize("caller", CALLERS)
@@ -1840,7 +1822,105 @@ class TestRetries:
             r"GET https://\S+/usage/computeTime\?\S+ -> 200 in [0-9.]+ ms", records[0].getMessage()
         )
 
-    def test_bulk_retries_each_piece(self, sleeps: list[float]) -> None:
+
+class TestThrottles:
+    """429s: retried on their own budget, paced by the client-wide rate control, no backoff."""
+
+    @pytest.mark.parametrize("caller", CALLERS)
+    def test_429_is_retried_on_its_own_budget(
+        self, caller: Callable[..., Any], sleeps: list[float], paces: list[float]
+    ) -> None:
+        recorder = Recorder(json_response({"success": False, "error": "slow down"}, 429))
+        error = catch(caller, recorder)  # default max_retries=3
+        assert type(error) is RateLimitError
+        assert recorder.calls == 1 + client_module.THROTTLE_RETRIES
+        assert sleeps == []  # no backoff: the rate control spaces the retries
+
+    @pytest.mark.parametrize("caller", CALLERS)
+    def test_no_retries_means_no_429_retries_either(
+        self, caller: Callable[..., Any], paces: list[float]
+    ) -> None:
+        recorder = Recorder(json_response({}, 429), json_response(CT_BODY))
+        catch(caller, recorder, max_retries=0)
+        assert recorder.calls == 1
+
+    @pytest.mark.parametrize("caller", CALLERS)
+    def test_429_then_200_returns_the_result(
+        self, caller: Callable[..., Any], sleeps: list[float], paces: list[float]
+    ) -> None:
+        recorder = Recorder(json_response({"success": False}, 429), json_response(CT_BODY))
+        result = caller(recorder)
+        assert isinstance(result, ComputeTime)
+        assert result.total == timedelta(minutes=2)
+        assert recorder.calls == 2
+        assert sleeps == []
+
+    @pytest.mark.parametrize(("header", "wait"), [("7", 7.0), ("0", 0.0), ("60", 60.0)])
+    @pytest.mark.parametrize("caller", CALLERS)
+    def test_retry_after_pauses_the_client(
+        self,
+        caller: Callable[..., Any],
+        header: str,
+        wait: float,
+        sleeps: list[float],
+        paces: list[float],
+    ) -> None:
+        recorder = Recorder(
+            json_response({}, 429, **{"retry-after": header}), json_response(CT_BODY)
+        )
+        assert isinstance(caller(recorder), ComputeTime)
+        assert sleeps == []
+        assert recorder.calls == 2
+        assert sum(paces) == pytest.approx(wait, abs=0.01)
+        assert all(p <= 0.5 for p in paces)  # in short steps: a stopping report notices
+
+    @pytest.mark.parametrize("caller", CALLERS)
+    def test_retry_after_http_date_pauses_the_client(
+        self, caller: Callable[..., Any], paces: list[float]
+    ) -> None:
+        when = datetime.now(UTC) + timedelta(seconds=30)
+        header = email.utils.format_datetime(when, usegmt=True)
+        recorder = Recorder(
+            json_response({}, 429, **{"retry-after": header}), json_response(CT_BODY)
+        )
+        assert isinstance(caller(recorder), ComputeTime)
+        assert 27.0 <= sum(paces) <= 30.5
+
+    def test_a_pause_holds_every_request_of_the_client(self, paces: list[float]) -> None:
+        # One 429 with Retry-After: 5, then the other requests of the same client wait too.
+        answers = [json_response({}, 429, **{"retry-after": "5"})]
+        answers += [json_response(CT_BODY)] * 4
+        recorder = Recorder(*answers)
+        with make_client(recorder) as client:
+            client.compute_time(1, 2, "2024-05")
+            waited_first = sum(paces)
+            client.compute_time(1, 2, "2024-06")
+        assert waited_first == pytest.approx(5.0, abs=0.01)
+        stats = client.rate_stats()
+        assert stats.throttles == 1
+        assert stats.rate_per_second is not None  # the client now paces its requests
+
+    def test_without_429_there_is_no_pacing(self, paces: list[float]) -> None:
+        with make_client(Recorder(json_response(CT_BODY))) as client:
+            for month in range(1, 13):
+                client.compute_time(1, 2, f"2024-{month:02d}")
+            assert client.rate_stats().rate_per_second is None
+        assert paces == []
+
+    def test_max_rate_paces_from_the_start(self, paces: list[float]) -> None:
+        with make_client(Recorder(json_response(CT_BODY)), max_rate=2.0) as client:
+            for month in range(1, 7):
+                client.compute_time(1, 2, f"2024-{month:02d}")
+            assert client.rate_stats().rate_per_second == 2.0
+        assert sum(paces) >= 2.0  # six requests at 2 per second, the first ones free
+
+    def test_bad_rate_arguments(self) -> None:
+        with pytest.raises(ValueError, match="max_rate"):
+            Client(KEY, max_rate=0)
+        with pytest.raises(TypeError, match="adaptive_rate"):
+            Client(KEY, adaptive_rate="yes")  # type: ignore[arg-type]
+
+    def test_bulk_retries_each_piece(self, sleeps: list[float], paces: list[float]) -> None:
         answers: dict[str, int] = {}
 
         async def handler(request: httpx.Request) -> httpx.Response:
@@ -1856,7 +1936,20 @@ class TestRetries:
 
         assert len(arun(go())) == 3
         assert sorted(answers.values()) == [2, 2, 2]
-        assert len(sleeps) == 3
+        assert sleeps == []
+
+    def test_throttles_are_logged_once_per_rate_cut(
+        self, paces: list[float], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="ei_usage")
+        recorder = Recorder(
+            json_response({"success": False, "error": "slow"}, 429), json_response(CT_BODY)
+        )
+        sync_call(recorder)
+        messages = [r.getMessage() for r in caplog.records if r.name == "ei_usage"]
+        assert any("the server is rate limiting" in m for m in messages)
+        assert any("retrying when the rate allows" in m for m in messages)
+        assert not any(KEY in m for m in messages)
 
 
 class TestRetryPolicy:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         OrganizationMetrics,
         ProjectVisibility,
     )
+    from ._ratelimit import RateStats
     from ._report import (
         EntitlementFailure,
         EntitlementReport,
@@ -79,6 +80,7 @@ __all__ = [
     "ProgressCallback",
     "ProjectVisibility",
     "RateLimitError",
+    "RateStats",
     "Report",
     "ReportError",
     "ReportFailure",
@@ -123,6 +125,7 @@ _HOMES = {
     "EntitlementFailure": "_report",
     "EntitlementReport": "_report",
     "ProgressCallback": "_report",
+    "RateStats": "_ratelimit",
     "Report": "_report",
     "ReportFailure": "_report",
     "UsageTotals": "_report",

@@ -62,14 +62,17 @@ from ._config import (
 from ._dates import DateRange, format_wire
 from ._errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     EdgeImpulseError,
+    RateLimitError,
     ReportInterrupted,
     RequestInfo,
     ResponseTooLargeError,
     ResponseValidationError,
 )
 from ._models import InnerOrganization, InnerOrganizationUsage
+from ._ratelimit import RateController, RateStats
 from ._report import EntitlementReport
 from ._retry import RetryPolicy
 from ._runner import Stopped
@@ -481,6 +484,8 @@ class _BaseClient:
         allow_insecure_http: bool = False,
         max_connections: int = 64,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_rate: float | None = None,
+        adaptive_rate: bool = True,
     ) -> None:
         self._config = ClientConfig.build(
             api_key,
@@ -494,6 +499,13 @@ class _BaseClient:
             max_response_bytes=max_response_bytes,
         )
         self._policy = RetryPolicy(max_retries=self._config.max_retries)
+        if not isinstance(adaptive_rate, bool):
+            raise TypeError(f"adaptive_rate must be a bool, got {type(adaptive_rate).__name__}")
+        # One schedule for every call of this client, threads and tasks alike (_ratelimit).
+        self._rate = RateController(
+            max_rate=max_rate, adaptive=adaptive_rate, clock=lambda: _clock()
+        )
+        self._rate_cuts = 0
         self._redact = self._config.credential.redact
 
     @classmethod
@@ -580,7 +592,53 @@ class _BaseClient:
             request=request,
         )
 
-    def _retry_delay(self, retries: int, error: EdgeImpulseError) -> float | None:
+    def rate_stats(self) -> RateStats:
+        """Return how this client's requests are being paced: rate, 429s absorbed, pauses.
+
+        ``rate_per_second`` is None until the server first answers 429 (or without ``max_rate``);
+        ``throttles`` counts the 429 answers absorbed so far.
+        """
+        return self._rate.stats()
+
+    def _wait_for(self, ticket: int) -> float:
+        """Return how long a request holding ``ticket`` must still wait (see _ratelimit)."""
+        return self._rate.seconds_until(ticket)
+
+    def _answered(self, error: EdgeImpulseError | None, ticket: int) -> None:
+        """Tell the rate controller how an attempt ended."""
+        if error is None or isinstance(error, APIError | ResponseValidationError):
+            if isinstance(error, RateLimitError):
+                self._rate.on_throttle(error.retry_after, ticket=ticket)
+                cuts = self._rate.stats()
+                if cuts.rate_cuts != self._rate_cuts:
+                    self._rate_cuts = cuts.rate_cuts
+                    logger.warning(
+                        "ei_usage: the server is rate limiting (%d answers of 429 so far): "
+                        "pacing every request of this client at %.2f per second",
+                        cuts.throttles,
+                        cuts.rate_per_second or 0.0,
+                    )
+            else:
+                self._rate.on_success()
+        # No answer at all (connection error, timeout): nothing to learn about the rate.
+
+    def _retry_delay(self, retries: int, throttles: int, error: EdgeImpulseError) -> float | None:
+        """Decide about one failed attempt: seconds to back off first, or None to raise.
+
+        A 429 is retried up to ``THROTTLE_RETRIES`` times, apart from ``max_retries``, and with
+        no backoff of its own: the client-wide rate control (the pause for ``Retry-After`` and
+        the slower schedule) already spaces the retry. A ``Retry-After`` beyond the policy's
+        limit is raised at once.
+        """
+        if isinstance(error, RateLimitError) and error.status_code == 429:
+            if (
+                self._policy.max_retries == 0
+                or throttles >= THROTTLE_RETRIES
+                or self._policy.delay(0, error) is None
+            ):
+                return None
+            logger.info("ei_usage: %s; retrying when the rate allows", error)
+            return 0.0
         delay = self._policy.delay(retries, error)
         if delay is not None:
             logger.warning(
@@ -591,6 +649,10 @@ class _BaseClient:
                 delay,
             )
         return delay
+
+
+THROTTLE_RETRIES = 10
+"""How often one request answered 429 is tried again (while ``max_retries`` is not 0)."""
 
 
 def _log_timing(request: RequestInfo, answer: _parse.Answer, started: float, retries: int) -> None:
@@ -651,6 +713,8 @@ class Client(_BaseClient):
         allow_insecure_http: bool = False,
         max_connections: int = 64,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_rate: float | None = None,
+        adaptive_rate: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -663,6 +727,8 @@ class Client(_BaseClient):
             allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
+            max_rate=max_rate,
+            adaptive_rate=adaptive_rate,
         )
         self._transport = transport
         self._http: httpx.Client | None = None
@@ -751,24 +817,37 @@ class Client(_BaseClient):
         http = self._client()
         prepared, request = _prepare(http, self._config.base_url, call)
         started = time.monotonic()
-        retries = 0
+        retries = throttles = 0
         while True:
-            if stop is not None and stop.is_set():
-                raise Stopped
+            ticket = self._rate.ticket()
+            while True:
+                if stop is not None and stop.is_set():
+                    raise Stopped
+                wait = self._wait_for(ticket)
+                if wait <= 0:
+                    break
+                _pace(wait, stop)
+            failure: EdgeImpulseError | None = None
             try:
                 answer = self._attempt(http, prepared, request, stop)
                 result = _read(answer, call, request, self._redact)
-                if logger.isEnabledFor(logging.DEBUG):
-                    _log_timing(request, answer, started, retries)
-                return result
             except EdgeImpulseError as error:
-                if stop is not None and stop.is_set():
-                    raise Stopped from None
-                if http.is_closed and isinstance(error, APIConnectionError):
-                    raise _closed(request) from None
-                delay = self._retry_delay(retries, error)
-                if delay is None:
-                    raise
+                failure = error
+            self._answered(failure, ticket)
+            if failure is None:
+                if logger.isEnabledFor(logging.DEBUG):
+                    _log_timing(request, answer, started, retries + throttles)
+                return result
+            if stop is not None and stop.is_set():
+                raise Stopped from None
+            if http.is_closed and isinstance(failure, APIConnectionError):
+                raise _closed(request) from None
+            delay = self._retry_delay(retries, throttles, failure)
+            if delay is None:
+                raise failure
+            if isinstance(failure, RateLimitError):
+                throttles += 1
+                continue
             if stop is None:
                 _sleep(delay)
             else:
@@ -1017,9 +1096,14 @@ def _wait(seconds: float, stop: threading.Event | None = None) -> None:
         stop.wait(seconds)
 
 
-# Seams for tests: retries are checked with these patched, never by really waiting.
+# Seams for tests: retries are checked with these patched, never by really waiting. _sleep and
+# _async_sleep are the backoff before a retry; _pace and _async_pace the waits for the rate
+# controller's schedule, which reads _clock, so a test can run the schedule on virtual time.
 _sleep = _wait
 _async_sleep = asyncio.sleep
+_pace = _wait
+_async_pace = asyncio.sleep
+_clock = time.monotonic
 
 
 # ---- async -----------------------------------------------------------------------------------
@@ -1046,6 +1130,8 @@ class AsyncClient(_BaseClient):
         allow_insecure_http: bool = False,
         max_connections: int = 64,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_rate: float | None = None,
+        adaptive_rate: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -1058,6 +1144,8 @@ class AsyncClient(_BaseClient):
             allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
+            max_rate=max_rate,
+            adaptive_rate=adaptive_rate,
         )
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
@@ -1134,20 +1222,30 @@ class AsyncClient(_BaseClient):
         http = self._client()
         prepared, request = _prepare(http, self._config.base_url, call)
         started = time.monotonic()
-        retries = 0
+        retries = throttles = 0
         while True:
+            ticket = self._rate.ticket()
+            while (wait := self._wait_for(ticket)) > 0:
+                await _async_pace(wait)
+            failure: EdgeImpulseError | None = None
             try:
                 answer = await self._attempt(http, prepared, request)
                 result = _read(answer, call, request, self._redact)
-                if logger.isEnabledFor(logging.DEBUG):
-                    _log_timing(request, answer, started, retries)
-                return result
             except EdgeImpulseError as error:
-                if http.is_closed and isinstance(error, APIConnectionError):
-                    raise _closed(request) from None
-                delay = self._retry_delay(retries, error)
-                if delay is None:
-                    raise
+                failure = error
+            self._answered(failure, ticket)
+            if failure is None:
+                if logger.isEnabledFor(logging.DEBUG):
+                    _log_timing(request, answer, started, retries + throttles)
+                return result
+            if http.is_closed and isinstance(failure, APIConnectionError):
+                raise _closed(request) from None
+            delay = self._retry_delay(retries, throttles, failure)
+            if delay is None:
+                raise failure
+            if isinstance(failure, RateLimitError):
+                throttles += 1
+                continue
             await _async_sleep(delay)
             retries += 1
 

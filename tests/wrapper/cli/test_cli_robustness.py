@@ -181,7 +181,10 @@ def test_verbose_shows_retries_and_timings_but_no_credential(cli: Cli, studio: F
     outcome = cli.start("metrics", "--org", "1", "--format", "json", "--verbose").wait()
     assert outcome.code == 0, outcome.stderr
     lines = outcome.stderr_lines
-    assert any("retry 1/3 in 0.00s" in line and "slow down ***" in line for line in lines), lines
+    assert any(
+        "retrying when the rate allows" in line and "slow down ***" in line for line in lines
+    ), lines
+    assert any("the server is rate limiting" in line for line in lines), lines
     assert any(
         line.startswith("ei-usage: GET http://")
         and "-> 200 in" in line

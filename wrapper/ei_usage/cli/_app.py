@@ -294,7 +294,10 @@ def compute_time(
         )
     _setup_logging(verbose)
     interrupted = False
-    with _client(allow_insecure_http) as client, _render.progress() as on_progress:
+    with (
+        _client(allow_insecure_http) as client,
+        _render.progress(client.rate_stats) as on_progress,
+    ):
 
         def run(with_names: bool) -> Report:
             return client.compute_time_report(
@@ -461,7 +464,10 @@ def check(
         )
     _setup_logging(verbose)
     interrupted = False
-    with _client(allow_insecure_http) as client, _render.progress() as on_progress:
+    with (
+        _client(allow_insecure_http) as client,
+        _render.progress(client.rate_stats) as on_progress,
+    ):
         try:
             report = client.entitlement_report(
                 organization_id, "all", concurrency=concurrency, on_progress=on_progress

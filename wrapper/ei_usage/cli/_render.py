@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         InnerOrganization,
         InnerOrganizationUsage,
         OrganizationMetrics,
+        RateStats,
         Report,
         Unit,
         UsageTotals,
@@ -72,11 +73,15 @@ def _console(stream: TextIO) -> Console:
 
 
 @contextlib.contextmanager
-def progress() -> Iterator[Callable[[int, int], None] | None]:
+def progress(
+    rate: Callable[[], RateStats] | None = None,
+) -> Iterator[Callable[[int, int], None] | None]:
     """Show a progress bar on stderr when it is a terminal and the work is worth it.
 
     The report says how many requests it makes in each ``on_progress(done, total)`` call, so
-    the bar learns its size from the first one, and stays hidden for a single request.
+    the bar learns its size from the first one, and stays hidden for a single request. With
+    ``rate`` (the client's ``rate_stats``), the bar also shows the pace the client keeps and how
+    many 429 answers it absorbed, once the server has rate-limited it.
     """
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -87,6 +92,7 @@ def progress() -> Iterator[Callable[[int, int], None] | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[pace]}"),
         console=console,
         transient=True,
     )
@@ -96,11 +102,19 @@ def progress() -> Iterator[Callable[[int, int], None] | None]:
         if total < 2:
             return
         if not tasks:
-            tasks.append(bar.add_task("requests", total=total))
-        bar.update(tasks[0], completed=done)
+            tasks.append(bar.add_task("requests", total=total, pace=""))
+        bar.update(tasks[0], completed=done, pace=pace_text(rate() if rate else None))
 
     with bar:
         yield update
+
+
+def pace_text(stats: RateStats | None) -> str:
+    """``"19.6 req/s, 12 x 429 absorbed"`` once the server has rate-limited, else empty."""
+    if stats is None or not stats.throttles:
+        return ""
+    rate = "" if stats.rate_per_second is None else f"{stats.rate_per_second:.1f} req/s, "
+    return f"{rate}{stats.throttles:,} x 429 absorbed"
 
 
 def _document(out: TextIO, document: str) -> None:
