@@ -88,7 +88,13 @@ class Measured:
         return json.loads(self.stdout.strip().splitlines()[-1])
 
 
-def measure(argv: Sequence[str | Path], *, capture: bool = False, cwd: Path = ROOT) -> Measured:
+def measure(
+    argv: Sequence[str | Path],
+    *,
+    capture: bool = False,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+) -> Measured:
     """Run a child to completion; time it with perf_counter and read its own rusage.
 
     ``os.wait4`` gives the CPU time of this one child, not a cumulative figure over every child
@@ -103,7 +109,7 @@ def measure(argv: Sequence[str | Path], *, capture: bool = False, cwd: Path = RO
         stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         cwd=cwd,
-        env=child_env(),
+        env=child_env(env),
         text=True,
     )
     out = proc.stdout.read() if proc.stdout is not None else ""
@@ -127,10 +133,20 @@ def process_cpu_seconds(pid: int) -> float:
 class Studio:
     """The fake Studio in its own process (``bench/studio_server.py``), so it has its own GIL."""
 
-    def __init__(self, *, latency: float, inner_count: int) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float,
+        inner_count: int,
+        rate_limit: float | None = None,
+        burst: float | None = None,
+    ) -> None:
         self.latency = latency
         self.inner_count = inner_count
+        self.rate_limit = rate_limit
+        self.burst = burst
         self.base_url = ""
+        self.final_stats: dict[str, int] = {}  # what the simulator served, read when it stops
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> Self:
@@ -144,6 +160,8 @@ class Studio:
                 str(self.inner_count),
                 "--api-key",
                 API_KEY,
+                *(() if self.rate_limit is None else ("--rate-limit", repr(self.rate_limit))),
+                *(() if self.burst is None else ("--burst", repr(self.burst))),
             ],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -174,6 +192,9 @@ class Studio:
             proc.kill()
             proc.wait()
         if proc.stdout is not None:
+            for line in proc.stdout.read().splitlines():
+                if line.startswith("stats="):
+                    self.final_stats = json.loads(line.removeprefix("stats="))
             proc.stdout.close()
 
     def __exit__(
@@ -228,3 +249,29 @@ def emit(result: Mapping[str, Any]) -> None:
     """Print a child's result as one JSON line on stdout (the parent reads the last line)."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+BASELINE_COMMIT = "22e9d0b"
+"""The last commit of 0.1.0's code (never tagged): the "today" the benchmarks compare with."""
+BASELINE_TREE = BENCH / ".cache" / f"baseline-{BASELINE_COMMIT}"
+
+
+def baseline_env() -> dict[str, str] | None:
+    """Return the environment that makes a child import 0.1.0's ei_usage, or None if unavailable.
+
+    The baseline is extracted once from git (``git archive``) into ``bench/.cache``; its
+    ``wrapper`` and ``generated`` folders go first on ``PYTHONPATH``, ahead of the editable
+    install of the current code.
+    """
+    if not (BASELINE_TREE / "wrapper" / "ei_usage").is_dir():
+        BASELINE_TREE.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "wrapper", "generated"],
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode != 0:
+            return None
+        subprocess.run(["tar", "-x", "-C", str(BASELINE_TREE)], input=archive.stdout, check=True)
+    paths = [str(BASELINE_TREE / "wrapper"), str(BASELINE_TREE / "generated")]
+    return {"PYTHONPATH": os.pathsep.join(paths), "EI_BENCH_BASELINE": "1"}

@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/run.py [--quick] [--output PATH]
 
-Four benchmarks, each figure the median (with min and max) of several runs, each comparison a
+Six benchmarks, each figure the median (with min and max) of several runs, each comparison a
 ratio measured in the same run with the two sides interleaved (A B A B ...):
 
 1. import: fresh interpreters, ``import ei_usage`` vs ``import httpx`` vs ``import
@@ -13,7 +13,11 @@ ratio measured in the same run with the two sides interleaved (A B A B ...):
 3. bulk: ``AsyncClient.compute_time_report`` over 2,000 requests with 100 ms latency vs raw httpx
    with a semaphore and vs the ideal; the official bindings on a sample; peak RSS at 20,000
    requests vs 2,000;
-4. regeneration: ``openapi/tools/generate.py --check``.
+4. rate limit: 3,000 requests against a simulator allowing 20 per second, adaptive rate control
+   vs 0.1.0 (every call retrying on its own) vs raw httpx with a Retry-After loop;
+5. hostile answers: time and memory of a client process given a 50 MiB body, a gzip bomb, a
+   trickle;
+6. regeneration: ``openapi/tools/generate.py --check``.
 
 The simulator (``bench/studio_server.py``) runs in its own process. ``--quick`` is a smoke run
 (small counts, no concurrency-8 bulk, no 20,000-request run) that prints the table and writes
@@ -36,12 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 import import_probe
 from _common import (
+    BASELINE_COMMIT,
     BENCH,
     OFFICIAL_PYTHON,
     PROJECT_PYTHON,
     ROOT,
     Stats,
     Studio,
+    baseline_env,
     measure,
 )
 
@@ -334,7 +340,13 @@ def bench_calls(calls: int, rounds: int, notes: list[str]) -> list[Row]:
 
 
 def _bulk_run(
-    studio: Studio, impl: str, concurrency: int, inner: int, months: int, first: str
+    studio: Studio,
+    impl: str,
+    concurrency: int,
+    inner: int,
+    months: int,
+    first: str,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     cpu0 = studio.cpu_seconds()
     m = measure(
@@ -355,6 +367,7 @@ def _bulk_run(
             first,
         ],
         capture=True,
+        env=env,
     )
     result: dict[str, Any] = m.json()
     result["rss"] = result["peak_rss_kib"]
@@ -370,9 +383,15 @@ def _bulk_at(
     log(f"bulk: concurrency {concurrency}, {pairs} pairs of {requests} requests")
     wrapper: list[dict[str, Any]] = []
     raw: list[dict[str, Any]] = []
+    baseline: list[dict[str, Any]] = []
+    old = baseline_env() if is_target else None
     for _ in range(pairs):
         wrapper.append(_bulk_run(studio, "wrapper", concurrency, inner, BULK_MONTHS, "2021-01"))
         raw.append(_bulk_run(studio, "raw", concurrency, inner, BULK_MONTHS, "2021-01"))
+        if old is not None:
+            baseline.append(
+                _bulk_run(studio, "wrapper", concurrency, inner, BULK_MONTHS, "2021-01", old)
+            )
     w_s = [r["seconds"] for r in wrapper]
     r_s = [r["seconds"] for r in raw]
     b = f"bulk, {requests:,} req, {BULK_LATENCY * 1000:.0f} ms latency, concurrency {concurrency}"
@@ -405,6 +424,31 @@ def _bulk_at(
             ratio.median <= 1.10,
         )
     )
+    if baseline:
+        base_ratio = pairwise([r["seconds"] for r in baseline], r_s)
+        rows.append(
+            Row(
+                b,
+                f"0.1.0's `compute_time_report` (commit {BASELINE_COMMIT}, no rate control)",
+                *stat_cells(Stats([r["seconds"] for r in baseline]), fmt_time),
+                f"{fmt_ratio(base_ratio)} floor",
+                "informational",
+            )
+        )
+        rows.append(
+            Row(
+                b,
+                "rate control on, no limit hit: ratio to floor, now vs 0.1.0",
+                "",
+                "",
+                "",
+                f"{ratio.median / base_ratio.median:.3f}x",
+                "≤ 1.02x 0.1.0's ratio",
+                ratio.median <= 1.02 * base_ratio.median,
+            )
+        )
+    elif is_target:
+        notes.append("0.1.0's code could not be extracted from git: no baseline comparison.")
     eff = Stats([ideal / s for s in w_s])
     rows.append(
         Row(
@@ -598,7 +642,224 @@ def bench_bulk(quick: bool, notes: list[str]) -> list[Row]:
     return rows
 
 
-# ---- 4. regeneration ---------------------------------------------------------------------------
+# ---- 4. rate limit -----------------------------------------------------------------------------
+
+RATE_LIMIT = 20.0
+RATE_BURST = 20.0
+RATE_LATENCY = 0.05
+RATE_CONCURRENCY = 32
+RATE_INNER = 50
+RATE_MONTHS = 60  # 50 x 60 = 3,000 requests
+
+
+def _rate_run(impl: str, inner: int, months: int, env: dict[str, str] | None) -> dict[str, Any]:
+    """One run against a fresh rate-limited simulator (its bucket full, its counters zero)."""
+    with Studio(
+        latency=RATE_LATENCY, inner_count=inner, rate_limit=RATE_LIMIT, burst=RATE_BURST
+    ) as studio:
+        m = measure(
+            [
+                PROJECT_PYTHON,
+                BENCH / "ratelimit.py",
+                "--impl",
+                impl,
+                "--base-url",
+                studio.base_url,
+                "--concurrency",
+                str(RATE_CONCURRENCY),
+                "--inner-count",
+                str(inner),
+                "--months",
+                str(months),
+            ],
+            capture=True,
+            env=env,
+        )
+    result: dict[str, Any] = m.json()
+    result.update(studio.final_stats)  # "requests", "rate_limited": what the server saw
+    return result
+
+
+def bench_rate_limit(quick: bool, notes: list[str]) -> list[Row]:
+    """Big reports under a 429-answering limit: adaptive rate control vs 0.1.0 vs raw httpx."""
+    inner, months = (RATE_INNER, 6) if quick else (RATE_INNER, RATE_MONTHS)
+    requests = inner * months
+    ideal = requests / RATE_LIMIT
+    b = (
+        f"rate limit {RATE_LIMIT:.0f}/s (burst {RATE_BURST:.0f}), {requests:,} req, "
+        f"{RATE_LATENCY * 1000:.0f} ms latency, concurrency {RATE_CONCURRENCY}"
+    )
+    sides: list[tuple[str, str, dict[str, str] | None]] = [
+        ("`AsyncClient.compute_time_report` (adaptive rate control)", "client", None)
+    ]
+    old = baseline_env()
+    if old is not None:
+        sides.append((f"0.1.0 (commit {BASELINE_COMMIT}): each call retries alone", "client", old))
+    sides.append(("raw `httpx` + semaphore, Retry-After loop (3 retries)", "raw", None))
+    log(f"rate limit: {len(sides)} sides of {requests} requests, ideal {ideal:.0f}s each")
+    rows = [Row(b, f"ideal: {requests:,} / {RATE_LIMIT:.0f} per second", fmt_time(ideal))]
+    for label, impl, env in sides:
+        run = _rate_run(impl, inner, months, env)
+        if env is not None and BASELINE_COMMIT not in str(run["ei_usage"]):
+            raise RuntimeError(f"the baseline run imported {run['ei_usage']}")
+        share = run["rate_limited"] / max(run["requests"], 1)
+        is_target = impl == "client" and env is None
+        rows.append(
+            Row(
+                b,
+                f"{label}: completion / ideal",
+                fmt_time(run["seconds"]),
+                "",
+                "",
+                f"{run['seconds'] / ideal:.3f}x ideal",
+                "≤ 1.10x ideal" if is_target else "informational",
+                run["seconds"] / ideal <= 1.10 if is_target else None,
+            )
+        )
+        rows.append(
+            Row(
+                b,
+                f"{label}: 429 answers",
+                f"{run['rate_limited']:,} of {run['requests']:,}",
+                "",
+                "",
+                fmt_pct(share),
+                "≤ 5% of requests" if is_target else "informational",
+                share <= 0.05 if is_target else None,
+            )
+        )
+        rows.append(
+            Row(
+                b,
+                f"{label}: failed rows",
+                f"{run['failed']:,} of {requests:,}",
+                "",
+                "",
+                "",
+                "0" if is_target else "informational",
+                run["failed"] == 0 if is_target else None,
+            )
+        )
+    notes.append(
+        "Rate limit: each side runs once against a fresh simulator whose token bucket refills at "
+        f"{RATE_LIMIT:.0f} requests per second per credential (burst {RATE_BURST:.0f}) and "
+        "answers 429 with an integer Retry-After (at least 1 s) when it is empty; the 429 counts "
+        "are the simulator's own. One run per side, because each takes the ideal time or "
+        "longer: read the load average above before trusting a single figure."
+    )
+    return rows
+
+
+# ---- 5. hostile bodies -------------------------------------------------------------------------
+
+_HOSTILE_PROBE = """
+import sys, time
+from ei_usage import Client, ResponseTooLargeError, APITimeoutError
+with Client("k", base_url=sys.argv[1], max_retries=0, timeout=float(sys.argv[2])) as client:
+    start = time.perf_counter()
+    try:
+        client.compute_time(1, 2, "2024-05")
+    except (ResponseTooLargeError, APITimeoutError) as error:
+        kind = type(error).__name__
+    else:
+        raise SystemExit("no error")
+    elapsed = time.perf_counter() - start
+print(kind, elapsed, "".join(l for l in open("/proc/self/status") if l.startswith("VmHWM")))
+"""
+
+
+def _hostile_server(kind: str) -> tuple[Any, str]:
+    """A one-shot loopback server sending something hostile; return it and its base URL."""
+    import gzip
+    import socket
+    import threading
+
+    if kind == "plain":
+        head, body = b"content-type: application/json\r\nconnection: close\r\n", b"[" * (50 << 20)
+    elif kind == "gzip":
+        body = gzip.compress(bytes(1 << 30), compresslevel=9)  # 1 GiB of zeros, about 1 MiB
+        head = f"content-encoding: gzip\r\ncontent-length: {len(body)}\r\n".encode()
+    else:
+        head, body = b"content-type: application/json\r\ncontent-length: 100000\r\n", b""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n")
+                if kind == "trickle":
+                    while not stop.wait(0.05):  # one byte every 50 ms, forever
+                        conn.sendall(b" ")
+                else:
+                    conn.sendall(body)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    class Server:
+        def close(self) -> None:
+            stop.set()
+            listener.close()
+            thread.join(10)
+
+    return Server(), f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+
+def bench_hostile(runs: int, notes: list[str]) -> list[Row]:
+    """What a hostile answer costs a client process: time to give up, and peak memory."""
+    rows: list[Row] = []
+    cases = [
+        ("50 MiB body, no length", "plain", 30.0, "< 1 s, < 100 MiB"),
+        ("gzip bomb: 1 MiB inflating to 1 GiB", "gzip", 30.0, "< 1 s, < 100 MiB"),
+        ("1 byte per 50 ms trickle, timeout=2", "trickle", 2.0, "ends by the 2 s deadline"),
+    ]
+    for label, kind, timeout, target in cases:
+        seconds: list[float] = []
+        peaks: list[float] = []
+        for _ in range(runs):
+            server, url = _hostile_server(kind)
+            try:
+                m = measure([PROJECT_PYTHON, "-c", _HOSTILE_PROBE, url, str(timeout)], capture=True)
+            finally:
+                server.close()
+            _, elapsed, _, peak, _ = m.stdout.split()
+            seconds.append(float(elapsed))
+            peaks.append(float(peak))
+        t, mem = Stats(seconds), Stats(peaks)
+        if kind == "trickle":
+            met = t.max <= timeout + 0.5
+        else:
+            met = t.median < 1.0 and mem.max < 100 * 1024
+        rows.append(
+            Row(
+                "hostile answers (client process, capped at 4 MiB)",
+                label,
+                *stat_cells(t, fmt_time),
+                f"peak RSS {fmt_mib(mem.median)}",
+                target,
+                met,
+            )
+        )
+    notes.append(
+        "Hostile answers: a fresh client process per run against a loopback server sending the "
+        "answer; the time is the call's, from sending to the typed error "
+        "(`ResponseTooLargeError`, `APITimeoutError`); peak RSS is the process's own (VmHWM), "
+        "imports included."
+    )
+    return rows
+
+
+# ---- 6. regeneration ---------------------------------------------------------------------------
 
 
 def bench_regeneration(runs: int, notes: list[str]) -> list[Row]:
@@ -747,6 +1008,8 @@ def main() -> int:
     rows += bench_import(3 if args.quick else 15, 1 if args.quick else 7, notes)
     rows += bench_calls(40 if args.quick else 300, 2 if args.quick else 15, notes)
     rows += bench_bulk(args.quick, notes)
+    rows += bench_rate_limit(args.quick, notes)
+    rows += bench_hostile(1 if args.quick else 3, notes)
     rows += bench_regeneration(1 if args.quick else 3, notes)
     elapsed = time.perf_counter() - t0
 

@@ -2,12 +2,14 @@
 
 ``python -m ei_usage.testing`` serves the default white label (inner organizations 2 to 11); the
 bulk benchmark needs 50, so this builds its own organizations. The first stdout line is
-``base_url=...``. Requests are not recorded, so memory stays flat however many are served.
+``base_url=...``; the last, written on the way out, is ``stats={"requests": N, "rate_limited":
+M}``. Requests are not recorded, so memory stays flat however many are served.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -21,6 +23,8 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to answers")
     parser.add_argument("--inner-count", type=int, default=50, help="inner organizations 2..N+1")
     parser.add_argument("--api-key", required=True)
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    parser.add_argument("--burst", type=float, default=None, help="the token bucket's size")
     args = parser.parse_args()
 
     stopping = threading.Event()
@@ -35,12 +39,17 @@ def main() -> int:
         latency=args.latency,
         record_requests=False,
         idle_timeout=120.0,
+        rate_limit=args.rate_limit,
+        burst=args.burst,
     )
     with studio:
         sys.stdout.write(f"base_url={studio.base_url}\n")
         sys.stdout.flush()
         while not stopping.wait(0.5):
             pass
+    stats = {"requests": studio.request_count, "rate_limited": studio.rate_limited_count}
+    sys.stdout.write(f"stats={json.dumps(stats)}\n")
+    sys.stdout.flush()
     return 0
 
 

@@ -39,6 +39,14 @@ class Credential:
     kind: str
     header: str
     _value: str = attrs.field(alias="value")
+    # The forms the value takes in server text: as is, and JSON-escaped when that differs.
+    # Computed once: redact runs on every answer.
+    _forms: tuple[str, ...] = attrs.field(init=False, eq=False)
+
+    @_forms.default
+    def _escaped_forms(self) -> tuple[str, ...]:
+        escaped = json.dumps(self._value)[1:-1]
+        return (self._value,) if escaped == self._value else (self._value, escaped)
 
     def headers(self) -> dict[str, str]:
         """Return the request header that carries this credential."""
@@ -58,16 +66,12 @@ class Credential:
             cut: the text is the start of a longer one (an excerpt): a tail that could be the
                 beginning of the value is removed too.
         """
-        for form in self._forms():
+        for form in self._forms:
             if form in text:
                 text = text.replace(form, "***")
         if cut:
-            text = text[: len(text) - _partial_tail(text, self._forms())]
+            text = text[: len(text) - _partial_tail(text, self._forms)]
         return text
-
-    def _forms(self) -> tuple[str, ...]:
-        escaped = json.dumps(self._value)[1:-1]
-        return (self._value,) if escaped == self._value else (self._value, escaped)
 
     def __repr__(self) -> str:
         return f"<Credential {self.kind} (hidden)>"

@@ -2,8 +2,8 @@
 
 httpx's timeouts limit each network operation, not an attempt: a server that trickles one byte a
 second never trips a 30 s read timeout, and held a call for minutes. The sync client therefore
-wraps httpcore's network backend: every connect, read and write of an attempt gets at most what is
-left of that attempt's deadline, and when the attempt's call is being stopped (Ctrl-C during a
+wraps httpcore's network backend: every connect and read of an attempt gets at most what is left
+of that attempt's deadline, and when the attempt's call is being stopped (Ctrl-C during a
 report, an unreachable server), a read wakes every :data:`POLL_SECONDS` to notice.
 
 The attempt is found through :data:`ei_usage._transport.ATTEMPT`, which ``Client._send`` sets:
@@ -70,8 +70,9 @@ class _Stream(httpcore.NetworkStream):
                 _limit(attempt, None)  # raises once the call is stopped
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        attempt = ATTEMPT.get()
-        self._stream.write(buffer, timeout if attempt is None else _limit(attempt, timeout))
+        # A request is a few hundred bytes: it always fits the socket's buffer, so a write never
+        # waits on the server, and httpx's own write timeout is enough.
+        self._stream.write(buffer, timeout)
 
     def close(self) -> None:
         self._stream.close()
