@@ -29,7 +29,7 @@ from ei_usage import (
     PermissionDeniedError,
     ServerError,
 )
-from ei_usage._client import _period_query
+from ei_usage._calls import period_query as _period_query
 from ei_usage.testing import Fault
 
 Call = Callable[[Any], Any]
@@ -277,7 +277,7 @@ def test_a_different_date_wire_format_does_not_match_the_cassette(
     if target.mode != "replay":
         pytest.skip("checks replay matching only")
     # The generator's own format (isoformat, +00:00) instead of the web client's .000Z
-    monkeypatch.setattr("ei_usage._client.format_wire", lambda dt: dt.isoformat())
+    monkeypatch.setattr("ei_usage._calls.format_wire", lambda dt: dt.isoformat())
     # The encoded query of a period is memoized: drop what earlier tests cached, and what this
     # one caches with the patched format.
     _period_query.cache_clear()

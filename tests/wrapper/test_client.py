@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ei_usage
+import ei_usage._calls as calls_module
 import ei_usage._client as client_module
 from ei_usage import (
     APIConnectionError,
@@ -1054,9 +1055,9 @@ class TestWire:
         def get_kwargs(*args: Any, **kwargs: Any) -> dict[str, Any]:
             return {"method": "get", "url": "/x", "params": {"startDate": 1, "endDate": 2, "n": 3}}
 
-        monkeypatch.setattr(client_module._compute_time_op, "_get_kwargs", get_kwargs)
+        monkeypatch.setattr(calls_module._compute_time_op, "_get_kwargs", get_kwargs)
         with pytest.raises(RuntimeError, match=r"\['endDate', 'n', 'startDate'\]"):
-            client_module._compute_time_route.__wrapped__(1, 2)
+            calls_module.compute_time_route.__wrapped__(1, 2)
 
     def test_microseconds_are_truncated_to_milliseconds(self) -> None:
         recorder = Recorder()
@@ -2049,7 +2050,7 @@ class TestRetryPolicy:
 def test_query_encoding_matches_the_standard_library(params: dict[str, str | bool]) -> None:
     from urllib.parse import quote, urlencode
 
-    from ei_usage._client import _query
+    from ei_usage._calls import _query
 
     as_text = {
         k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()

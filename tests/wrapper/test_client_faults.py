@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+import ei_usage._calls as calls_module
 import ei_usage._client as client_module
 from ei_usage import (
     APIConnectionError,
@@ -204,7 +205,7 @@ def test_an_int_subclass_cannot_poison_the_route_cache() -> None:
             json={"success": True, "cpuComputeTime": 1, "gpuComputeTime": 1, "totalComputeTime": 1},
         )
 
-    client_module._compute_time_route.cache_clear()
+    calls_module.compute_time_route.cache_clear()
     with Client(KEY, transport=httpx.MockTransport(handler)) as client:
         client.compute_time(_Sneaky(41), _Sneaky(42), "2024-05")
         client.compute_time(41, 42, "2024-05")

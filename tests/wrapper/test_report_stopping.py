@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+import ei_usage._calls as calls_module
 import ei_usage._client as client_module
 from ei_usage import (
     APIConnectionError,
@@ -168,7 +169,7 @@ def test_an_unexpected_exception_in_an_async_report_is_recorded(
 
 def test_plan_report_lists_what_was_not_done() -> None:
     plan = report_module.make_plan(
-        1, [2, 3], DateRange.parse("2024-01..2024-02"), "month", client_module._check_id
+        1, [2, 3], DateRange.parse("2024-01..2024-02"), "month", calls_module.check_id
     )
     row = ComputeTime(1, 2, DateRange.month(2024, 1), None, None, None)
     report = plan.report([row, None, None, None], "interrupted")
@@ -307,7 +308,7 @@ def test_report_interrupted_is_not_swallowed_by_except_exception() -> None:
         try:
             raise ReportInterrupted(
                 report_module.make_plan(
-                    1, [2], DateRange.month(2024, 1), "month", client_module._check_id
+                    1, [2], DateRange.month(2024, 1), "month", calls_module.check_id
                 ).report([None])
             )
         except Exception:

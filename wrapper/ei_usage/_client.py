@@ -1,54 +1,33 @@
-"""``Client`` and ``AsyncClient``: auth, configuration, retries, and the two operations.
+"""``Client`` and ``AsyncClient``: auth, configuration, the request path, retries and pacing.
 
-Requests are described by the generated client (``_get_kwargs`` of each operation: method, path,
-query) and sent through one pooled httpx client per ``Client``. Two things are deliberately done
-here rather than by the generated code:
+Each method turns its arguments into a prepared call (:mod:`ei_usage._calls`: built from the
+generated operation's request description, validated before any request) and sends it through
+one request path, shared by every operation:
 
-* dates go out as ``YYYY-MM-DDTHH:MM:SS.mmmZ``, as the Edge Impulse web client sends them (the
-  generator would send ``isoformat()``, with ``+00:00`` and microseconds);
+* the client-wide rate schedule (:mod:`ei_usage._ratelimit`) says when the attempt may go;
+* the attempt is bounded: the answer is streamed and capped (:mod:`ei_usage._transport`), and
+  ``timeout`` is the deadline of everything from connecting to its last byte (the sync client's
+  sockets keep it, :mod:`ei_usage._deadline`; the async client uses ``asyncio.timeout``);
 * the answer is checked and converted by :mod:`ei_usage._parse`, so failures are typed
-  exceptions that name the field, never a bare ``KeyError`` from a generated model.
+  exceptions that name the field, never a bare ``KeyError`` from a generated model;
+* a failure is retried per :mod:`ei_usage._retry`, a 429 on its own budget.
 
-Every attempt is bounded: answers are streamed and capped (:mod:`ei_usage._transport`), and an
-attempt has a deadline, ``timeout``, for everything from connecting to the last byte of the answer
-(the sync client's sockets keep it, :mod:`ei_usage._deadline`; the async client uses
-``asyncio.timeout``).
+Bulk methods run many calls through :mod:`ei_usage._runner` and assemble :mod:`ei_usage._report`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import ssl
 import threading
 import time
 import warnings
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self, TypeVar
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
-import attrs
 import httpx
 
-from edge_impulse_api_client.api.organizations import (
-    get_organization_metrics as _metrics_op,
-)
-from edge_impulse_api_client.api.organizations import (
-    whitelabel_admin_get_organization_compute_time_usage as _compute_time_op,
-)
-from edge_impulse_api_client.api.organizations import (
-    whitelabel_admin_get_organization_info as _info_op,
-)
-from edge_impulse_api_client.api.organizations import (
-    whitelabel_admin_get_organizations as _organizations_op,
-)
-from edge_impulse_api_client.models.project_visibility import (
-    ProjectVisibility as _GeneratedVisibility,
-)
-from edge_impulse_api_client.types import UNSET
-
-from . import _paging, _parse, _report, _runner, _transport
+from . import _calls, _paging, _parse, _runner, _transport
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -59,7 +38,6 @@ from ._config import (
     check_int,
     env_arguments,
 )
-from ._dates import DateRange, format_wire
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -71,7 +49,6 @@ from ._errors import (
     ResponseTooLargeError,
     ResponseValidationError,
 )
-from ._models import InnerOrganization, InnerOrganizationUsage
 from ._ratelimit import RateController, RateStats
 from ._report import EntitlementReport
 from ._retry import RetryPolicy
@@ -91,8 +68,14 @@ if TYPE_CHECKING:
     from datetime import timedelta
     from types import TracebackType
 
-    from ._dates import Every
-    from ._models import ComputeTime, OrganizationMetrics, ProjectVisibility
+    from ._dates import DateRange, Every
+    from ._models import (
+        ComputeTime,
+        InnerOrganization,
+        InnerOrganizationUsage,
+        OrganizationMetrics,
+        ProjectVisibility,
+    )
     from ._report import ProgressCallback, Report
 
 logger = logging.getLogger("ei_usage")
@@ -103,273 +86,6 @@ T = TypeVar("T")
 
 USER_AGENT = f"ei-usage/{__version__}"
 _VISIBILITIES = ("public", "private")
-
-
-# ---- arguments -------------------------------------------------------------------------------
-
-
-# Organization id 0 is valid (the official bindings drop it). A partial: it runs twice a call.
-_check_id: Callable[[str, object], int] = functools.partial(check_int, minimum=0)
-
-
-# DateRange is immutable, and tools ask for the same few periods again and again.
-_parse_period = functools.lru_cache(maxsize=256)(DateRange.parse)
-
-
-def _check_period(period: DateRange | str) -> DateRange:
-    if isinstance(period, DateRange):
-        return period
-    if isinstance(period, str):
-        return _parse_period(period)
-    raise TypeError(f"period must be a DateRange or a str, got {type(period).__name__}")
-
-
-def _plan(
-    organization_id: int,
-    inner_organizations: Iterable[int | InnerOrganization],
-    period: DateRange | str,
-    every: Every,
-) -> _report.Plan:
-    """Validate a report's arguments, every piece of its period included, before any request."""
-    plan = _report.make_plan(
-        organization_id, inner_organizations, _check_period(period), every, _check_id
-    )
-    for piece in plan.pieces:
-        _period_query(piece)
-    return plan
-
-
-def _with_listing(
-    plan: _report.Plan, listing: Sequence[InnerOrganization], replace_ids: bool
-) -> _report.Plan:
-    """Give a plan the listed organizations' names (and, for "all", their ids)."""
-    names = {organization.id: organization.name for organization in listing}
-    if replace_ids:
-        return attrs.evolve(plan, inner_organization_ids=tuple(sorted(names)), names=names)
-    return attrs.evolve(plan, names=names)
-
-
-def _is_all(value: object) -> bool:
-    if isinstance(value, str | bytes):
-        if value != "all":
-            raise TypeError(
-                "inner organizations must be 'all' or an iterable of ints, not a string"
-            )
-        return True
-    return False
-
-
-class _Call(NamedTuple):
-    """One prepared request, relative to the base URL, and how to read its answer."""
-
-    method: str
-    target: str  # path and percent-encoded query
-    parse: Callable[[dict[str, Any], RequestInfo], Any]
-
-
-# Any instant will do: the route of the generated operation depends only on the ids, and the
-# dates it formats (with isoformat) are replaced by ours.
-_ANY_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
-_COMPUTE_TIME_PARAMS = frozenset({"startDate", "endDate"})
-
-
-@functools.lru_cache(maxsize=4096)
-def _compute_time_route(organization_id: int, inner_organization_id: int) -> tuple[str, str]:
-    """Return the method and path the generated operation gives an id pair.
-
-    Described once per pair: tools ask about the same organizations again and again, and the
-    generated description (path quoting, isoformat of both dates) was a measurable share of a
-    loopback call (bench/RESULTS.md).
-    """
-    kwargs = _compute_time_op._get_kwargs(
-        organization_id, inner_organization_id, start_date=_ANY_INSTANT, end_date=_ANY_INSTANT
-    )
-    if set(kwargs["params"]) != _COMPUTE_TIME_PARAMS:  # the spec slice changed
-        raise RuntimeError(
-            "the generated compute-time operation takes query parameters "
-            f"{sorted(kwargs['params'])}, ei_usage formats {sorted(_COMPUTE_TIME_PARAMS)}"
-        )
-    return kwargs["method"].upper(), kwargs["url"]
-
-
-@functools.lru_cache(maxsize=1024)
-def _period_query(period: DateRange) -> str:
-    """Return the encoded ``startDate``/``endDate`` query of a period, as the web client sends.
-
-    Raises:
-        ValueError: the period is empty at the wire's millisecond resolution.
-    """
-    start, end = format_wire(period.start), format_wire(period.end)
-    if start == end:
-        raise ValueError(
-            f"period {period} is shorter than the API's millisecond resolution: it would be "
-            f"sent as the empty range {start}..{end}"
-        )
-    return _query({"startDate": start, "endDate": end})
-
-
-def _compute_time_call(
-    organization_id: int, inner_organization_id: int, period: DateRange | str
-) -> _Call:
-    org = _check_id("organization_id", organization_id)
-    inner = _check_id("inner_organization_id", inner_organization_id)
-    dr = _check_period(period)
-    method, path = _compute_time_route(org, inner)
-
-    def parse(body: dict[str, Any], request: RequestInfo) -> ComputeTime:
-        return _parse.compute_time(
-            body, request, organization_id=org, inner_organization_id=inner, period=dr
-        )
-
-    return _Call(method, f"{path}?{_period_query(dr)}", parse)
-
-
-def _call(kwargs: dict[str, Any], parse: Callable[[dict[str, Any], RequestInfo], Any]) -> _Call:
-    """A prepared call from a generated operation's request description."""
-    query = _query(kwargs["params"])
-    return _Call(
-        kwargs["method"].upper(), f"{kwargs['url']}?{query}" if query else kwargs["url"], parse
-    )
-
-
-_MAX_SEARCH_LENGTH = 200
-
-
-class _Listing(NamedTuple):
-    """The validated arguments of an organization listing."""
-
-    organization_id: int
-    include_deleted: bool
-    active_within_days: int | None
-    search: str | None
-    page_size: int
-
-
-def _listing(
-    organization_id: int,
-    include_deleted: bool,
-    active_within_days: int | None,
-    search: str | None,
-    page_size: int,
-) -> _Listing:
-    org = _check_id("organization_id", organization_id)
-    if not isinstance(include_deleted, bool):
-        raise TypeError(f"include_deleted must be a bool, got {type(include_deleted).__name__}")
-    days = (
-        None
-        if active_within_days is None
-        else check_int("active_within_days", active_within_days, minimum=1)
-    )
-    if search is not None:
-        if not isinstance(search, str):
-            raise TypeError(f"search must be a str or None, got {type(search).__name__}")
-        if not search.strip() or len(search) > _MAX_SEARCH_LENGTH or not search.isprintable():
-            raise ValueError(
-                f"search must be printable text of 1 to {_MAX_SEARCH_LENGTH} characters"
-            )
-    size = check_int("page_size", page_size, minimum=2)
-    if size > _paging.MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be at most {_paging.MAX_PAGE_SIZE}, got {size}")
-    return _Listing(org, include_deleted, days, search, size)
-
-
-def _organizations_call(listing: _Listing, page: _paging.Request) -> _Call:
-    kwargs = _organizations_op._get_kwargs(
-        listing.organization_id,
-        active=UNSET if listing.active_within_days is None else listing.active_within_days,
-        include_deleted=listing.include_deleted if listing.include_deleted else UNSET,
-        sort="id",  # the pager's overlap check needs a stable order
-        limit=page.limit,
-        offset=page.offset,
-        search=UNSET if listing.search is None else listing.search,
-    )
-
-    def parse(body: dict[str, Any], request: RequestInfo) -> _parse.Page:
-        return _parse.organizations_page(body, request, limit=page.limit)
-
-    return _call(kwargs, parse)
-
-
-def _paging_error(error: _paging.PagingError, listing: _Listing) -> ResponseValidationError:
-    return ResponseValidationError(
-        f"listing the organizations of {listing.organization_id}: {error}", field="organizations"
-    )
-
-
-def _organization_info_call(
-    organization_id: int, inner_organization_id: int, include_deleted: bool = False
-) -> _Call:
-    org = _check_id("organization_id", organization_id)
-    inner = _check_id("inner_organization_id", inner_organization_id)
-    if not isinstance(include_deleted, bool):
-        raise TypeError(f"include_deleted must be a bool, got {type(include_deleted).__name__}")
-    kwargs = _info_op._get_kwargs(org, inner, include_deleted=include_deleted or UNSET)
-
-    def parse(body: dict[str, Any], request: RequestInfo) -> InnerOrganizationUsage:
-        return _parse.organization_info(
-            body, request, organization_id=org, inner_organization_id=inner
-        )
-
-    return _call(kwargs, parse)
-
-
-def _named(usage: InnerOrganizationUsage, names: Mapping[int, str]) -> InnerOrganizationUsage:
-    name = names.get(usage.inner_organization_id)
-    return usage if name is None else attrs.evolve(usage, inner_organization_name=name)
-
-
-def _inner_ids(
-    inner_organizations: Iterable[int | InnerOrganization],
-) -> tuple[list[int], dict[int, str]]:
-    """Validate an entitlement check's organizations: ids in order, and the names known."""
-    if isinstance(inner_organizations, str | bytes):
-        raise TypeError("inner_organizations must be 'all' or an iterable of ints")
-    ids: dict[int, None] = {}
-    names: dict[int, str] = {}
-    for item in inner_organizations:
-        if isinstance(item, InnerOrganization):
-            ids[item.id] = None
-            names[item.id] = item.name
-        else:
-            ids[_check_id("inner_organization_id", item)] = None
-    return sorted(ids), names
-
-
-def _metrics_call(
-    organization_id: int,
-    exclude_edge_impulse_users: bool | None,
-    project_visibility: ProjectVisibility | None,
-) -> _Call:
-    org = _check_id("organization_id", organization_id)
-    if exclude_edge_impulse_users is not None and not isinstance(exclude_edge_impulse_users, bool):
-        raise TypeError(
-            "exclude_edge_impulse_users must be a bool or None, "
-            f"got {type(exclude_edge_impulse_users).__name__}"
-        )
-    if project_visibility is not None and project_visibility not in _VISIBILITIES:
-        raise ValueError(
-            f"project_visibility must be 'public', 'private' or None, got {project_visibility!r}"
-        )
-    kwargs = _metrics_op._get_kwargs(
-        org,
-        exclude_edge_impulse_users=UNSET
-        if exclude_edge_impulse_users is None
-        else exclude_edge_impulse_users,
-        project_visibility=UNSET
-        if project_visibility is None
-        else _GeneratedVisibility(project_visibility),
-    )
-
-    def parse(body: dict[str, Any], request: RequestInfo) -> OrganizationMetrics:
-        return _parse.organization_metrics(
-            body,
-            request,
-            organization_id=org,
-            exclude_edge_impulse_users=exclude_edge_impulse_users,
-            project_visibility=project_visibility,
-        )
-
-    return _call(kwargs, parse)
 
 
 # ---- transport errors --------------------------------------------------------------------------
@@ -430,30 +146,8 @@ def _timeout(request: RequestInfo, seconds: float) -> APITimeoutError:
     )
 
 
-# Percent-encoding of every ASCII character that is not unreserved (RFC 3986), as a translate
-# table: urllib's quote() walks the bytes in Python, a measurable share of a loopback call.
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_PERCENT = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED}
-
-
-def _quote(value: str) -> str:
-    return value.translate(_PERCENT) if value.isascii() else quote(value, safe="")
-
-
-def _text(value: str | bool | int) -> str:
-    # Booleans as true/false (the official bindings send True/False), ints in decimal.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def _query(params: Mapping[str, str | bool | int]) -> str:
-    # Percent-encoded, ":" as %3A, exactly as httpx encodes params.
-    return "&".join(f"{_quote(k)}={_quote(_text(v))}" for k, v in params.items())
-
-
 def _prepare(
-    http: httpx.Client | httpx.AsyncClient, base_url: str, call: _Call
+    http: httpx.Client | httpx.AsyncClient, base_url: str, call: _calls.Call
 ) -> tuple[httpx.Request, RequestInfo]:
     # Built once: the same request is re-sent on retries, and its URL describes any error. The
     # URL is joined here, as one string: httpx joining base URL, path and params itself parses
@@ -666,7 +360,7 @@ def _log_timing(request: RequestInfo, answer: _parse.Answer, started: float, ret
     )
 
 
-def _read(answer: _parse.Answer, call: _Call, request: RequestInfo, redact: Any) -> Any:
+def _read(answer: _parse.Answer, call: _calls.Call, request: RequestInfo, redact: Any) -> Any:
     return call.parse(_parse.check_response(answer, request, redact), request)
 
 
@@ -813,7 +507,7 @@ class Client(_BaseClient):
         # Raised here, outside the except blocks, so httpx's exception is not its __context__.
         raise failure
 
-    def _send(self, call: _Call, stop: threading.Event | None = None) -> Any:
+    def _send(self, call: _calls.Call, stop: threading.Event | None = None) -> Any:
         http = self._client()
         prepared, request = _prepare(http, self._config.base_url, call)
         started = time.monotonic()
@@ -868,7 +562,7 @@ class Client(_BaseClient):
             EdgeImpulseError: the request failed (see the exception tree).
             ValueError, TypeError: a bad argument (before any request).
         """
-        return self._send(_compute_time_call(organization_id, inner_organization_id, period))  # type: ignore[no-any-return]
+        return self._send(_calls.compute_time_call(organization_id, inner_organization_id, period))  # type: ignore[no-any-return]
 
     def compute_time_by_period(
         self,
@@ -887,8 +581,8 @@ class Client(_BaseClient):
             ValueError, TypeError: a bad argument (before any request).
         """
         calls = [
-            _compute_time_call(organization_id, inner_organization_id, piece)
-            for piece in _check_period(period).split(every)
+            _calls.compute_time_call(organization_id, inner_organization_id, piece)
+            for piece in _calls.check_period(period).split(every)
         ]
         return [self._send(call) for call in calls]
 
@@ -931,12 +625,13 @@ class Client(_BaseClient):
             ValueError, TypeError: a bad argument (before any request).
         """
         limit = check_int("concurrency", concurrency, minimum=1)
-        listed = _is_all(inner_organization_ids)
-        plan = _plan(organization_id, [0] if listed else inner_organization_ids, period, every)  # type: ignore[arg-type]
+        given = _calls.targets(inner_organization_ids)
+        listed = given is None
+        plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
         if listed or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
             listing = self.inner_organizations(plan.organization_id, include_deleted=True)
-            plan = _with_listing(plan, list(listing), listed)
+            plan = _calls.with_listing(plan, list(listing), listed)
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -947,7 +642,7 @@ class Client(_BaseClient):
         org = plan.organization_id
 
         def send(job: tuple[int, DateRange], stop: threading.Event) -> ComputeTime:
-            return self._send(_compute_time_call(org, *job), stop)  # type: ignore[no-any-return]
+            return self._send(_calls.compute_time_call(org, *job), stop)  # type: ignore[no-any-return]
 
         try:
             outcomes, reason = _runner.run_threads(plan.jobs(), send, limit, on_progress)
@@ -982,19 +677,21 @@ class Client(_BaseClient):
             EdgeImpulseError: a page could not be read (raised while iterating).
             ValueError, TypeError: a bad argument (raised at once, before any request).
         """
-        listing = _listing(organization_id, include_deleted, active_within_days, search, page_size)
+        listing = _calls.listing(
+            organization_id, include_deleted, active_within_days, search, page_size
+        )
         return self._listing_pages(listing)
 
-    def _listing_pages(self, listing: _Listing) -> Iterator[InnerOrganization]:
+    def _listing_pages(self, listing: _calls.Listing) -> Iterator[InnerOrganization]:
         pager = _paging.Pager(listing.page_size)
         while True:
             try:
                 page = pager.next_request()
                 if page is None:
                     return
-                yield from pager.take(page, self._send(_organizations_call(listing, page)))
+                yield from pager.take(page, self._send(_calls.organizations_call(listing, page)))
             except _paging.PagingError as error:
-                raise _paging_error(error, listing) from None
+                raise _calls.paging_error(error, listing) from None
 
     def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -1011,7 +708,7 @@ class Client(_BaseClient):
             ValueError, TypeError: a bad argument (before any request).
         """
         return self._send(  # type: ignore[no-any-return]
-            _organization_info_call(organization_id, inner_organization_id, include_deleted)
+            _calls.organization_info_call(organization_id, inner_organization_id, include_deleted)
         )
 
     def entitlement_report(
@@ -1040,15 +737,16 @@ class Client(_BaseClient):
             EdgeImpulseError: listing the organizations (``"all"``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
-        org = _check_id("organization_id", organization_id)
+        org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
-        if _is_all(inner_organizations):
-            inner_organizations = list(self.inner_organizations(org))
-        ids, names = _inner_ids(inner_organizations)  # type: ignore[arg-type]
+        given = _calls.targets(inner_organizations)
+        ids, names = _calls.inner_ids(
+            list(self.inner_organizations(org)) if given is None else given
+        )
 
         def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
-            usage = self._send(_organization_info_call(org, inner), stop)
-            return _named(usage, names)
+            usage = self._send(_calls.organization_info_call(org, inner), stop)
+            return _calls.named(usage, names)
 
         try:
             outcomes, reason = _runner.run_threads(ids, send, limit, on_progress)
@@ -1076,7 +774,7 @@ class Client(_BaseClient):
             ValueError, TypeError: a bad argument (before any request).
         """
         return self._send(  # type: ignore[no-any-return]
-            _metrics_call(organization_id, exclude_edge_impulse_users, project_visibility)
+            _calls.metrics_call(organization_id, exclude_edge_impulse_users, project_visibility)
         )
 
 
@@ -1218,7 +916,7 @@ class AsyncClient(_BaseClient):
         assert failure is not None
         raise failure
 
-    async def _send(self, call: _Call) -> Any:
+    async def _send(self, call: _calls.Call) -> Any:
         http = self._client()
         prepared, request = _prepare(http, self._config.base_url, call)
         started = time.monotonic()
@@ -1257,7 +955,7 @@ class AsyncClient(_BaseClient):
         See :meth:`Client.compute_time`.
         """
         return await self._send(  # type: ignore[no-any-return]
-            _compute_time_call(organization_id, inner_organization_id, period)
+            _calls.compute_time_call(organization_id, inner_organization_id, period)
         )
 
     async def compute_time_by_period(
@@ -1280,8 +978,8 @@ class AsyncClient(_BaseClient):
         """
         limit = check_int("concurrency", concurrency, minimum=1)
         calls = [
-            _compute_time_call(organization_id, inner_organization_id, piece)
-            for piece in _check_period(period).split(every)
+            _calls.compute_time_call(organization_id, inner_organization_id, piece)
+            for piece in _calls.check_period(period).split(every)
         ]
         return await _bounded_gather([lambda c=c: self._send(c) for c in calls], limit)  # type: ignore[misc]
 
@@ -1308,16 +1006,17 @@ class AsyncClient(_BaseClient):
             ValueError, TypeError: a bad argument (before any request).
         """
         limit = check_int("concurrency", concurrency, minimum=1)
-        listed = _is_all(inner_organization_ids)
-        plan = _plan(organization_id, [0] if listed else inner_organization_ids, period, every)  # type: ignore[arg-type]
+        given = _calls.targets(inner_organization_ids)
+        listed = given is None
+        plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
         if listed or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
             listing = self.inner_organizations(plan.organization_id, include_deleted=True)
-            plan = _with_listing(plan, [o async for o in listing], listed)
+            plan = _calls.with_listing(plan, [o async for o in listing], listed)
         org = plan.organization_id
 
         async def send(job: tuple[int, DateRange]) -> ComputeTime:
-            return await self._send(_compute_time_call(org, *job))  # type: ignore[no-any-return]
+            return await self._send(_calls.compute_time_call(org, *job))  # type: ignore[no-any-return]
 
         outcomes, reason = await _runner.run_async(plan.jobs(), send, limit, on_progress)
         return plan.report(outcomes, reason)
@@ -1336,19 +1035,21 @@ class AsyncClient(_BaseClient):
         See :meth:`Client.inner_organizations`. Arguments are checked at once, before any
         request.
         """
-        listing = _listing(organization_id, include_deleted, active_within_days, search, page_size)
+        listing = _calls.listing(
+            organization_id, include_deleted, active_within_days, search, page_size
+        )
         return self._listing_pages(listing)
 
-    async def _listing_pages(self, listing: _Listing) -> AsyncIterator[InnerOrganization]:
+    async def _listing_pages(self, listing: _calls.Listing) -> AsyncIterator[InnerOrganization]:
         pager = _paging.Pager(listing.page_size)
         while True:
             try:
                 page = pager.next_request()
                 if page is None:
                     return
-                fresh = pager.take(page, await self._send(_organizations_call(listing, page)))
+                fresh = pager.take(page, await self._send(_calls.organizations_call(listing, page)))
             except _paging.PagingError as error:
-                raise _paging_error(error, listing) from None
+                raise _calls.paging_error(error, listing) from None
             for organization in fresh:
                 yield organization
 
@@ -1360,7 +1061,7 @@ class AsyncClient(_BaseClient):
         See :meth:`Client.inner_organization`.
         """
         return await self._send(  # type: ignore[no-any-return]
-            _organization_info_call(organization_id, inner_organization_id, include_deleted)
+            _calls.organization_info_call(organization_id, inner_organization_id, include_deleted)
         )
 
     async def entitlement_report(
@@ -1375,14 +1076,15 @@ class AsyncClient(_BaseClient):
 
         See :meth:`Client.entitlement_report`.
         """
-        org = _check_id("organization_id", organization_id)
+        org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
-        if _is_all(inner_organizations):
-            inner_organizations = [o async for o in self.inner_organizations(org)]
-        ids, names = _inner_ids(inner_organizations)  # type: ignore[arg-type]
+        given = _calls.targets(inner_organizations)
+        ids, names = _calls.inner_ids(
+            [o async for o in self.inner_organizations(org)] if given is None else given
+        )
 
         async def send(inner: int) -> InnerOrganizationUsage:
-            return _named(await self._send(_organization_info_call(org, inner)), names)
+            return _calls.named(await self._send(_calls.organization_info_call(org, inner)), names)
 
         outcomes, reason = await _runner.run_async(ids, send, limit, on_progress)
         return EntitlementReport.of(org, ids, outcomes, reason)
@@ -1396,7 +1098,7 @@ class AsyncClient(_BaseClient):
     ) -> OrganizationMetrics:
         """Return an organization's metrics. See :meth:`Client.metrics`."""
         return await self._send(  # type: ignore[no-any-return]
-            _metrics_call(organization_id, exclude_edge_impulse_users, project_visibility)
+            _calls.metrics_call(organization_id, exclude_edge_impulse_users, project_visibility)
         )
 
 
