@@ -46,8 +46,12 @@ class Stopped(Exception):  # noqa: N818 - a signal between the client and the ru
     """A call gave up because its run is stopping; it never leaves the runners."""
 
 
-class Interrupted(Generic[R], Exception):  # noqa: N818 - re-raised as ReportInterrupted
-    """Ctrl-C stopped a threaded run; ``outcomes`` holds what had finished."""
+class Interrupted(Generic[R], KeyboardInterrupt):
+    """Ctrl-C stopped a threaded run; ``outcomes`` holds what had finished.
+
+    Still a KeyboardInterrupt, so that one the caller did not turn into ReportInterrupted stops
+    the program all the same.
+    """
 
     def __init__(self, outcomes: list[R | EdgeImpulseError | None]) -> None:
         super().__init__(INTERRUPTED)
