@@ -236,11 +236,13 @@ def _interrupt_when(condition: Any) -> threading.Thread:
     return thread
 
 
+@pytest.mark.real_pacing  # the client-wide Retry-After pause must really hold every worker
 @pytest.mark.skipif(os.name != "posix", reason="delivers SIGINT with pthread_kill")
 def test_ctrl_c_stops_a_sync_report_promptly_and_keeps_its_rows() -> None:
     script = _slow_down_after(first=6)
     with hostile(script) as server, Client(KEY, base_url=server.base_url, max_retries=3) as client:
-        watcher = _interrupt_when(lambda: script.counter[0] >= 10)
+        # After the first 429 the whole client waits out its Retry-After of 15 s: interrupt then.
+        watcher = _interrupt_when(lambda: script.counter[0] >= 7)
         started = time.monotonic()
         with pytest.raises(ReportInterrupted) as info:
             client.compute_time_report(1, range(2, 12), "2024", concurrency=4)
