@@ -7,7 +7,7 @@ every call retried on its own (``max_retries=3``, waiting out ``Retry-After`` pe
 way a hand-written loop would: on a 429, wait its ``Retry-After`` and try again, at most 3 times.
 
 Prints one JSON line: seconds, rows that arrived, rows that failed, the 429 answers this side
-saw, and which ``ei_usage`` ran.
+saw, which ``ei_usage`` ran, and this process's peak RSS.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ import asyncio
 import time
 from typing import Any
 
-from _common import API_KEY, FIRST_INNER_ID, ORGANIZATION_ID, emit, month_bounds, month_label
+from _common import (
+    API_KEY,
+    FIRST_INNER_ID,
+    ORGANIZATION_ID,
+    emit,
+    month_bounds,
+    month_label,
+    peak_rss_kib,
+)
 
 RETRIES = 3
 
@@ -102,7 +110,9 @@ def main() -> None:
     parser.add_argument("--months", type=int, required=True)
     parser.add_argument("--first-month", type=_month, default=(2020, 1))
     args = parser.parse_args()
-    emit(asyncio.run(client(args) if args.impl == "client" else raw(args)))
+    result = asyncio.run(client(args) if args.impl == "client" else raw(args))
+    result["peak_rss_kib"] = peak_rss_kib()  # this process's own peak, imports included
+    emit(result)
 
 
 if __name__ == "__main__":

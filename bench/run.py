@@ -489,7 +489,12 @@ def _bulk_at(
             f"({fmt_pct(r_cpu.median)} of a core), on a machine with {os.cpu_count()} cores "
             "shared with the simulator and whatever else runs (see the load average above)."
         )
+    UNTHROTTLED_RSS[concurrency] = Stats([r["rss"] for r in wrapper]).median
     return rows, Stats(w_s).median
+
+
+UNTHROTTLED_RSS: dict[int, float] = {}
+"""Peak RSS (KiB) of the bulk wrapper runs without a limit, by concurrency (for the rate section)."""
 
 
 def _per_request(runs: list[dict[str, Any]]) -> float:
@@ -680,8 +685,12 @@ def _rate_run(impl: str, inner: int, months: int, env: dict[str, str] | None) ->
     return result
 
 
-def bench_rate_limit(quick: bool, notes: list[str]) -> list[Row]:
-    """Big reports under a 429-answering limit: adaptive rate control vs 0.1.0 vs raw httpx."""
+def bench_rate_limit(quick: bool, notes: list[str], unthrottled_rss: float | None) -> list[Row]:
+    """Big reports under a 429-answering limit: adaptive rate control vs 0.1.0 vs raw httpx.
+
+    ``unthrottled_rss``: the peak RSS of the same client's bulk run without a limit (KiB), which
+    the throttled run's peak is compared with: pacing must not make memory grow.
+    """
     inner, months = (RATE_INNER, 6) if quick else (RATE_INNER, RATE_MONTHS)
     requests = inner * months
     ideal = requests / RATE_LIMIT
@@ -740,6 +749,20 @@ def bench_rate_limit(quick: bool, notes: list[str]) -> list[Row]:
                 run["failed"] == 0 if is_target else None,
             )
         )
+        if is_target and unthrottled_rss:
+            growth = run["peak_rss_kib"] / unthrottled_rss
+            rows.append(
+                Row(
+                    b,
+                    f"{label}: peak RSS of the client process",
+                    fmt_mib(run["peak_rss_kib"]),
+                    "",
+                    "",
+                    f"{growth:.2f}x the unthrottled 2,000-request run",
+                    "≤ 1.10x (flat)",
+                    growth <= 1.10,
+                )
+            )
     notes.append(
         "Rate limit: each side runs once against a fresh simulator whose token bucket refills at "
         f"{RATE_LIMIT:.0f} requests per second per credential (burst {RATE_BURST:.0f}) and "
@@ -1008,7 +1031,7 @@ def main() -> int:
     rows += bench_import(3 if args.quick else 15, 1 if args.quick else 7, notes)
     rows += bench_calls(40 if args.quick else 300, 2 if args.quick else 15, notes)
     rows += bench_bulk(args.quick, notes)
-    rows += bench_rate_limit(args.quick, notes)
+    rows += bench_rate_limit(args.quick, notes, UNTHROTTLED_RSS.get(32))
     rows += bench_hostile(1 if args.quick else 3, notes)
     rows += bench_regeneration(1 if args.quick else 3, notes)
     elapsed = time.perf_counter() - t0
