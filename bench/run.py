@@ -494,7 +494,7 @@ def _bulk_at(
 
 
 UNTHROTTLED_RSS: dict[int, float] = {}
-"""Peak RSS (KiB) of the bulk wrapper runs without a limit, by concurrency (for the rate section)."""
+"""Peak RSS (KiB) of the unthrottled bulk wrapper runs, by concurrency (for the rate section)."""
 
 
 def _per_request(runs: list[dict[str, Any]]) -> float:
