@@ -350,6 +350,21 @@ def _schema_error(body: Mapping[str, Any], error: Exception, request: RequestInf
     ) from error
 
 
+def _some_compute_time(body: Mapping[str, Any], request: RequestInfo) -> None:
+    """Refuse an answer with none of the three compute times.
+
+    All three are optional in the spec, but an answer without any of them says nothing: most
+    likely the API renamed them, and every one would silently read as absent.
+    """
+    if not _COMPUTE_TIME_FIELDS.keys() & body.keys():
+        raise ResponseValidationError(
+            "response has none of cpuComputeTime, gpuComputeTime and totalComputeTime",
+            field="cpuComputeTime",
+            body=excerpt(body),
+            request=request,
+        )
+
+
 def compute_time(
     body: Mapping[str, Any],
     request: RequestInfo,
@@ -371,15 +386,7 @@ def compute_time(
         _schema_error(body, error, request)
     if model.additional_properties:
         _unknown_fields(_COMPUTE_TIME_OP, "", model.additional_properties)
-    if not _COMPUTE_TIME_FIELDS.keys() & body.keys():
-        # All three are optional in the spec, but an answer without any of them says nothing:
-        # most likely the API renamed them.
-        raise ResponseValidationError(
-            "response has none of cpuComputeTime, gpuComputeTime and totalComputeTime",
-            field="cpuComputeTime",
-            body=excerpt(body),
-            request=request,
-        )
+    _some_compute_time(body, request)
     # Each field was checked above: a number, or UNSET when the API left it out.
     cpu, gpu, total = model.cpu_compute_time, model.gpu_compute_time, model.total_compute_time
     return ComputeTime(
@@ -679,13 +686,7 @@ def organization_info(
         _schema_error(body, error, request)
     if model.additional_properties:
         _unknown_fields(_ORGANIZATION_INFO_OP, "", model.additional_properties)
-    if not _COMPUTE_TIME_FIELDS.keys() & body.keys():
-        raise ResponseValidationError(
-            "response has none of cpuComputeTime, gpuComputeTime and totalComputeTime",
-            field="cpuComputeTime",
-            body=excerpt(body),
-            request=request,
-        )
+    _some_compute_time(body, request)
     limits = body.get("entitlementLimits") or {}
     if limits:
         _limits_drift(_ORGANIZATION_INFO_OP, "entitlementLimits.", limits)

@@ -204,6 +204,15 @@ def _add_output_options(command: Callable[..., None], formats: list[str]) -> Cal
     )(command)
 
 
+_CONCURRENCY_OPTION = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+
+
 @click.group(
     help=f"Read Edge Impulse organization usage.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP}",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -264,13 +273,7 @@ def cli() -> None:
     help="Calendar unit of each row.",
 )
 @_output_options(_REPORT_FORMATS)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Requests in flight at once.",
-)
+@_CONCURRENCY_OPTION
 def compute_time(
     organization_id: int,
     inner_orgs: tuple[int, ...],
@@ -439,13 +442,7 @@ EXIT_OVER = 5
     help="Fail (exit 5) from this much of an entitlement used.",
 )
 @_output_options(_REPORT_FORMATS)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Requests in flight at once.",
-)
+@_CONCURRENCY_OPTION
 def check(
     organization_id: int,
     warn_at: float,
