@@ -135,7 +135,6 @@ def test_without_a_limit_tickets_cost_no_clock_read_and_no_wait(clock: FakeClock
         ticket = controller.ticket()
         assert ticket == UNSCHEDULED
         assert controller.seconds_until(ticket) == 0.0
-        assert controller.reserve() == 0.0
     assert clock.reads == reads  # one attribute test, no clock, no lock
     assert controller.stats().rate_per_second is None
 
@@ -177,11 +176,6 @@ def test_seconds_until_is_chunked_and_reaches_zero_on_time(clock: FakeClock) -> 
     assert controller.seconds_until(ticket) == pytest.approx(0.5)
     clock.advance(0.5)
     assert controller.seconds_until(ticket) == 0.0
-
-
-def test_reserve_returns_the_whole_wait(clock: FakeClock) -> None:
-    controller = RateController(max_rate=2, adaptive=False, clock=clock)
-    assert [controller.reserve() for _ in range(4)] == pytest.approx([0.0, 0.5, 1.0, 1.5])
 
 
 def test_max_rate_without_adaptation_ignores_throttles_but_pauses(clock: FakeClock) -> None:

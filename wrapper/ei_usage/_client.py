@@ -294,10 +294,6 @@ class _BaseClient:
         """
         return self._rate.stats()
 
-    def _wait_for(self, ticket: int) -> float:
-        """Return how long a request holding ``ticket`` must still wait (see _ratelimit)."""
-        return self._rate.seconds_until(ticket)
-
     def _answered(self, error: EdgeImpulseError | None, ticket: int) -> None:
         """Tell the rate controller how an attempt ended."""
         if error is None or isinstance(error, APIError | ResponseValidationError):
@@ -517,7 +513,7 @@ class Client(_BaseClient):
             while True:
                 if stop is not None and stop.is_set():
                     raise Stopped
-                wait = self._wait_for(ticket)
+                wait = self._rate.seconds_until(ticket)
                 if wait <= 0:
                     break
                 _pace(wait, stop)
@@ -923,7 +919,7 @@ class AsyncClient(_BaseClient):
         retries = throttles = 0
         while True:
             ticket = self._rate.ticket()
-            while (wait := self._wait_for(ticket)) > 0:
+            while (wait := self._rate.seconds_until(ticket)) > 0:
                 await _async_pace(wait)
             failure: EdgeImpulseError | None = None
             try:

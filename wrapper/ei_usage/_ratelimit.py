@@ -333,23 +333,6 @@ class RateController:
             return 0.0
         return min(wait, MAX_WAIT_SECONDS)
 
-    def reserve(self) -> float:
-        """Take a ticket and return the whole wait before its slot, as things stand now.
-
-        The one-shot form, for a caller that sleeps once and sends: its slot does not follow a
-        pause or rate change that happens while it sleeps. A request path that can loop uses
-        :meth:`ticket` and :meth:`seconds_until` instead.
-
-        Returns:
-            Seconds to wait before sending; 0.0 means send now.
-        """
-        ticket = self.ticket()
-        if self._free:
-            return 0.0
-        now = self._clock()
-        with self._lock:
-            return max(0.0, self._due(ticket, now) - now)
-
     # ---- what the server answered ---------------------------------------------------------------
 
     def on_success(self) -> None:

@@ -360,11 +360,6 @@ class Plan:
     pieces: tuple[DateRange, ...]
     names: Mapping[int, str] = attrs.field(factory=dict)
 
-    @property
-    def size(self) -> int:
-        """How many requests the report makes."""
-        return len(self.inner_organization_ids) * len(self.pieces)
-
     def jobs(self) -> Sequence[tuple[int, DateRange]]:
         """Return ``(inner_organization_id, piece)`` of every request, in result order.
 
