@@ -460,3 +460,45 @@ def test_report_json_round_trips_names(client: Client) -> None:
     report = client.compute_time_report(1, "all", DateRange.month(2024, 5))
     assert Report.from_json(report.to_json()) == report
     assert datetime(2024, 5, 1, tzinfo=UTC) == report.period.start
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("cpuComputeTime", -1),
+        ("totalStorage", -5),
+        ("computeTimeCurrentContractSince", "2024-01-01T00:00:00"),
+        ("billable", "yes"),
+        ("entitlementLimits", [1]),
+    ],
+)
+def test_a_bad_info_answer_names_the_field(field: str, value: Any) -> None:
+    body = {
+        "success": True,
+        "cpuComputeTime": 1,
+        "gpuComputeTime": 1,
+        "totalComputeTime": 0.1,
+        field: value,
+    }
+    with _listing_client(body) as client, pytest.raises(ResponseValidationError) as info:
+        client.inner_organization(1, 2)
+    assert info.value.field == field
+
+
+def test_negative_info_limits_name_the_field() -> None:
+    body = {
+        "success": True,
+        "cpuComputeTime": 1,
+        "entitlementLimits": {"gpuComputeTimePerYear": -1},
+    }
+    with _listing_client(body) as client, pytest.raises(ResponseValidationError) as info:
+        client.inner_organization(1, 2)
+    assert info.value.field == "entitlementLimits.gpuComputeTimePerYear"
+
+
+def test_an_info_answer_echoing_the_key_keeps_it_out_of_the_error() -> None:
+    body = {"success": True, "cpuComputeTime": f"echo {KEY}"}
+    with _listing_client(body) as client, pytest.raises(ResponseValidationError) as info:
+        client.inner_organization(1, 2)
+    assert KEY not in str(info.value)
+    assert KEY not in json.dumps(info.value.body)
