@@ -35,10 +35,9 @@ from edge_impulse_api_client.models.project_visibility import (
 )
 from edge_impulse_api_client.types import UNSET
 
-from . import _paging, _parse, _report
+from . import _listing, _paging, _parse, _report
 from ._config import check_int
 from ._dates import DateRange, format_wire
-from ._errors import ResponseValidationError
 from ._models import InnerOrganization, InnerOrganizationUsage
 
 if TYPE_CHECKING:
@@ -83,13 +82,33 @@ def plan(
 
 
 def with_listing(
-    plan: _report.Plan, listing: Sequence[InnerOrganization], replace_ids: bool
+    plan: _report.Plan,
+    organizations: Sequence[InnerOrganization],
+    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
+    replace_ids: bool,
 ) -> _report.Plan:
-    """Give a plan the listed organizations' names (and, for "all", their ids)."""
-    names = {organization.id: organization.name for organization in listing}
+    """Give a plan the listed organizations' names (and, for "all", their ids).
+
+    For "all", organizations whose listing record could not be read are in too (their id is
+    known, and compute time needs nothing else), and a listing that ended early is recorded.
+    """
+    names = {organization.id: organization.name for organization in organizations}
     if replace_ids:
-        return attrs.evolve(plan, inner_organization_ids=tuple(sorted(names)), names=names)
+        ids = sorted({*names, *unread_ids(listing)})
+        return attrs.evolve(
+            plan,
+            inner_organization_ids=tuple(ids),
+            names=names,
+            listing_stop_reason=listing.stop_reason,
+        )
     return attrs.evolve(plan, names=names)
+
+
+def unread_ids(
+    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
+) -> list[int]:
+    """Return the ids of the organizations whose listing record could not be read."""
+    return [failure.inner_organization_id for failure in listing.errors]
 
 
 def targets(
@@ -238,12 +257,6 @@ def organizations_call(listing: Listing, page: _paging.Request) -> Call:
         return _parse.organizations_page(body, request, limit=page.limit)
 
     return _call(kwargs, parse)
-
-
-def paging_error(error: _paging.PagingError, listing: Listing) -> ResponseValidationError:
-    return ResponseValidationError(
-        f"listing the organizations of {listing.organization_id}: {error}", field="organizations"
-    )
 
 
 def organization_info_call(

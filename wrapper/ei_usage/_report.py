@@ -160,6 +160,9 @@ class Report:
         not_attempted: ``(inner_organization_id, period)`` of each request the report did not
             complete because it stopped early (never sent, or abandoned mid-way), in order.
         stop_reason: why the report stopped early, or None if it ran to the end.
+        listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
+            early (what the server did), or None: the report then covers only the
+            organizations listed, and which others exist is unknown.
     """
 
     organization_id: int
@@ -170,11 +173,12 @@ class Report:
     errors: tuple[ReportFailure, ...]
     not_attempted: tuple[tuple[int, DateRange], ...] = ()
     stop_reason: str | None = None
+    listing_stop_reason: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether every request succeeded."""
-        return not self.errors and not self.not_attempted
+        """Whether every request succeeded (and, for ``"all"``, the listing was complete)."""
+        return not self.errors and not self.not_attempted and self.listing_stop_reason is None
 
     def failures_by_cause(self) -> dict[str, tuple[ReportFailure, ...]]:
         """Return the failures grouped by cause, the most frequent cause first.
@@ -193,7 +197,8 @@ class Report:
         """Raise one :class:`~ei_usage.ReportError` if any request failed or was not attempted.
 
         Raises:
-            ReportError: at least one request failed, or the report stopped early.
+            ReportError: at least one request failed, the report stopped early, or the listing
+                of ``"all"`` ended early.
         """
         if self.ok:
             return
@@ -210,6 +215,8 @@ class Report:
             parts.append(f"{len(self.errors)} of {total} requests failed: {shown}")
         if self.not_attempted:
             parts.append(f"{len(self.not_attempted)} of {total} not attempted: {self.stop_reason}")
+        if self.listing_stop_reason:
+            parts.append(f"the listing of the organizations was {self.listing_stop_reason}")
         raise ReportError(
             "; ".join(parts),
             [(f.inner_organization_id, f.period, f.error) for f in self.errors],
@@ -256,6 +263,7 @@ class Report:
             "unit": u.value,
             "complete": self.ok,
             "stop_reason": self.stop_reason,
+            "listing_stop_reason": self.listing_stop_reason,
             "rows": self.to_rows(u),
             "totals": {
                 "by_inner_organization": {
@@ -341,6 +349,7 @@ class Report:
                     for n in data.get("not_attempted", ())
                 ),
                 stop_reason=data.get("stop_reason"),
+                listing_stop_reason=data.get("listing_stop_reason"),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise ValueError(f"not an ei-usage report: {error}") from error
@@ -359,6 +368,7 @@ class Plan:
     every: Every
     pieces: tuple[DateRange, ...]
     names: Mapping[int, str] = attrs.field(factory=dict)
+    listing_stop_reason: str | None = None
 
     def jobs(self) -> Sequence[tuple[int, DateRange]]:
         """Return ``(inner_organization_id, piece)`` of every request, in result order.
@@ -392,6 +402,7 @@ class Plan:
             errors=tuple(errors),
             not_attempted=tuple(missing),
             stop_reason=stop_reason if missing else None,
+            listing_stop_reason=self.listing_stop_reason,
         )
 
 
@@ -485,6 +496,9 @@ class EntitlementReport:
         errors: one entry per inner organization that could not be read, by id.
         not_attempted: the inner organizations not read because the check stopped early.
         stop_reason: why it stopped early, or None if it ran to the end.
+        listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
+            early (what the server did), or None: the check then covers only the
+            organizations listed.
     """
 
     organization_id: int
@@ -492,6 +506,7 @@ class EntitlementReport:
     errors: tuple[EntitlementFailure, ...] = ()
     not_attempted: tuple[int, ...] = ()
     stop_reason: str | None = None
+    listing_stop_reason: str | None = None
 
     @classmethod
     def of(
@@ -500,6 +515,7 @@ class EntitlementReport:
         inner_ids: Sequence[int],
         outcomes: Sequence[InnerOrganizationUsage | EdgeImpulseError | None],
         stop_reason: str | None,
+        listing_stop_reason: str | None = None,
     ) -> EntitlementReport:
         """Assemble a check from outcomes indexed like ``inner_ids`` (None: not done)."""
         rows = sorted(
@@ -511,12 +527,19 @@ class EntitlementReport:
             if isinstance(o, EdgeImpulseError)
         )
         missing = tuple(inner for inner, o in zip(inner_ids, outcomes, strict=True) if o is None)
-        return cls(organization_id, tuple(rows), errors, missing, stop_reason if missing else None)
+        return cls(
+            organization_id,
+            tuple(rows),
+            errors,
+            missing,
+            stop_reason if missing else None,
+            listing_stop_reason,
+        )
 
     @property
     def ok(self) -> bool:
-        """Whether every inner organization was read."""
-        return not self.errors and not self.not_attempted
+        """Whether every inner organization was read (for ``"all"``: every one listed)."""
+        return not self.errors and not self.not_attempted and self.listing_stop_reason is None
 
     def at_or_over(self, fraction: float) -> tuple[InnerOrganizationUsage, ...]:
         """Return the rows using at least ``fraction`` (1.0 = all) of some entitlement."""
@@ -544,6 +567,7 @@ class EntitlementReport:
             "unit": u.value,
             "complete": self.ok,
             "stop_reason": self.stop_reason,
+            "listing_stop_reason": self.listing_stop_reason,
             "rows": [row.to_dict(u) for row in self.rows],
             "errors": [
                 {"inner_organization_id": f.inner_organization_id, "error": _error_to_dict(f.error)}
