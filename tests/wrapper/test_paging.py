@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ei_usage import Entitlements, InnerOrganization
-from ei_usage import _paging
+from ei_usage import Entitlements, InnerOrganization, _paging
 from ei_usage._paging import MAX_PAGES, Pager, Request
 from ei_usage._parse import Page
 
