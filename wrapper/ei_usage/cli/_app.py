@@ -167,7 +167,8 @@ def _not_read(listing: OrganizationListing) -> None:
     count = len(listing.errors)
     click.echo(f"ei-usage: {count:,} organization{'s' * (count > 1)} not read:", err=True)
     for failure in listing.errors[:_SHOWN_NOT_READ]:
-        click.echo(f"  inner org {failure.inner_organization_id}: {failure.error.message}", err=True)
+        which = failure.inner_organization_id
+        click.echo(f"  inner org {which}: {failure.error.message}", err=True)
     if count > _SHOWN_NOT_READ:
         click.echo(f"  and {count - _SHOWN_NOT_READ:,} more", err=True)
 
