@@ -1,4 +1,4 @@
-"""Output of the command line: aligned tables, CSV, JSON, and the progress bar."""
+"""Output of the command line: aligned tables, CSV (via `_safe.write_csv`), JSON, progress bar."""
 
 from __future__ import annotations
 
