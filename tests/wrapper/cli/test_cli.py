@@ -220,6 +220,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
         "gpu",
         "total",
         "discrepancy",
+        "complete",
     ]
     assert [(int(r["inner_organization_id"]), when(r["start"]), when(r["end"])) for r in rows] == [
         (org, start, end) for org in orgs for start, end in Q2

@@ -12,11 +12,14 @@ are well kept and would be hundreds of lines to do by hand. Exit codes:
 * 130 interrupted (Ctrl-C): a report prints what it fetched, marked partial;
 * 141 the output pipe closed early (``| head``), whatever the format.
 
-Expected failures print one line on stderr, never a traceback, and never a credential.
+Expected failures print one line on stderr, never a traceback, and never a credential. Text
+that may come from a server (error messages, names, stop reasons) is printed through
+:mod:`ei_usage.cli._safe`, so it cannot carry terminal escapes or rich markup.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -36,7 +39,7 @@ from ei_usage import (
     Unit,
 )
 
-from . import _render
+from . import _render, _safe
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -77,7 +80,7 @@ class CommandError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         """Print the one-line message (click's hook)."""
-        click.echo(f"ei-usage: error: {self.format_message()}", err=True)
+        click.echo(f"ei-usage: error: {_safe.terminal(self.format_message())}", err=True)
 
 
 class AuthCommandError(CommandError):
@@ -120,7 +123,7 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage().removeprefix("ei_usage: ")
-        sys.stderr.write(f"ei-usage: {message}\n")
+        sys.stderr.write(f"ei-usage: {_safe.terminal(message)}\n")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -325,7 +328,9 @@ def compute_time(
                     or isinstance(error, APIConnectionError)
                 ):
                     _fail(error)
-                click.echo(f"ei-usage: names not shown, listing failed: {error}", err=True)
+                click.echo(
+                    f"ei-usage: names not shown, listing failed: {_safe.terminal(error)}", err=True
+                )
                 report = run(with_names=False)
         except ReportInterrupted as stopped:
             report, interrupted = cast("Report", stopped.report), True
@@ -543,7 +548,10 @@ def run(argv: list[str] | None) -> int:
         try:
             result = cli.main(args=argv, prog_name="ei-usage", standalone_mode=False)
         except click.ClickException as error:
-            error.show()
+            # click's own usage errors may quote what was typed (or an environment variable).
+            shown = io.StringIO()
+            error.show(file=shown)  # our CommandError writes its one clean line itself
+            sys.stderr.write(_safe.lines(shown.getvalue()))
             return error.exit_code
         except click.exceptions.Abort:  # click's name for Ctrl-C (and EOF at a prompt)
             click.echo("ei-usage: interrupted", err=True)

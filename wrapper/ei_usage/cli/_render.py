@@ -1,16 +1,15 @@
-"""Output of the command line: aligned tables, CSV, JSON, and the progress bar."""
+"""Output of the command line: aligned tables, CSV (via `_safe.write_csv`), JSON, progress bar."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
+import itertools
 import json
 import math
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +21,8 @@ from rich.progress import (
 from rich.table import Table
 
 from ei_usage import convert
+
+from . import _safe
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -127,9 +128,9 @@ def _document(out: TextIO, document: str) -> None:
     buffer.write(document.encode("utf-8"))
 
 
-def _plain(text: str) -> str:
+def _plain(text: object) -> str:
     """Server text made safe for a terminal table: no control characters, no rich markup."""
-    return escape("".join(c if c.isprintable() else " " for c in text))
+    return _safe.markup(text)
 
 
 def _number(value: timedelta | None, unit: Unit) -> str:
@@ -160,30 +161,42 @@ CSV_COLUMNS = (
     "gpu",
     "total",
     "discrepancy",
+    "complete",
 )
 """CSV columns: ``kind`` is ``usage`` for a request's row, ``total`` for an inner organization's
-totals and ``overall`` for the report's (the same totals the table shows)."""
+totals (named like its rows) and ``overall`` for the report's (the same totals the table shows).
+``complete`` is empty on ``usage`` rows; on a ``total`` or ``overall`` row it is ``False`` when
+some request it would sum failed or was not attempted (the sum is then partial), else ``True``."""
 
 
 def _csv(result: Report, unit: Unit, out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    # repr-exact floats, so the CSV reads back to the same numbers
-    writer.writerows({"kind": "usage", **row} for row in result.to_rows(unit))
     span = result.period.to_dict()
-    for inner, totals in result.totals_by_organization().items():
-        writer.writerow(
-            {
-                "kind": "total",
-                "organization_id": result.organization_id,
-                "inner_organization_id": inner,
-                **span,
-                **totals.to_dict(unit),
-            }
-        )
-    writer.writerow(
-        {"kind": "overall", "organization_id": result.organization_id, **span}
-        | result.total().to_dict(unit)
+    names = {row.inner_organization_id: row.inner_organization_name for row in result.rows}
+    unfinished = {f.inner_organization_id for f in result.errors}
+    unfinished.update(inner for inner, _ in result.not_attempted)
+    totals = (
+        {
+            "kind": "total",
+            "organization_id": result.organization_id,
+            "inner_organization_id": inner,
+            "inner_organization_name": names.get(inner),
+            **span,
+            **totals.to_dict(unit),
+            "complete": inner not in unfinished,
+        }
+        for inner, totals in result.totals_by_organization().items()
+    )
+    overall = {
+        "kind": "overall",
+        "organization_id": result.organization_id,
+        **span,
+        **result.total().to_dict(unit),
+        "complete": result.ok,
+    }
+    # repr-exact floats, so the CSV reads back to the same numbers
+    usage = ({"kind": "usage", **row} for row in result.to_rows(unit))
+    _safe.write_csv(
+        out, CSV_COLUMNS, itertools.chain(usage, totals, [overall]), extrasaction="ignore"
     )
 
 
@@ -206,7 +219,8 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
     partial = ""
     if result.not_attempted:
         partial = (
-            f" - PARTIAL: {len(result.not_attempted):,} requests not done ({result.stop_reason})"
+            f" - PARTIAL: {len(result.not_attempted):,} requests not done "
+            f"({_plain(result.stop_reason)})"
         )
     table = Table(
         title=f"Compute time of organization {result.organization_id}'s inner organizations, "
@@ -272,11 +286,11 @@ def failures(result: Report, err: TextIO) -> None:
                     f"{len(which):,} requests, inner orgs "
                     f"{_ids([f.inner_organization_id for f in which])}"
                 )
-            err.write(f"  {where}: {cause}\n")
+            err.write(f"  {where}: {_safe.terminal(cause)}\n")
     if result.not_attempted:
         err.write(
             f"ei-usage: {len(result.not_attempted):,} of {total:,} requests not attempted: "
-            f"{result.stop_reason}\n"
+            f"{_safe.terminal(result.stop_reason)}\n"
         )
 
 
@@ -296,9 +310,7 @@ def metrics(result: OrganizationMetrics, unit: Unit, fmt: str, out: TextIO) -> N
         out.write(json.dumps(data, indent=2) + "\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(data), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(data)
+        _safe.write_csv(out, list(data), [data])
         return
     table = Table(
         title=f"Metrics of organization {result.organization_id}",
@@ -375,6 +387,12 @@ def _allowed(value: timedelta | None, unit: Unit) -> str:
     return "unlimited" if value is None else _number(value, unit)
 
 
+def _organization_row(organization: InnerOrganization, unit: Unit) -> dict[str, object]:
+    row = organization.to_dict(unit)
+    limits = row.pop("entitlements")
+    return {**row, **limits}
+
+
 def organizations(
     organization_id: int, listed: list[InnerOrganization], unit: Unit, fmt: str, out: TextIO
 ) -> None:
@@ -388,12 +406,7 @@ def organizations(
         out.write(json.dumps(data, indent=2) + "\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=ORGANIZATION_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for organization in listed:
-            row = organization.to_dict(unit)
-            limits = row.pop("entitlements")
-            writer.writerow({**row, **limits})
+        _safe.write_csv(out, ORGANIZATION_COLUMNS, (_organization_row(o, unit) for o in listed))
         return
     table = Table(
         title=f"Inner organizations of white label {organization_id}: {len(listed):,}",
@@ -479,6 +492,20 @@ def _percent(fraction: float | None) -> str:
 _STYLE = {"over": "bold red", "warn": "yellow", "ok": "", "no limit": "dim"}
 
 
+def _check_row(
+    usage: InnerOrganizationUsage, unit: Unit, warn_at: float, fail_at: float
+) -> dict[str, object]:
+    data = usage.to_dict(unit)
+    limits = data["entitlements"]
+    return {
+        **{k: data[k] for k in CHECK_COLUMNS if k in data},
+        "status": status(usage, warn_at, fail_at),
+        "compute_time_per_year": limits["compute_time_per_year"],
+        "gpu_compute_time_per_year": limits["gpu_compute_time_per_year"],
+        "storage_limit_bytes": limits["storage_bytes"],
+    }
+
+
 def entitlements(
     report: EntitlementReport,
     unit: Unit,
@@ -501,26 +528,15 @@ def entitlements(
         out.write(json.dumps(data, indent=2) + "\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=CHECK_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for usage in report.rows:
-            data = usage.to_dict(unit)
-            limits = data["entitlements"]
-            writer.writerow(
-                {
-                    **{k: data[k] for k in CHECK_COLUMNS if k in data},
-                    "status": status(usage, warn_at, fail_at),
-                    "compute_time_per_year": limits["compute_time_per_year"],
-                    "gpu_compute_time_per_year": limits["gpu_compute_time_per_year"],
-                    "storage_limit_bytes": limits["storage_bytes"],
-                }
-            )
+        _safe.write_csv(
+            out, CHECK_COLUMNS, (_check_row(usage, unit, warn_at, fail_at) for usage in report.rows)
+        )
         return
     partial = ""
     if report.not_attempted:
         partial = (
             f" - PARTIAL: {len(report.not_attempted):,} organizations not read "
-            f"({report.stop_reason})"
+            f"({_plain(report.stop_reason)})"
         )
     table = Table(
         title=f"Entitlements of white label {report.organization_id}'s inner organizations, "
@@ -562,9 +578,9 @@ def check_failures(report: EntitlementReport, err: TextIO) -> None:
         err.write(f"ei-usage: {len(report.errors):,} of {total:,} organizations not read:\n")
         for cause, which in report.failures_by_cause().items():
             ids = _ids([f.inner_organization_id for f in which])
-            err.write(f"  inner orgs {ids}: {cause}\n")
+            err.write(f"  inner orgs {ids}: {_safe.terminal(cause)}\n")
     if report.not_attempted:
         err.write(
             f"ei-usage: {len(report.not_attempted):,} of {total:,} organizations not attempted: "
-            f"{report.stop_reason}\n"
+            f"{_safe.terminal(report.stop_reason)}\n"
         )
