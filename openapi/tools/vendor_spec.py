@@ -330,6 +330,8 @@ def check_expansion(document: Any, source: str, limit: int = MAX_SPEC_NODES) -> 
     stack: list[tuple[Any, bool]] = [(document, False)]
     while stack:
         node, done = stack.pop()
+        if not isinstance(node, dict | list):
+            continue  # a scalar document
         children = list(node.values()) if isinstance(node, dict) else node
         key = id(node)
         if done:
@@ -680,6 +682,7 @@ def _compare(
     operation_ids: Sequence[str],
     wrapper: WrapperFields,
     output: Path,
+    source: Path,
 ) -> Report:
     """Report what changed for our operations from the existing output to ``document``.
 
@@ -698,7 +701,7 @@ def _compare(
     try:
         return diff(old, document, operation_ids, wrapper)
     except SpecDiffError as error:
-        raise SpecError(str(error)) from error
+        raise SpecError(f"comparing {output} with {source}: {error}") from error
 
 
 def vendor(
@@ -750,7 +753,7 @@ def vendor(
     check_openapi3(loaded.document, str(source))
     report: Report | None = None
     try:
-        report = _compare(previous, loaded.document, operation_ids, wrapper, output)
+        report = _compare(previous, loaded.document, operation_ids, wrapper, output, source)
     except SpecError as error:
         if dry_run:
             raise
