@@ -15,16 +15,23 @@ the operation meets it::
 A location is the operationId; then ``path``/``query``/``header``/``cookie`` and a parameter name,
 ``body`` for the request body, or a response status; then the field: ``a.b`` for a property,
 ``a[]`` for array items, ``a{}`` for map values. A field has a type (``type`` plus ``format``,
-e.g. ``string(date-time)``), nullable, required, enum values, and the units its description names
-(ms, seconds, minutes, hours, days; bytes, KB, KiB, MB, ... in their usual spellings); a different
-set of unit words is a unit change. Reported: operations added, removed, renamed (same method and
-path, new operationId) or moved (same operationId, new method or path); parameters, body and
-response fields added, removed, or likely renamed (one removed and one added in the same object
-with the same schema); changes of type, nullable, required, enum values and units. Not reported:
-other description text, examples, defaults, validation keywords, media types and security.
+e.g. ``string(date-time)``), nullable, required, enum values, the units its description names
+(ms, seconds, minutes, hours, days; bytes, KB, KiB, MB, ... in their usual spellings, with a scale
+word in front as part of the unit: "hundredths of a second" is ``1/100 seconds``); a different set
+of units is a unit change; and for parameters, the validation keywords (``maximum``,
+``maxLength``, ``pattern``, ...). Reported: operations added, removed, renamed (same method and
+URL, new operationId) or moved (same operationId, new method or URL; path parameter names do not
+count); parameters, body and response fields added, removed, or likely renamed (one removed and
+one added in the same object with the same schema); changes of type, nullable, required, enum
+values, units and parameter validation; the API key schemes each operation accepts; ``servers``.
+Not reported: other description text, examples, defaults, media types.
 
-**Classification, for users of the wrapper.** *Breaking* means that ei-usage as released would fail
-or return wrong values against the new API, or that regenerating needs code changes. What the
+**Classification, for users of the wrapper.** Each change is *compatible*, *regenerate* or
+*breaking*, and the report's verdict is the most any change asks (``none`` without changes).
+*Breaking* means that ei-usage as released would fail or return wrong values against the new API,
+or that regenerating needs code changes. *Regenerate* ("regenerate; wrapper unaffected") means the
+generated client changes where the wrapper does not look: vendor and regenerate, no wrapper
+change. ``tests/openapi/test_spec_diff_verdicts.py`` is the table that defines them. What the
 wrapper uses is declared in ``openapi/wrapper-fields.yaml``: the parameters it sends and the
 response fields it reads, with the wrapper names they feed. A field is *read* (or a parameter
 *sent*) when it or a field under it is listed there; an operation is *used* when it is listed.
@@ -36,17 +43,28 @@ does not read break it too.
 - Operations: added is compatible; removed, renamed, moved or dropped from ``operations.txt`` is
   breaking.
 - Parameters and request body: added is breaking if required, else compatible; removed, renamed
-  (likely), type changed, unit changed or an enum value removed is breaking if sent, else
-  compatible; now required is breaking; now optional, an enum value added and nullable changes are
-  compatible.
+  (likely), type changed or unit changed is breaking if sent, else compatible; but a path
+  parameter renamed at the same place in the URL is regenerate (the wrapper passes them by
+  position). An enum value removed is breaking if sent, unless ``wrapper-fields.yaml`` declares
+  the values sent and none of them was removed (regenerate). Now restricted to an enum is breaking
+  if sent (the wrapper passes text). Validation keywords changed: breaking if sent and the new
+  ones reject a declared value sent (or nothing is declared), else compatible. Now required is
+  breaking; now optional, an enum value added and nullable changes are compatible.
 - Responses: a field or status added is compatible, required or not (the wrapper ignores what it
   does not read). Removed, renamed (likely) or now optional is breaking if read, or if the field
-  was required in a used operation. A status removed is breaking if read. Type changed or now
-  nullable is breaking if read, or if the generated model converts the field in a used operation.
+  was required in a used operation. Now required is breaking if read (the generated model makes it
+  non-optional, which the wrapper's parse does not expect), else compatible. A status removed is
+  breaking if read. Type changed or now nullable is breaking if read, or if the generated model
+  converts the field in a used operation; but ``number`` -> ``integer`` of a read field, and
+  ``date`` <-> ``date-time`` of a field not read (parsed by the same function), are regenerate.
   An enum value added is breaking in a used operation (our own decision: the generated enum
   rejects it, so the call fails however unimportant the field), else compatible; an enum value
-  removed, no longer nullable and now required are compatible. A unit change is breaking if read:
-  the wrapper converts by unit.
+  removed and no longer nullable are compatible. A unit change is breaking if read: the wrapper
+  converts by unit.
+- The whole API: ``servers`` changed is breaking if the wrapper's default base URL is no longer
+  listed, else compatible. The API key schemes an operation accepts changed is breaking if the
+  wrapper uses it and it no longer takes the key in the wrapper's header (``x-api-key``), else
+  compatible.
 """
 
 from __future__ import annotations
@@ -470,7 +488,12 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
                     "minLength/maxLength counts and format a string",
                 )
             result[str(name)] = Sent(
-                tuple(values), *numbers, *lengths, format=spec.get("format", "")
+                tuple(values),
+                minimum=numbers[0],
+                maximum=numbers[1],
+                min_length=lengths[0],
+                max_length=lengths[1],
+                format=spec.get("format", ""),
             )
         return result
 

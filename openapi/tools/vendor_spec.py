@@ -17,8 +17,18 @@ and warns on stderr when something is breaking. It still exits 0 then, so that
 ``make vendor-spec && make generate`` goes on: the report is for the person reviewing the change.
 
 ``--dry-run`` (``make spec-diff FROM=...``) slices in memory, prints the same report and writes
-nothing; ``--json`` prints the report as JSON instead. Its exit status is the verdict, for CI:
-0 no change or only compatible changes, 4 something breaking, 1 error, 2 usage error.
+nothing; ``--json`` prints the report as JSON instead (an error as a JSON object too). Its exit
+status is the verdict, for CI (:data:`VERDICTS_HELP`, ``--help``): 0 no change, compatible, or
+regenerate (wrapper unaffected); 4 breaking; 1 error (no verdict); 2 usage error. Before an OK
+verdict on a slice that would change, it runs the pinned generator on the new slice in a
+temporary directory (``generate.check_spec``; ``--no-generate`` skips it): a slice the generator
+fails on is breaking, with the generator's message.
+
+What the input is comes first: an empty file, a JSON error body, a Swagger 2.0 file or a document
+without ``paths`` is an error naming the file, not a report of every operation removed. Input is
+bounded: a file over :data:`MAX_SPEC_BYTES` is refused unread, and a document whose YAML aliases
+expand to over :data:`MAX_SPEC_NODES` nodes is refused right after parsing
+(:func:`check_expansion`).
 
 What reaches the output: ``openapi``, ``info``, ``servers`` and the top-level ``security``; under
 ``paths`` each listed operation with its path item's shared fields (``parameters``, ``servers``,

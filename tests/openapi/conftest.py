@@ -37,6 +37,8 @@ def generated_slices(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
 
         monkeypatch.setattr(generate_module, "check_spec", check_spec)
     return seen
+
+
 SHARED_SPEC = ROOT.parent / "shared" / "specs" / "edge-impulse-openapi.yml"
 NO_FULL_SPEC = (
     "no full Edge Impulse spec: set EI_FULL_SPEC=/path/to/openapi.yml "

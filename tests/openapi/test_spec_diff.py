@@ -306,6 +306,10 @@ def test_unresolved_reference_is_an_error() -> None:
         ("Active in the last X days", {"days"}),
         ("Organization ID; the minimum of the secondary", set()),
         ("in \u00b5s, \u03bcs or \u039cS; 2 \u212aB", {"microseconds", "kilobytes"}),
+        ("in hundredths of a second", {"1/100 seconds"}),
+        ("thousands of bytes, in 100ms steps", {"1000 bytes", "100 milliseconds"}),
+        ("in tenths of seconds or centiseconds", {"1/10 seconds", "centiseconds"}),
+        ("The organization's name (and its id)", set()),
     ],
 )
 def test_units_of_descriptions(text: str, units: set[str]) -> None:

@@ -1,4 +1,4 @@
-"""The definition of the spec-diff verdicts: one table of spec changes and what `make spec-diff` says.
+"""The definition of the spec-diff verdicts: a table of spec changes and what `make spec-diff` says.
 
 Each row is a change to the committed slice (as part of a small full spec, so that it goes through
 the whole ``vendor_spec.py --from FILE --dry-run --json``, as ``make spec-diff`` runs it), or a file
@@ -261,11 +261,16 @@ def oversized(path: Path) -> None:
 
 
 def alias_bomb(path: Path) -> None:
-    """Ten levels of ten aliases: 10^10 nodes once expanded, a few hundred bytes on disk."""
-    lines = ["openapi: 3.0.0", "paths: {}", "x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    for level in range(1, 10):
-        lines.append(f"x-a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    """Ten levels of ten aliases, 10^10 nodes once expanded, in an example of one of our fields.
+
+    A few kilobytes on disk, loaded in milliseconds: only a walk (slicing, writing) expands it.
+    """
+    document = full_spec(None)
+    properties(document, "EntitlementLimits")["totalStorage"]["example"] = "BOMB"
+    text = yaml.safe_dump(document, sort_keys=False).replace("example: BOMB", "example: *a9")
+    lines = ["x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"x-a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, 10)]
+    path.write_text("\n".join(lines) + "\n" + text, encoding="utf-8")
 
 
 # --- the table ----------------------------------------------------------------------------------
@@ -678,3 +683,160 @@ def test_verdict(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert word in text, f"{word!r} not in:\n{text}"
     # A dry run: nothing written.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge-impulse.yaml", "openapi.yml"]
+
+
+# --- around the table ---------------------------------------------------------------------------
+
+
+def test_alias_bomb_fails_fast_in_a_real_run(tmp_path: Path) -> None:
+    """The bomb ends in an error, not a hang (the timeout only guards the test run)."""
+    alias_bomb(tmp_path / "openapi.yml")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TOOLS / "vendor_spec.py"),
+            *("--from", str(tmp_path / "openapi.yml")),
+            *("--output", str(tmp_path / "edge-impulse.yaml")),
+            *("--dry-run", "--no-generate"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "expands to over 2,000,000 YAML nodes through its aliases" in result.stderr
+    assert not (tmp_path / "edge-impulse.yaml").exists()
+
+
+def test_ok_verdicts_run_the_generator_on_the_slice_vendoring_would_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generated_slices: list[str]
+) -> None:
+    case = Case(new_response_field, "compatible", OK)
+    assert spec_diff(tmp_path, case)[0] == OK
+    assert len(generated_slices) == 1
+    assert "cpuComputeTimeMs" in generated_slices[0]
+    # Exactly what make vendor-spec writes.
+    output = tmp_path / "edge-impulse.yaml"
+    assert vs.main(["--from", str(tmp_path / "openapi.yml"), "--output", str(output)]) == 0
+    assert output.read_text(encoding="utf-8") == generated_slices[0]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("case", "extra"),
+    [
+        (Case(None, "none", OK), ()),  # nothing to regenerate
+        (Case(retype_read_field, "breaking", BREAKING), ()),  # already breaking
+        (Case(new_response_field, "compatible", OK), ("--no-generate",)),
+    ],
+)
+def test_the_generator_runs_only_where_it_can_change_an_ok_verdict(
+    case: Case,
+    extra: tuple[str, ...],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    generated_slices: list[str],
+) -> None:
+    assert spec_diff(tmp_path, case, *extra)[0] == case.exit
+    assert generated_slices == []
+    capsys.readouterr()
+
+
+def test_a_generator_failure_is_breaking_with_its_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate = importlib.import_module("generate")
+    monkeypatch.setattr(generate, "check_spec", lambda *_: "first\n" + "line\n" * 20 + "the end")
+    assert spec_diff(tmp_path, Case(new_response_field, "compatible", OK))[0] == BREAKING
+    out = capsys.readouterr().out
+    assert "BREAKING    generator: make generate fails on the new slice: first | ... | line" in out
+    assert out.count("line") == 11
+    assert "the end\n" in out
+
+
+@pytest.mark.generator
+def test_the_real_generator_step_is_bounded(tmp_path: Path) -> None:
+    generate = importlib.import_module("generate")
+    text = COMMITTED.read_text(encoding="utf-8")
+    problem = generate.check_spec(text + "\n# not cached\n", ROOT / "generator-config.yaml", 0.01)
+    assert problem is not None
+    assert "did not finish within 0.01 s" in problem
+
+
+def test_help_lists_every_verdict_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        vs.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for words in (
+        "0 no change",
+        "0 compatible",
+        "0 regenerate regenerate; wrapper unaffected",
+        "4 breaking",
+        "1 error",
+        "2 usage error",
+        "over 8 MiB",
+        '{"verdict": "error", "error": "..."}',
+    ):
+        assert words in out
+
+
+def test_readme_documents_the_verdicts() -> None:
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    section = readme[readme.index("## When Edge Impulse changes its spec") :]
+    for words in ("regenerate; wrapper unaffected", "**4**", "**1**", "8 MiB", "--no-generate"):
+        assert words in section, words
+
+
+# --- what the wrapper sends, declared in wrapper-fields.yaml -----------------------------------
+
+
+def test_declared_values_match_the_wrapper() -> None:
+    from ei_usage import _calls, _config, _dates, _paging
+
+    wrapper = sd.load_wrapper_fields(WRAPPER_FIELDS)
+    limit = wrapper.sent[ORGANIZATIONS]["limit"]
+    assert limit.values == (_paging.DEFAULT_PAGE_SIZE,)
+    assert (limit.minimum, limit.maximum) == (2, _paging.MAX_PAGE_SIZE)
+    search = wrapper.sent[ORGANIZATIONS]["search"]
+    assert (search.min_length, search.max_length) == (1, _calls._MAX_SEARCH_LENGTH)
+    assert wrapper.sent[ORGANIZATIONS]["sort"].values == ("id",)
+    assert wrapper.client.base_url == _config.DEFAULT_BASE_URL
+    credential = _config.make_credential("key", None, None)
+    assert wrapper.client.api_key_header == credential.header
+    from datetime import UTC, datetime
+
+    start = wrapper.sent[COMPUTE_TIME]["startDate"]
+    assert start.format == "date-time"
+    assert start.values == (_dates.format_wire(datetime(2024, 5, 1, tzinfo=UTC)),)
+    visibility = wrapper.sent[METRICS]["projectVisibility"]
+    assert set(visibility.values) == set(_calls._VISIBILITIES)
+
+
+def test_the_committed_slice_accepts_every_declared_value() -> None:
+    wrapper = sd.load_wrapper_fields(WRAPPER_FIELDS)
+    index = sd._index(SLICE, "the slice")
+    checked = 0
+    for operation_id, sent in wrapper.sent.items():
+        fields = sd.flatten(SLICE, index[operation_id])
+        for name, values in sent.items():
+            (schema,) = [f for (g, p), f in fields.items() if p == name and g in ("path", "query")]
+            assert sd._accepts(schema, values) == [], (operation_id, name)
+            checked += 1
+    assert checked == 17
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"client": {"base_url": "x"}}, "test: client: expected base_url and api_key_header"),
+        ({"getThing": {"values": ["a"]}}, "test: getThing values: expected a mapping"),
+        ({"getThing": {"values": {"a": {"max": 1}}}}, "test: getThing values a: expected a map"),
+        ({"getThing": {"values": {"a": {"maximum": "1"}}}}, "test: getThing values a: values must"),
+        ({"getThing": {"values": {"a": {"values": [1]}}}}, "test: getThing values a: not a param"),
+    ],
+)
+def test_malformed_declared_values_are_errors(data: Any, message: str) -> None:
+    with pytest.raises(sd.SpecDiffError) as caught:
+        sd.parse_wrapper_fields(data, "test")
+    assert str(caught.value).startswith(message)
