@@ -23,6 +23,8 @@ The pipeline is the same for both, so the check proves exactly what a regenerati
 
 Then ``generate`` replaces ``generated/edge_impulse_api_client`` wholesale (so files of removed
 operations disappear), while ``--check`` compares the fresh output with it and prints a diff.
+``make spec-diff`` runs the same pipeline on a new slice in a temporary directory
+(:func:`check_spec`, each tool bounded by a timeout) before it calls the slice OK.
 """
 
 from __future__ import annotations
@@ -186,7 +188,9 @@ def check_spec(spec_text: str, config: Path, timeout_seconds: float) -> str | No
         try:
             generate_into(root, root / "out" / PACKAGE, timeout_seconds)
         except GenerationError as error:
-            problem: str | None = str(error).replace(tmp, "<tmp>")
+            # Paths of the temporary directory and the tools say nothing to the reader.
+            tools = f"{Path(sys.executable).parent}/"
+            problem: str | None = str(error).replace(tmp, "<tmp>").replace(tools, "")
         else:
             problem = None
     _checked[key] = problem
