@@ -5,10 +5,11 @@
 #   make demo       show what the package does, offline
 #
 # Maintenance (README, "When Edge Impulse changes its spec"):
-#   make spec-diff FROM=openapi.yml    what a new full spec changes for our operations, breaking or
-#                                      compatible for the wrapper; writes nothing (JSON=1 for JSON).
-#                                      Fails when a change is breaking; the script's own exit status
-#                                      (0 fine, 4 breaking, 1 error, 2 usage) is what CI should read
+#   make spec-diff FROM=openapi.yml    what a new full spec changes for our operations: no change,
+#                                      compatible, regenerate (wrapper unaffected) or breaking, after
+#                                      running the generator on it in a temporary directory; writes
+#                                      nothing (JSON=1 for JSON). The script's own exit status (0 OK,
+#                                      4 breaking, 1 error, 2 usage; --help) is what CI should read
 #   make vendor-spec FROM=openapi.yml  slice it into openapi/edge-impulse.yaml, printing that report
 #   make generate                      regenerate generated/ from the slice (check-generated: compare)
 #   make release                       checks, builds and tags a release (README, "Releasing")
