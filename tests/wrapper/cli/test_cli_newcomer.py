@@ -7,6 +7,7 @@ the value of the same command's JSON output (which other tests compare with the 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -15,14 +16,13 @@ import re
 import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import fcntl
 import pytest
-import termios
 from rich.cells import cell_len
 
 from ei_usage import Report
@@ -362,9 +362,7 @@ Invoke = Callable[..., Outcome]
         ["compute-time", "--inner-org", "2", "--period", "2024-05", "--format", "json"],
     ],
 )
-def test_ei_org_id_gives_the_organization(
-    cli: Cli, studio: FakeStudio, command: list[str]
-) -> None:
+def test_ei_org_id_gives_the_organization(cli: Cli, studio: FakeStudio, command: list[str]) -> None:
     outcome = cli.invoke(*command, env={"EI_ORG_ID": "1"})
     assert outcome.code in (0, 5), outcome.stderr
     assert json.loads(outcome.stdout)["organization_id"] == 1
@@ -440,7 +438,8 @@ def test_failing_check_says_why_on_stderr(cli: Cli) -> None:
     data = json.loads(cli.invoke("check", "--org", "1", "--format", "json").stdout)
     statuses = [row["status"] for row in data["rows"]]
     over, warn = statuses.count("over"), statuses.count("warn")
-    assert over and warn
+    assert over
+    assert warn
     assert outcome.stderr_lines == [
         f"ei-usage: check failed (exit 5): {over} of {len(statuses)} inner organizations at or "
         f"over --fail-at (100%), {warn} more at or over --warn-at (80%)"

@@ -512,13 +512,14 @@ def check(
     over, warned = report.at_or_over(thresholds[1]), report.at_or_over(thresholds[0])
     if over or warned:
         # A cron mail or CI log often shows only stderr: say why the status is not 0.
-        of = f"of {len(report.rows):,} inner organizations"
+        of = f"of {len(report.rows):,} inner organizations at or over"
+        warn_level, fail_level = f"--warn-at ({warn_at:g}%)", f"--fail-at ({fail_at:g}%)"
         if over:
-            line = f"check failed (exit 5): {len(over):,} {of} at or over --fail-at ({fail_at:g}%)"
+            line = f"check failed (exit 5): {len(over):,} {of} {fail_level}"
             if len(warned) > len(over):
-                line += f", {len(warned) - len(over):,} more at or over --warn-at ({warn_at:g}%)"
+                line += f", {len(warned) - len(over):,} more at or over {warn_level}"
         else:
-            line = f"check warning (exit 4): {len(warned):,} {of} at or over --warn-at ({warn_at:g}%)"
+            line = f"check warning (exit 4): {len(warned):,} {of} {warn_level}"
         click.echo(f"ei-usage: {line}", err=True)
     if over:
         sys.exit(EXIT_OVER)

@@ -1009,7 +1009,7 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
             f"{len(report.errors):,} of {checked:,} inner organizations could not be read:",
             partial,
         ),
-        '<section><h2>Against entitlements</h2>',
+        "<section><h2>Against entitlements</h2>",
         _check_legend(warn_at, fail_at),
         f'<figure class="scroll"><div class="wide">{_check_svg(limited, warn_at, fail_at)}'
         "</div></figure>"

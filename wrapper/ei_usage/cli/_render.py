@@ -250,7 +250,7 @@ class _Grid:
         """Print each row as ``Header: value`` lines: for widths no table fits."""
         parts: list[Text] = [Text(self.title, style="bold")]
         for row in self.rows:
-            lines = []
+            lines: list[Text] = []
             for i, column in enumerate(self.columns):
                 full, compact = self._cell(row, i, False), self._cell(row, i, True)
                 if not full.plain:
@@ -514,7 +514,7 @@ def metrics(result: OrganizationMetrics, unit: Unit, fmt: str, out: TextIO) -> N
         caption="Compute totals come from the API in minutes; the contract's CPU/GPU time is "
         "read as seconds (the spec gives no unit); storage is in bytes.",
     )
-    rows = [
+    rows: list[tuple[str, Cell, str]] = [
         ("Total jobs compute time", _number(result.total_jobs_compute_time, unit), unit.value),
         (
             "Compute time, current contract",
