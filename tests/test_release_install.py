@@ -5,7 +5,9 @@ The real wheel (``built_dist``) and the wheels of its pinned runtime dependencie
 with twine to a real index server (pypiserver) on 127.0.0.1. A fresh virtual environment then
 ``pip install ei-usage==VERSION`` with that index as its only source: no machine or user pip
 configuration, no find-links, no fallback to a public index. In that environment ei_usage talks to
-a FakeStudio, and the answer must be the simulator's exact truth.
+a FakeStudio, and the answer must be the simulator's exact truth. Another installs
+``ei-usage[cli]==VERSION`` the same way: click and rich come from the wheelhouse too
+(``requirements/cli.lock``), and the command runs.
 
 The git pin is tested the same way: a throwaway clone of this repository's committed ``HEAD``
 (a bare repository stands in for the git host) gets a release commit, ``make dist``'s build and
@@ -44,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
+CLI_LOCK = ROOT / "requirements" / "cli.lock"
 BUILD_LOCK = ROOT / "requirements" / "build.lock"
 README = ROOT / "README.md"
 # README.md, "Pinning a version": the git pin as a user types it, with the example host.
@@ -224,7 +227,7 @@ def wheelhouse() -> list[Path]:
         canonicalize_name(name): str(version)
         for name, version, _build, _tags in (parse_wheel_filename(w.name) for w in wheels)
     }
-    for lock in (RUNTIME_LOCK, BUILD_LOCK):
+    for lock in (RUNTIME_LOCK, CLI_LOCK, BUILD_LOCK):
         missing = {
             name: version for name, version in _pins(lock).items() if present.get(name) != version
         }
@@ -232,16 +235,19 @@ def wheelhouse() -> list[Path]:
     return wheels
 
 
-def test_a_tool_installs_the_pinned_release_from_the_index_alone(
-    built_dist: Path, wheelhouse: list[Path], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def index_url(
+    built_dist: Path, wheelhouse: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Yield the URL of a loopback index holding the release's wheel and the whole wheelhouse."""
     version = _version()
     (wheel,) = built_dist.glob(f"ei_usage-{version}-py3-none-any.whl")
     env = _clean_env()
-    packages = tmp_path / "index"
+    home = tmp_path_factory.mktemp("index")
+    packages = home / "packages"
     packages.mkdir()
 
-    with index_server(packages, tmp_path / "pypiserver.log", env) as url:
+    with index_server(packages, home / "pypiserver.log", env) as url:
         # Published through the server, as a release upload is.
         _run(
             BIN / "twine",
@@ -257,32 +263,39 @@ def test_a_tool_installs_the_pinned_release_from_the_index_alone(
             wheel,
             *wheelhouse,
             env=env,
-            cwd=tmp_path,
+            cwd=home,
         )
         with httpx.Client(trust_env=False, timeout=10) as client:
             listing = client.get(f"{url}/simple/ei-usage/")
         assert listing.status_code == 200
         assert wheel.name in listing.text
+        yield url
 
-        venv = tmp_path / "tool-venv"
-        _run(sys.executable, "-m", "venv", venv, env=env, cwd=tmp_path)
-        python = venv / "bin" / "python"
-        out = _run(
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--only-binary=:all:",
-            "--index-url",
-            f"{url}/simple/",
-            f"ei-usage=={version}",
-            env=env,
-            cwd=tmp_path,
-        )
-        assert f"Looking in indexes: {url}/simple/" in out
-        assert "Looking in links" not in out
 
+def _install_from_index(url: str, requirement: str, venv: Path, env: dict[str, str]) -> Path:
+    """Install ``requirement`` into a new environment ``venv`` from the index alone; its python."""
+    _run(sys.executable, "-m", "venv", venv, env=env, cwd=venv.parent)
+    python = venv / "bin" / "python"
+    out = _run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-cache-dir",
+        "--only-binary=:all:",
+        "--index-url",
+        f"{url}/simple/",
+        requirement,
+        env=env,
+        cwd=venv.parent,
+    )
+    assert f"Looking in indexes: {url}/simple/" in out
+    assert "Looking in links" not in out
+    return python
+
+
+def _installed(python: Path, env: dict[str, str]) -> dict[str, str]:
+    """Return what an environment holds besides what ``python -m venv`` seeds: name -> version."""
     installed = json.loads(
         _run(
             python,
@@ -291,14 +304,21 @@ def test_a_tool_installs_the_pinned_release_from_the_index_alone(
             "import importlib.metadata as m, json;"
             "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
             env=env,
-            cwd=tmp_path,
+            cwd=python.parent,
         )
     )
     seeded = {"pip", "setuptools"}  # what `python -m venv` puts in every environment
-    assert {canonicalize_name(name): v for name, v in installed.items() if name not in seeded} == {
-        "ei-usage": version,
-        **_runtime_pins(),
-    }
+    return {canonicalize_name(name): v for name, v in installed.items() if name not in seeded}
+
+
+def test_a_tool_installs_the_pinned_release_from_the_index_alone(
+    index_url: str, tmp_path: Path
+) -> None:
+    version = _version()
+    env = _clean_env()
+    venv = tmp_path / "tool-venv"
+    python = _install_from_index(index_url, f"ei-usage=={version}", venv, env)
+    assert _installed(python, env) == {"ei-usage": version, **_runtime_pins()}
 
     result = json.loads(_run(python, "-I", "-c", CONSUMER, env=env, cwd=tmp_path))
     assert result["version"] == version
@@ -307,6 +327,25 @@ def test_a_tool_installs_the_pinned_release_from_the_index_alone(
     assert result["period"] == "2024-05"
     assert result["got"] == result["truth"]
     assert min(result["truth"]) > 0  # organization 4 uses CPU and GPU: both are compared
+
+
+def test_the_command_line_installs_from_an_index_that_does_not_mirror_pypi(
+    index_url: str, tmp_path: Path
+) -> None:
+    # The index holds only what the README says to mirror: the release and the wheelhouse.
+    version = _version()
+    env = _clean_env()
+    venv = tmp_path / "cli-venv"
+    python = _install_from_index(index_url, f"ei-usage[cli]=={version}", venv, env)
+    assert _installed(python, env) == {"ei-usage": version, **_pins(CLI_LOCK)}
+
+    command = venv / "bin" / "ei-usage"
+    assert _run(command, "--version", env=env, cwd=tmp_path).strip() == (
+        f"ei-usage, version {version}"
+    )
+    usage = _run(command, "--help", env=env, cwd=tmp_path)
+    assert usage.startswith("Usage: ei-usage ")
+    assert all(name in usage for name in ("compute-time", "metrics", "orgs", "check"))
 
 
 # The git pin -------------------------------------------------------------------------------------
