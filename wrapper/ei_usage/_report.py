@@ -325,6 +325,10 @@ class Report:
                         gpu=duration(r["gpu"]),
                         total=duration(r["total"]),
                         inner_organization_name=r.get("inner_organization_name"),
+                        # Optional: reports written before 0.2.1 do not have it.
+                        inner_organization_deleted=_optional_bool(
+                            r.get("inner_organization_deleted")
+                        ),
                     )
                     for r in data["rows"]
                 ),
@@ -346,6 +350,12 @@ class Report:
             raise ValueError(f"not an ei-usage report: {error}") from error
 
 
+def _optional_bool(value: object) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true, false or null, got {type(value).__name__}")
+
+
 # ---- running ---------------------------------------------------------------------------------
 
 
@@ -359,6 +369,7 @@ class Plan:
     every: Every
     pieces: tuple[DateRange, ...]
     names: Mapping[int, str] = attrs.field(factory=dict)
+    deleted: Mapping[int, bool] = attrs.field(factory=dict)  # of listed organizations
 
     def jobs(self) -> Sequence[tuple[int, DateRange]]:
         """Return ``(inner_organization_id, piece)`` of every request, in result order.
@@ -382,7 +393,13 @@ class Plan:
             elif isinstance(outcome, EdgeImpulseError):
                 errors.append(ReportFailure(inner, piece, outcome))
             else:
-                rows.append(attrs.evolve(outcome, inner_organization_name=self.names.get(inner)))
+                rows.append(
+                    attrs.evolve(
+                        outcome,
+                        inner_organization_name=self.names.get(inner),
+                        inner_organization_deleted=self.deleted.get(inner),
+                    )
+                )
         return Report(
             organization_id=self.organization_id,
             inner_organization_ids=self.inner_organization_ids,
@@ -445,16 +462,18 @@ def make_plan(
         raise TypeError("inner_organization_ids must be an iterable of ints, not a string")
     org = check_id("organization_id", organization_id)
     names: dict[int, str] = {}
+    deleted: dict[int, bool] = {}
     ids: set[int] = set()
     for item in inner_organizations:
         if isinstance(item, InnerOrganization):
             names[item.id] = item.name
+            deleted[item.id] = item.deleted
             ids.add(item.id)
         else:
             ids.add(check_id("inner_organization_id", item))
     if not ids:
         raise ValueError("inner_organization_ids is empty")
-    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names)
+    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names, deleted)
 
 
 # ---- entitlement checks ------------------------------------------------------------------------

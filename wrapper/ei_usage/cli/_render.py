@@ -132,6 +132,16 @@ def _plain(text: str) -> str:
     return escape("".join(c if c.isprintable() else " " for c in text))
 
 
+DELETED = "(deleted) "
+"""Put before the name of a deleted organization in tables and HTML: first, so that cutting a
+long name to its column never hides it."""
+
+
+def shown_name(name: str | None, deleted: bool | None) -> str:
+    """An organization's name as tables show it (raw text: ``_plain`` it for a table)."""
+    return (DELETED if deleted else "") + (name or "")
+
+
 def _number(value: timedelta | None, unit: Unit) -> str:
     if value is None:
         return "n/a"
@@ -153,6 +163,7 @@ CSV_COLUMNS = (
     "organization_id",
     "inner_organization_id",
     "inner_organization_name",
+    "inner_organization_deleted",
     "start",
     "end",
     "unit",
@@ -215,7 +226,10 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
         title_justify="left",
         caption_justify="left",
     )
-    names = {r.inner_organization_id: r.inner_organization_name for r in result.rows}
+    names = {
+        r.inner_organization_id: shown_name(r.inner_organization_name, r.inner_organization_deleted)
+        for r in result.rows
+    }
     named = any(names.values())
     table.add_column("Inner org", justify="right")
     if named:
@@ -354,6 +368,7 @@ def _staff(excluded: bool | None) -> str:
 ORGANIZATION_COLUMNS = (
     "id",
     "name",
+    "deleted",
     "created",
     "billable",
     "whitelabel_id",
@@ -415,7 +430,7 @@ def organizations(
         e = o.entitlements
         table.add_row(
             str(o.id),
-            _plain(o.name),
+            _plain(shown_name(o.name, o.deleted)),
             o.created.strftime("%Y-%m-%d"),
             {True: "yes", False: "no", None: "?"}[o.billable],
             "unlimited"
@@ -436,6 +451,7 @@ def organizations(
 CHECK_COLUMNS = (
     "inner_organization_id",
     "inner_organization_name",
+    "inner_organization_deleted",
     "status",
     "unit",
     "compute",
@@ -543,7 +559,7 @@ def entitlements(
         limit = usage.entitlements.compute_time_per_year
         table.add_row(
             str(usage.inner_organization_id),
-            _plain(usage.inner_organization_name or ""),
+            _plain(shown_name(usage.inner_organization_name, usage.inner_organization_deleted)),
             state,
             _bar(usage.compute_used_fraction),
             _number(usage.compute, unit),
