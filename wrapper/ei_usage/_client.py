@@ -611,8 +611,9 @@ class Client(_BaseClient):
             every: the calendar unit of each request.
             concurrency: requests in flight at once.
             on_progress: ``on_progress(done, total)``, called on this thread as requests finish.
-            with_names: for ids, list the white label's organizations first (one request per
-                100 of them) so that rows carry names; ``"all"`` always does.
+            with_names: for ids, list the white label's organizations first (two requests per
+                100 of them: see ``include_deleted`` of :meth:`inner_organizations`) so that
+                rows carry names and whether they are deleted; ``"all"`` always does.
 
         Raises:
             ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
@@ -664,7 +665,10 @@ class Client(_BaseClient):
 
         Args:
             organization_id: the white-label organization you administer.
-            include_deleted: list deleted organizations too.
+            include_deleted: list deleted organizations too, marked ``deleted``. The listing
+                record does not say which are deleted, so the organizations are listed a second
+                time without them (twice the requests); those only in the first listing are
+                marked. Nothing is yielded before both listings are read.
             active_within_days: only organizations active in the last this many days.
             search: only organizations matching this text (the API matches ids and names).
             page_size: organizations per request (2 to 1000).
@@ -676,7 +680,13 @@ class Client(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return self._listing_pages(listing)
+        live = _calls.without_deleted(listing)
+        return self._listing_pages(listing) if live is None else self._marked(listing, live)
+
+    def _marked(self, listing: _calls.Listing, live: _calls.Listing) -> Iterator[InnerOrganization]:
+        # Deleted ones first, then the live ones: an organization deleted in between is marked.
+        listed = list(self._listing_pages(listing))
+        yield from _calls.mark_deleted(listed, {o.id for o in self._listing_pages(live)})
 
     def _listing_pages(self, listing: _calls.Listing) -> Iterator[InnerOrganization]:
         pager = _paging.Pager(listing.page_size)
@@ -736,13 +746,13 @@ class Client(_BaseClient):
         org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
         given = _calls.targets(inner_organizations)
-        ids, names = _calls.inner_ids(
+        ids, listed = _calls.inner_ids(
             list(self.inner_organizations(org)) if given is None else given
         )
 
         def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
             usage = self._send(_calls.organization_info_call(org, inner), stop)
-            return _calls.named(usage, names)
+            return _calls.named(usage, listed)
 
         try:
             outcomes, reason = _runner.run_threads(ids, send, limit, on_progress)
@@ -1028,13 +1038,23 @@ class AsyncClient(_BaseClient):
     ) -> AsyncIterator[InnerOrganization]:
         """Iterate (``async for``) over the organizations of a white label, paging as needed.
 
-        See :meth:`Client.inner_organizations`. Arguments are checked at once, before any
-        request.
+        See :meth:`Client.inner_organizations` (``include_deleted`` lists twice). Arguments are
+        checked at once, before any request.
         """
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return self._listing_pages(listing)
+        live = _calls.without_deleted(listing)
+        return self._listing_pages(listing) if live is None else self._marked(listing, live)
+
+    async def _marked(
+        self, listing: _calls.Listing, live: _calls.Listing
+    ) -> AsyncIterator[InnerOrganization]:
+        listed = [o async for o in self._listing_pages(listing)]
+        for organization in _calls.mark_deleted(
+            listed, {o.id async for o in self._listing_pages(live)}
+        ):
+            yield organization
 
     async def _listing_pages(self, listing: _calls.Listing) -> AsyncIterator[InnerOrganization]:
         pager = _paging.Pager(listing.page_size)
@@ -1075,12 +1095,13 @@ class AsyncClient(_BaseClient):
         org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
         given = _calls.targets(inner_organizations)
-        ids, names = _calls.inner_ids(
+        ids, listed = _calls.inner_ids(
             [o async for o in self.inner_organizations(org)] if given is None else given
         )
 
         async def send(inner: int) -> InnerOrganizationUsage:
-            return _calls.named(await self._send(_calls.organization_info_call(org, inner)), names)
+            usage = await self._send(_calls.organization_info_call(org, inner))
+            return _calls.named(usage, listed)
 
         outcomes, reason = await _runner.run_async(ids, send, limit, on_progress)
         return EntitlementReport.of(org, ids, outcomes, reason)

@@ -210,6 +210,14 @@ def _optional_text(item: Mapping[str, Any], key: str, where: str) -> str | None:
     return value
 
 
+def _optional_flag(item: Mapping[str, Any], key: str, where: str) -> bool | None:
+    """A true/false field that may be missing or null (unknown)."""
+    value = item.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(_at(where, f"{key} is {_kind(value)}, not true, false or null"))
+    return value
+
+
 def _duration(item: Mapping[str, Any], key: str, unit: Unit, where: str) -> timedelta | None:
     """A duration written as a number of ``unit`` (null: unknown); never negative."""
     value = _field(item, key, where)
@@ -530,6 +538,10 @@ class Report:
                     gpu=_duration(item, "gpu", unit, where),
                     total=_duration(item, "total", unit, where),
                     inner_organization_name=_optional_text(item, "inner_organization_name", where),
+                    # Optional: reports written before 0.2.1 do not have it.
+                    inner_organization_deleted=_optional_flag(
+                        item, "inner_organization_deleted", where
+                    ),
                 )
             )
         errors = []
@@ -566,6 +578,7 @@ class Plan:
     every: Every
     pieces: tuple[DateRange, ...]
     names: Mapping[int, str] = attrs.field(factory=dict)
+    deleted: Mapping[int, bool] = attrs.field(factory=dict)  # of listed organizations
 
     def jobs(self) -> Sequence[tuple[int, DateRange]]:
         """Return ``(inner_organization_id, piece)`` of every request, in result order.
@@ -589,7 +602,13 @@ class Plan:
             elif isinstance(outcome, EdgeImpulseError):
                 errors.append(ReportFailure(inner, piece, outcome))
             else:
-                rows.append(attrs.evolve(outcome, inner_organization_name=self.names.get(inner)))
+                rows.append(
+                    attrs.evolve(
+                        outcome,
+                        inner_organization_name=self.names.get(inner),
+                        inner_organization_deleted=self.deleted.get(inner),
+                    )
+                )
         return Report(
             organization_id=self.organization_id,
             inner_organization_ids=self.inner_organization_ids,
@@ -652,16 +671,18 @@ def make_plan(
         raise TypeError("inner_organization_ids must be an iterable of ints, not a string")
     org = check_id("organization_id", organization_id)
     names: dict[int, str] = {}
+    deleted: dict[int, bool] = {}
     ids: set[int] = set()
     for item in inner_organizations:
         if isinstance(item, InnerOrganization):
             names[item.id] = item.name
+            deleted[item.id] = item.deleted
             ids.add(item.id)
         else:
             ids.add(check_id("inner_organization_id", item))
     if not ids:
         raise ValueError("inner_organization_ids is empty")
-    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names)
+    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names, deleted)
 
 
 # ---- entitlement checks ------------------------------------------------------------------------
@@ -845,6 +866,10 @@ class EntitlementReport:
                         users=_optional_count(limits, "users", limits_where),
                     ),
                     inner_organization_name=_optional_text(item, "inner_organization_name", where),
+                    # Optional: reports written before 0.2.1 do not have it.
+                    inner_organization_deleted=_optional_flag(
+                        item, "inner_organization_deleted", where
+                    ),
                 )
             )
         errors = []

@@ -213,6 +213,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
         "organization_id",
         "inner_organization_id",
         "inner_organization_name",
+        "inner_organization_deleted",
         "start",
         "end",
         "unit",

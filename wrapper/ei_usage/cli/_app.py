@@ -403,7 +403,11 @@ def compute_time(
     ),
 )
 @_ORG_OPTION
-@click.option("--include-deleted", is_flag=True, help="List deleted organizations too.")
+@click.option(
+    "--include-deleted",
+    is_flag=True,
+    help="List deleted organizations too, marked deleted (costs a second listing).",
+)
 @click.option("--search", metavar="TEXT", help="Only organizations matching TEXT (id or name).")
 @click.option(
     "--active-within-days",

@@ -17,15 +17,20 @@ import math
 import re
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+import attrs
 
 import ei_usage
 from ei_usage import Unit
+
+from ._render import shown_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from ei_usage import (
+        ComputeTime,
         DateRange,
         EntitlementReport,
         InnerOrganizationUsage,
@@ -86,6 +91,19 @@ def _shown(text: str, limit: int = _NAME_CHARS) -> str:
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "\u2026"
     return html.escape(line, quote=True)
+
+
+_Row = TypeVar("_Row", "ComputeTime", "InnerOrganizationUsage")
+
+
+def _deleted_named(rows: tuple[_Row, ...]) -> tuple[_Row, ...]:
+    """Return ``rows`` with deleted organizations' names marked, as the tables mark them."""
+    return tuple(
+        attrs.evolve(row, inner_organization_name=shown_name(row.inner_organization_name, True))
+        if row.inner_organization_deleted
+        else row
+        for row in rows
+    )
 
 
 def _org_title(name: str | None, inner_id: int) -> str:
@@ -502,6 +520,7 @@ def compute_time_html(report: Report, unit: Unit) -> str:
         The document (UTF-8 text, ``<!DOCTYPE html>`` first).
     """
     unit = Unit(unit)
+    report = attrs.evolve(report, rows=_deleted_named(report.rows))
     slots = _slots(report)
     rows_by_org: dict[int, dict[DateRange, tuple[timedelta | None, timedelta | None]]] = {}
     names: dict[int, str] = {}
@@ -961,6 +980,7 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
         ValueError: a level that is not a finite positive number, or ``warn_at > fail_at``.
     """
     unit = Unit(unit)
+    report = attrs.evolve(report, rows=_deleted_named(report.rows))
     for name, level in (("warn_at", warn_at), ("fail_at", fail_at)):
         valid = isinstance(level, int | float) and not isinstance(level, bool)
         if not (valid and math.isfinite(level) and level > 0):

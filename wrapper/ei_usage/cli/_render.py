@@ -340,6 +340,16 @@ def _plain(text: object) -> str:
     return _safe.markup(text)
 
 
+DELETED = "(deleted) "
+"""Put before the name of a deleted organization in tables and HTML: first, so that cutting a
+long name to its column never hides it."""
+
+
+def shown_name(name: str | None, deleted: bool | None) -> str:
+    """An organization's name as tables show it (raw text: ``_plain`` it for a table)."""
+    return (DELETED if deleted else "") + (name or "")
+
+
 def _number(value: timedelta | None, unit: Unit) -> str:
     if value is None:
         return "n/a"
@@ -361,6 +371,7 @@ CSV_COLUMNS = (
     "organization_id",
     "inner_organization_id",
     "inner_organization_name",
+    "inner_organization_deleted",
     "start",
     "end",
     "unit",
@@ -429,7 +440,10 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
             f" - PARTIAL: {len(result.not_attempted):,} requests not done "
             f"({_plain(result.stop_reason)})"
         )
-    names = {r.inner_organization_id: r.inner_organization_name for r in result.rows}
+    names = {
+        r.inner_organization_id: shown_name(r.inner_organization_name, r.inner_organization_deleted)
+        for r in result.rows
+    }
     named = any(names.values())
     columns = [_Col("Inner org", "right")]
     if named:
@@ -575,6 +589,7 @@ def _staff(excluded: bool | None) -> str:
 ORGANIZATION_COLUMNS = (
     "id",
     "name",
+    "deleted",
     "created",
     "billable",
     "whitelabel_id",
@@ -637,7 +652,7 @@ def organizations(
         e = o.entitlements
         table.add_row(
             str(o.id),
-            _plain(o.name),
+            _plain(shown_name(o.name, o.deleted)),
             o.created.strftime("%Y-%m-%d"),
             {True: "yes", False: "no", None: "?"}[o.billable],
             _allowed(e.compute_time_per_year, unit),
@@ -656,6 +671,7 @@ def organizations(
 CHECK_COLUMNS = (
     "inner_organization_id",
     "inner_organization_name",
+    "inner_organization_deleted",
     "status",
     "unit",
     "compute",
@@ -766,7 +782,7 @@ def entitlements(
         limit = usage.entitlements.compute_time_per_year
         table.add_row(
             str(usage.inner_organization_id),
-            _plain(usage.inner_organization_name or ""),
+            _plain(shown_name(usage.inner_organization_name, usage.inner_organization_deleted)),
             state,
             (_bar(usage.compute_used_fraction), _percent(usage.compute_used_fraction)),
             _number(usage.compute, unit),
