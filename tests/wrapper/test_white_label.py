@@ -29,6 +29,7 @@ from ei_usage import (
     InnerOrganizationUsage,
     NotFoundError,
     PermissionDeniedError,
+    Report,
     ReportError,
     ResponseValidationError,
 )
@@ -173,6 +174,88 @@ def test_250_organizations_each_once(studio: FakeStudio) -> None:
         got = [o.id for o in client.inner_organizations(1, include_deleted=True)]
     assert sorted(got) == got
     assert len(got) == len(set(got)) == 250
+
+
+# ---- deleted organizations -----------------------------------------------------------------------
+
+
+def test_deleted_organizations_are_marked_from_a_second_listing(
+    client: Client, studio: FakeStudio
+) -> None:
+    truth = {o.id: o.deleted for o in studio.inner_organizations(1, include_deleted=True)}
+    assert any(truth.values()), "the default white label has a deleted organization"
+    got = list(client.inner_organizations(1, include_deleted=True, page_size=4))
+    assert {o.id: o.deleted for o in got} == truth
+    assert [o.to_dict()["deleted"] for o in got] == list(truth.values())
+    # The record has no such field: the same listing again without includeDeleted tells.
+    listings = [r for r in studio.requests if r.operation is Operation.ORGANIZATIONS]
+    with_deleted = [r for r in listings if r.param("includeDeleted") == "true"]
+    assert 0 < len(with_deleted) < len(listings)
+    assert all(r.param("limit") == "4" for r in listings)
+    assert not any(o.deleted for o in client.inner_organizations(1))
+
+
+def test_only_what_is_listed_as_deleted_is_marked_and_filters_apply_to_both_listings(
+    client: Client, studio: FakeStudio
+) -> None:
+    live = studio.inner_organizations(1)
+    studio.set_deleted(live[0].id)
+    target = live[0].name
+    got = list(client.inner_organizations(1, include_deleted=True, search=target))
+    assert [(o.id, o.deleted) for o in got if o.name == target] == [(live[0].id, True)]
+    listings = [r for r in studio.requests if r.operation is Operation.ORGANIZATIONS]
+    assert {r.param("search") for r in listings} == {target}
+
+
+def test_async_listing_marks_deleted_organizations_like_the_sync_one(studio: FakeStudio) -> None:
+    async def listing() -> list[InnerOrganization]:
+        async with AsyncClient(KEY, base_url=studio.base_url) as client:
+            return [o async for o in client.inner_organizations(1, include_deleted=True)]
+
+    with Client(KEY, base_url=studio.base_url) as client:
+        sync = list(client.inner_organizations(1, include_deleted=True))
+    assert any(o.deleted for o in sync)
+    assert arun(listing()) == sync
+
+
+def test_report_rows_say_whether_their_organization_is_deleted(
+    client: Client, studio: FakeStudio
+) -> None:
+    deleted = {o.id for o in studio.inner_organizations(1, include_deleted=True) if o.deleted}
+    report = client.compute_time_report(1, "all", "2024-05")
+    assert {r.inner_organization_id for r in report.rows if r.inner_organization_deleted} == (
+        deleted
+    )
+    assert all(
+        r.inner_organization_deleted is False
+        for r in report.rows
+        if r.inner_organization_id not in deleted
+    )
+    (gone,) = deleted
+    named = client.compute_time_report(1, [gone, 2], "2024-05", with_names=True)
+    assert [r.inner_organization_deleted for r in named.rows] == [False, True]
+    plain = client.compute_time_report(1, [gone, 2], "2024-05")
+    assert [r.inner_organization_deleted for r in plain.rows] == [None, None]  # not listed
+    assert [row["inner_organization_deleted"] for row in named.to_rows()] == [False, True]
+    assert Report.from_json(named.to_json()) == named
+
+
+def test_entitlement_rows_carry_the_listed_deletion(client: Client, studio: FakeStudio) -> None:
+    report = client.entitlement_report(1)  # lists live organizations only
+    assert report.rows
+    assert all(row.inner_organization_deleted is False for row in report.rows)
+    listed = list(client.inner_organizations(1, include_deleted=True))
+    gone = next(o for o in listed if o.deleted)
+    studio.set_deleted(gone.id, False)  # readable again, still listed as deleted
+    chosen = [gone, listed[0]]
+    check = client.entitlement_report(1, chosen)
+    assert {r.inner_organization_id: r.inner_organization_deleted for r in check.rows} == {
+        gone.id: True,
+        listed[0].id: False,
+    }
+    assert {r.to_dict()["inner_organization_deleted"] for r in check.rows} == {True, False}
+    by_id = client.entitlement_report(1, [listed[0].id])
+    assert [r.inner_organization_deleted for r in by_id.rows] == [None]
 
 
 def test_bad_listing_arguments_fail_before_any_request(client: Client, studio: FakeStudio) -> None:
@@ -469,7 +552,6 @@ def test_a_compute_time_report_of_all_keeps_its_rows_when_the_listing_is_cut_sho
     assert "25 of the 26" in str(report.listing_stop_reason)
     with pytest.raises(ReportError, match="listing of the organizations was cut short"):
         report.raise_for_errors()
-    from ei_usage import Report
 
     assert Report.from_json(report.to_json()) == report
 

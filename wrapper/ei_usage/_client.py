@@ -610,8 +610,9 @@ class Client(_BaseClient):
             every: the calendar unit of each request.
             concurrency: requests in flight at once.
             on_progress: ``on_progress(done, total)``, called on this thread as requests finish.
-            with_names: for ids, list the white label's organizations first (one request per
-                100 of them) so that rows carry names; ``"all"`` always does.
+            with_names: for ids, list the white label's organizations first (two requests per
+                100 of them: see ``include_deleted`` of :meth:`inner_organizations`) so that
+                rows carry names and whether they are deleted; ``"all"`` always does.
 
         Raises:
             ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
@@ -669,7 +670,10 @@ class Client(_BaseClient):
 
         Args:
             organization_id: the white-label organization you administer.
-            include_deleted: list deleted organizations too.
+            include_deleted: list deleted organizations too, marked ``deleted``. The listing
+                record does not say which are deleted, so the organizations are listed a second
+                time without them (twice the requests); those only in the first listing are
+                marked. Nothing is yielded before both listings are read.
             active_within_days: only organizations active in the last this many days.
             search: only organizations matching this text (the API matches ids and names).
             page_size: organizations per request (2 to 1000).
@@ -681,9 +685,10 @@ class Client(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return OrganizationListing(
-            listing, lambda page: self._send(_calls.organizations_call(listing, page))
-        )
+        return OrganizationListing(listing, _calls.without_deleted(listing), self._page)
+
+    def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+        return self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
 
     def _listing(
         self, organization_id: int, *, include_deleted: bool = False
@@ -692,9 +697,8 @@ class Client(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
         )
-        return OrganizationListing(
-            listing, lambda page: self._send(_calls.organizations_call(listing, page)), warn=False
-        )
+        live = _calls.without_deleted(listing)
+        return OrganizationListing(listing, live, self._page, warn=False)
 
     def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -748,11 +752,11 @@ class Client(_BaseClient):
             listing = self._listing(org)
             given = [*listing, *_calls.unread_ids(listing)]
             listing_stop = listing.stop_reason
-        ids, names = _calls.inner_ids(given)
+        ids, listed = _calls.inner_ids(given)
 
         def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
             usage = self._send(_calls.organization_info_call(org, inner), stop)
-            return _calls.named(usage, names)
+            return _calls.named(usage, listed)
 
         try:
             outcomes, reason = _runner.run_threads(ids, send, limit, on_progress)
@@ -1040,15 +1044,16 @@ class AsyncClient(_BaseClient):
     ) -> AsyncOrganizationListing:
         """Iterate (``async for``) over the organizations of a white label, paging as needed.
 
-        See :meth:`Client.inner_organizations`. Arguments are checked at once, before any
-        request.
+        See :meth:`Client.inner_organizations` (``include_deleted`` lists twice). Arguments are
+        checked at once, before any request.
         """
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return AsyncOrganizationListing(
-            listing, lambda page: self._send(_calls.organizations_call(listing, page))
-        )
+        return AsyncOrganizationListing(listing, _calls.without_deleted(listing), self._page)
+
+    async def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+        return await self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
 
     def _listing(
         self, organization_id: int, *, include_deleted: bool = False
@@ -1057,9 +1062,8 @@ class AsyncClient(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
         )
-        return AsyncOrganizationListing(
-            listing, lambda page: self._send(_calls.organizations_call(listing, page)), warn=False
-        )
+        live = _calls.without_deleted(listing)
+        return AsyncOrganizationListing(listing, live, self._page, warn=False)
 
     async def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -1092,10 +1096,11 @@ class AsyncClient(_BaseClient):
             listing = self._listing(org)
             given = [*[o async for o in listing], *_calls.unread_ids(listing)]
             listing_stop = listing.stop_reason
-        ids, names = _calls.inner_ids(given)
+        ids, listed = _calls.inner_ids(given)
 
         async def send(inner: int) -> InnerOrganizationUsage:
-            return _calls.named(await self._send(_calls.organization_info_call(org, inner)), names)
+            usage = await self._send(_calls.organization_info_call(org, inner))
+            return _calls.named(usage, listed)
 
         outcomes, reason = await _runner.run_async(ids, send, limit, on_progress)
         return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)

@@ -5,11 +5,17 @@
 as iteration needs them (:mod:`ei_usage._paging` decides which) and keeps, next to what it
 yielded, the records it could not read (``errors``) and why it ended early (``stop_reason``).
 When iteration ends with either, an :class:`IncompleteListingWarning` says so.
+
+With deleted organizations, a second listing without them tells them apart (the record has no
+such field): both are read before anything is yielded, and an organization only in the first is
+marked ``deleted``. If that second listing ends early, only organizations below the last id it
+reached are marked (of the others it cannot tell), and ``stop_reason`` says so.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import warnings
 from typing import TYPE_CHECKING
 
@@ -22,6 +28,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._calls import Listing
+
+    Send = Callable[[Listing, _paging.Request], "Page"]
+    AsyncSend = Callable[[Listing, _paging.Request], "Awaitable[Page]"]
     from ._errors import ResponseValidationError
     from ._parse import Page, Record
 
@@ -52,9 +61,13 @@ _SHOWN_FAILURES = 3
 class _Listing:
     """What the sync and async listings share: the pager, and what went wrong."""
 
-    def __init__(self, listing: Listing, *, warn: bool = True) -> None:
+    def __init__(self, listing: Listing, live: Listing | None, *, warn: bool = True) -> None:
         self._listing = listing
         self._pager = _paging.Pager(listing.page_size)
+        # The second listing, without deleted organizations, that tells them apart.
+        self._live = live
+        self._live_pager = _paging.Pager(listing.page_size)
+        self._live_ids: set[int] = set()
         self._ready: collections.deque[InnerOrganization] = collections.deque()
         self._errors: list[ListingFailure] = []
         self._warn = warn
@@ -76,6 +89,9 @@ class _Listing:
 
         Set once iteration has ended; the organizations yielded until then are kept.
         """
+        live = self._live_pager.stop_reason
+        if self._pager.stop_reason is None and live is not None:
+            return f"{live} (in the listing without deleted organizations, which marks them)"
         return self._pager.stop_reason
 
     @property
@@ -90,8 +106,8 @@ class _Listing:
 
     @property
     def pages(self) -> int:
-        """How many pages were asked for so far."""
-        return self._pager.requests
+        """How many pages were asked for so far (both listings, with deleted organizations)."""
+        return self._pager.requests + self._live_pager.requests
 
     def _take(self, request: _paging.Request, page: Page) -> None:
         records: list[Record] = self._pager.take(request, page)
@@ -100,6 +116,20 @@ class _Listing:
                 self._ready.append(record)
             else:
                 self._errors.append(ListingFailure(record.id, record.error))
+
+    def _take_live(self, request: _paging.Request, page: Page) -> None:
+        self._live_ids.update(record.id for record in self._live_pager.take(request, page))
+
+    def _mark(self) -> None:
+        """Mark deleted the organizations listed only with the deleted ones."""
+        self._live = None
+        live = self._live_ids
+        # Past the last id a cut-short listing reached, whether one is deleted is unknown.
+        reached = math.inf if self._live_pager.stop_reason is None else max(live, default=-1)
+        self._ready = collections.deque(
+            o if o.id in live or o.id > reached else attrs.evolve(o, deleted=True)
+            for o in self._ready
+        )
 
     def _finish(self) -> None:
         self._finished = True
@@ -136,9 +166,9 @@ class OrganizationListing(_Listing):
     """
 
     def __init__(
-        self, listing: Listing, send: Callable[[_paging.Request], Page], *, warn: bool = True
+        self, listing: Listing, live: Listing | None, send: Send, *, warn: bool = True
     ) -> None:
-        super().__init__(listing, warn=warn)
+        super().__init__(listing, live, warn=warn)
         self._send = send
 
     def __iter__(self) -> OrganizationListing:
@@ -150,6 +180,13 @@ class OrganizationListing(_Listing):
         Raises:
             EdgeImpulseError: a page could not be read.
         """
+        if self._live is not None:  # both listings first, then mark
+            live = self._live
+            while (request := self._pager.next_request()) is not None:
+                self._take(request, self._send(self._listing, request))
+            while (request := self._live_pager.next_request()) is not None:
+                self._take_live(request, self._send(live, request))
+            self._mark()
         while not self._ready:
             if self._finished:
                 raise StopIteration
@@ -157,7 +194,7 @@ class OrganizationListing(_Listing):
             if request is None:
                 self._finish()
                 raise StopIteration
-            self._take(request, self._send(request))
+            self._take(request, self._send(self._listing, request))
         return self._ready.popleft()
 
 
@@ -165,13 +202,9 @@ class AsyncOrganizationListing(_Listing):
     """The organizations of a white label, for ``async for``; see :class:`OrganizationListing`."""
 
     def __init__(
-        self,
-        listing: Listing,
-        send: Callable[[_paging.Request], Awaitable[Page]],
-        *,
-        warn: bool = True,
+        self, listing: Listing, live: Listing | None, send: AsyncSend, *, warn: bool = True
     ) -> None:
-        super().__init__(listing, warn=warn)
+        super().__init__(listing, live, warn=warn)
         self._send = send
 
     def __aiter__(self) -> AsyncOrganizationListing:
@@ -183,6 +216,13 @@ class AsyncOrganizationListing(_Listing):
         Raises:
             EdgeImpulseError: a page could not be read.
         """
+        if self._live is not None:  # both listings first, then mark
+            live = self._live
+            while (request := self._pager.next_request()) is not None:
+                self._take(request, await self._send(self._listing, request))
+            while (request := self._live_pager.next_request()) is not None:
+                self._take_live(request, await self._send(live, request))
+            self._mark()
         while not self._ready:
             if self._finished:
                 raise StopAsyncIteration
@@ -190,5 +230,5 @@ class AsyncOrganizationListing(_Listing):
             if request is None:
                 self._finish()
                 raise StopAsyncIteration
-            self._take(request, await self._send(request))
+            self._take(request, await self._send(self._listing, request))
         return self._ready.popleft()

@@ -6,6 +6,7 @@ Includes the issue's acceptance runs on a white label of 250 inner organizations
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Iterator
@@ -293,6 +294,71 @@ def test_check_html_statuses(cli: Cli) -> None:
 def test_metrics_and_orgs_have_no_html(cli: Cli) -> None:
     assert cli.invoke("metrics", "--org", "1", "--format", "html").code == 2
     assert cli.invoke("orgs", "--org", "1", "--format", "html").code == 2
+
+
+# ---- deleted organizations -----------------------------------------------------------------------
+
+
+def _deleted(studio: FakeStudio) -> list[int]:
+    ids = [o.id for o in studio.inner_organizations(1, include_deleted=True) if o.deleted]
+    assert ids, "the default white label has a deleted organization"
+    return ids
+
+
+def test_orgs_marks_deleted_organizations_in_every_format(cli: Cli, studio: FakeStudio) -> None:
+    deleted = _deleted(studio)
+    listed = ("orgs", "--org", "1", "--include-deleted", "--format")
+    rows = rows_of(cli.invoke(*listed, "csv").stdout)
+    assert list(rows[0])[:3] == ["id", "name", "deleted"]
+    assert [int(r["id"]) for r in rows if r["deleted"] == "True"] == deleted
+    assert {r["deleted"] for r in rows} == {"True", "False"}
+    data = json.loads(cli.invoke(*listed, "json").stdout)["organizations"]
+    assert [o["id"] for o in data if o["deleted"] is True] == deleted
+    assert all(o["deleted"] is False for o in data if o["id"] not in deleted)
+    table = cli.invoke(*listed, "table").stdout
+    marked = [line for line in table.splitlines() if "(deleted)" in line]
+    assert len(marked) == len(deleted)
+    for inner, line in zip(deleted, marked, strict=True):
+        assert f"(deleted) {studio.organizations[inner].name}" in line
+    # Without --include-deleted nothing is deleted, and the column says so.
+    plain = rows_of(cli.invoke("orgs", "--org", "1", "--format", "csv").stdout)
+    assert {r["deleted"] for r in plain} == {"False"}
+
+
+def test_compute_time_of_all_marks_deleted_organizations_in_every_format(
+    cli: Cli, studio: FakeStudio
+) -> None:
+    deleted = _deleted(studio)
+    (gone,) = deleted
+    name = studio.organizations[gone].name
+    args = ("compute-time", "--org", "1", "--all-inner-orgs", "--period", "2024-05", "--format")
+    rows = rows_of(cli.invoke(*args, "csv").stdout)
+    usage = [r for r in rows if r["kind"] == "usage"]
+    assert {
+        int(r["inner_organization_id"]) for r in usage if r["inner_organization_deleted"] == "True"
+    } == {gone}
+    assert {r["inner_organization_deleted"] for r in usage} == {"True", "False"}
+    report = Report.from_json(cli.invoke(*args, "json").stdout)
+    assert {r.inner_organization_id for r in report.rows if r.inner_organization_deleted} == {gone}
+    table = cli.invoke(*args, "table").stdout
+    assert [line for line in table.splitlines() if "(deleted)" in line] == [
+        line for line in table.splitlines() if f"(deleted) {name}" in line
+    ]
+    assert f"(deleted) {name}" in table
+    document = cli.invoke(*args, "html").stdout
+    assert f"(deleted) {html.escape(name)}" in document
+    assert document.count("(deleted)") >= 3  # totals, its chart and its rows
+
+
+def test_check_rows_say_they_are_not_deleted(cli: Cli) -> None:
+    # check lists live organizations only (a deleted one has no readable contract).
+    rows = rows_of(check(cli, "--format", "csv").stdout)
+    assert rows
+    assert list(rows[0])[1:3] == ["inner_organization_name", "inner_organization_deleted"]
+    assert {r["inner_organization_deleted"] for r in rows} == {"False"}
+    data = json.loads(check(cli, "--format", "json").stdout)
+    assert {row["inner_organization_deleted"] for row in data["rows"]} == {False}
+    assert "(deleted)" not in check(cli).stdout
 
 
 # ---- hostile listings: what was listed is shown, the rest is said in one line -------------------
