@@ -322,5 +322,7 @@ def test_the_deleted_mark_round_trips(deleted: bool | None) -> None:
 
 @pytest.mark.parametrize("value", ["yes", 1, 0, [], {}])
 def test_a_deleted_mark_that_is_not_a_boolean_is_refused(value: object) -> None:
-    with pytest.raises(ValueError, match="not an ei-usage report: expected true, false or null"):
+    with pytest.raises(
+        ValueError, match=r"rows\[0\] .*inner_organization_deleted is .*, not true, false or null"
+    ):
         Report.from_json(_report_json(inner_organization_deleted=value))

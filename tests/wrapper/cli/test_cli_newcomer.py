@@ -29,6 +29,7 @@ from rich.cells import cell_len
 
 from ei_usage import Report
 from ei_usage.cli import _app
+from ei_usage.cli._render import shown_name
 from ei_usage.testing import FakeStudio
 
 from .conftest import SECRET, Cli, Outcome, check_outcome, clean_environ
@@ -236,7 +237,10 @@ def test_compute_time_table_keeps_every_number_whole(
     assert outcome.code == 0, outcome.stderr
     check_lines(outcome.stdout, width)
     got = {(r["Inner org"], r["Period"]): r for r in records(outcome.stdout)}
-    names = {r.inner_organization_id: r.inner_organization_name for r in quarter.rows}
+    names = {
+        r.inner_organization_id: shown_name(r.inner_organization_name, r.inner_organization_deleted)
+        for r in quarter.rows
+    }
     want: dict[tuple[str, str], Any] = {
         (str(r.inner_organization_id), str(r.period)): r for r in quarter.rows
     }
