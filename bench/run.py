@@ -958,7 +958,8 @@ def bench_listing(runs: int, notes: list[str]) -> list[Row]:
         )
     notes.append(
         "Hostile listing: `Client.inner_organizations` over a white label of "
-        f"{listing.ORGANIZATIONS} inner organizations (deleted ones included), against FakeStudio "
+        f"{listing.ORGANIZATIONS} inner organizations (deleted ones left out, so one listing), "
+        "against FakeStudio "
         "(in a thread of the benchmark process, loopback, no added latency) acting out a broken "
         f"server with `ListingQuirks`; {runs} runs per case, requests are the simulator's count "
         "(the most of any run). A listing that ends early keeps what it listed and says why "

@@ -789,3 +789,44 @@ def test_an_info_answer_echoing_the_key_keeps_it_out_of_the_error() -> None:
         client.inner_organization(1, 2)
     assert KEY not in str(info.value)
     assert KEY not in json.dumps(info.value.body)
+
+
+def test_a_cut_short_listing_without_deleted_ones_marks_none_past_its_reach() -> None:
+    everyone, live = [1, 2, 3, 4, 5, 6], [1, 2, 4, 5]  # 3 and 6 are deleted
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        if request.url.params.get("includeDeleted") == "true":
+            ids = everyone[offset : offset + limit]
+            total = len(everyone)
+        else:
+            ids, total = live[:limit], len(live)  # ignores offset: cut short after [1, 2]
+        items = [{**ITEM, "id": i} for i in ids]
+        return httpx.Response(200, json={"success": True, "total": total, "organizations": items})
+
+    with Client(KEY, transport=httpx.MockTransport(handler)) as client:
+        listing = client.inner_organizations(1, include_deleted=True, page_size=2)
+        with pytest.warns(IncompleteListingWarning, match="without deleted organizations"):
+            got = {o.id: o.deleted for o in listing}
+    # 1 and 2 are known live; past 2, whether one is deleted is unknown: not marked.
+    assert got == dict.fromkeys(everyone, False)
+    assert listing.stop_reason is not None
+    assert "cut short after 2 of the 4" in listing.stop_reason
+
+
+def test_a_listing_with_deleted_ones_marks_them() -> None:
+    everyone, live = [1, 2, 3, 4, 5, 6], [1, 2, 4, 5]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        ids = everyone if request.url.params.get("includeDeleted") == "true" else live
+        items = [{**ITEM, "id": i} for i in ids[offset : offset + limit]]
+        return httpx.Response(
+            200, json={"success": True, "total": len(ids), "organizations": items}
+        )
+
+    with Client(KEY, transport=httpx.MockTransport(handler)) as client:
+        listing = client.inner_organizations(1, include_deleted=True, page_size=2)
+        got = {o.id: o.deleted for o in listing}
+    assert got == {1: False, 2: False, 3: True, 4: False, 5: False, 6: True}
+    assert listing.ok
