@@ -13,7 +13,7 @@
 #   make vendor-spec FROM=openapi.yml  slice it into openapi/edge-impulse.yaml, printing that report
 #   make generate                      regenerate generated/ from the slice (check-generated: compare)
 #   make release                       checks, builds and tags a release (README, "Releasing")
-#   make dist, make lock, make record, make record-live, make bench
+#   make dist, make lock, make record, make record-live, make bench (bench-listing: one section)
 
 PYTHON ?= python3
 VENV := .venv
@@ -32,7 +32,7 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
-	demo lock clean record record-live bench release
+	demo lock clean record record-live bench bench-listing release
 
 venv: $(STAMP)
 
@@ -144,3 +144,8 @@ bench: $(STAMP)
 	test -x $(OFFICIAL_VENV)/bin/python || $(UV) venv --quiet --python $(BIN)/python $(OFFICIAL_VENV)
 	$(UV) pip sync --quiet --python $(OFFICIAL_VENV)/bin/python bench/requirements-official.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The hostile-listing section of the benchmarks alone (bench/listing.py): prints its rows, writes
+# nothing.
+bench-listing: $(STAMP)
+	$(BIN)/python bench/listing.py

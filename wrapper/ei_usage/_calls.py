@@ -35,10 +35,9 @@ from edge_impulse_api_client.models.project_visibility import (
 )
 from edge_impulse_api_client.types import UNSET
 
-from . import _paging, _parse, _report
+from . import _listing, _paging, _parse, _report
 from ._config import check_int
 from ._dates import DateRange, format_wire
-from ._errors import ResponseValidationError
 from ._models import InnerOrganization, InnerOrganizationUsage
 
 if TYPE_CHECKING:
@@ -83,16 +82,34 @@ def plan(
 
 
 def with_listing(
-    plan: _report.Plan, listing: Sequence[InnerOrganization], replace_ids: bool
+    plan: _report.Plan,
+    organizations: Sequence[InnerOrganization],
+    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
+    replace_ids: bool,
 ) -> _report.Plan:
-    """Give a plan the listed organizations' names and deletion (and, for "all", their ids)."""
-    names = {organization.id: organization.name for organization in listing}
-    deleted = {organization.id: organization.deleted for organization in listing}
+    """Give a plan the listed organizations' names and deletion (and, for "all", their ids).
+
+    For "all", organizations whose listing record could not be read are in too (their id is
+    known, and compute time needs nothing else), and a listing that ended early is recorded.
+    """
+    names = {organization.id: organization.name for organization in organizations}
+    deleted = {organization.id: organization.deleted for organization in organizations}
     if replace_ids:
         return attrs.evolve(
-            plan, inner_organization_ids=tuple(sorted(names)), names=names, deleted=deleted
+            plan,
+            inner_organization_ids=tuple(sorted({*names, *unread_ids(listing)})),
+            names=names,
+            deleted=deleted,
+            listing_stop_reason=listing.stop_reason,
         )
     return attrs.evolve(plan, names=names, deleted=deleted)
+
+
+def unread_ids(
+    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
+) -> list[int]:
+    """Return the ids of the organizations whose listing record could not be read."""
+    return [failure.inner_organization_id for failure in listing.errors]
 
 
 def targets(
@@ -258,12 +275,6 @@ def mark_deleted(
     """Mark deleted the organizations of ``listed`` whose ids are not in ``live``."""
     for organization in listed:
         yield organization if organization.id in live else attrs.evolve(organization, deleted=True)
-
-
-def paging_error(error: _paging.PagingError, listing: Listing) -> ResponseValidationError:
-    return ResponseValidationError(
-        f"listing the organizations of {listing.organization_id}: {error}", field="organizations"
-    )
 
 
 def organization_info_call(

@@ -49,6 +49,7 @@ from ._errors import (
     ResponseTooLargeError,
     ResponseValidationError,
 )
+from ._listing import AsyncOrganizationListing, OrganizationListing
 from ._ratelimit import RateController, RateStats
 from ._report import EntitlementReport
 from ._retry import RetryPolicy
@@ -57,11 +58,9 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import (
-        AsyncIterator,
         Awaitable,
         Callable,
         Iterable,
-        Iterator,
         Mapping,
         Sequence,
     )
@@ -627,8 +626,8 @@ class Client(_BaseClient):
         plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
         if listed or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
-            listing = self.inner_organizations(plan.organization_id, include_deleted=True)
-            plan = _calls.with_listing(plan, list(listing), listed)
+            listing = self._listing(plan.organization_id, include_deleted=True)
+            plan = _calls.with_listing(plan, list(listing), listing, listed)
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -656,12 +655,18 @@ class Client(_BaseClient):
         active_within_days: int | None = None,
         search: str | None = None,
         page_size: int = _paging.DEFAULT_PAGE_SIZE,
-    ) -> Iterator[InnerOrganization]:
+    ) -> OrganizationListing:
         """Iterate over the organizations of a white label, paging transparently.
 
         Pages are read as they are needed, sorted by id; an organization present during the
         whole listing is yielded exactly once even if others are added or removed meanwhile
         (see :mod:`ei_usage._paging` for how).
+
+        A server whose pages go nowhere (a ``total`` that overstates, ``offset`` ignored) ends
+        the listing after a few pages that bring nothing new, keeping what was listed; a
+        record with a usable id but a bad field (say a limit of ``"abc"``) is skipped. After
+        iteration the returned listing's ``stop_reason`` and ``errors`` say so, and an
+        :class:`IncompleteListingWarning` is issued.
 
         Args:
             organization_id: the white-label organization you administer.
@@ -680,24 +685,20 @@ class Client(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
+        return OrganizationListing(listing, _calls.without_deleted(listing), self._page)
+
+    def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+        return self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
+
+    def _listing(
+        self, organization_id: int, *, include_deleted: bool = False
+    ) -> OrganizationListing:
+        """A report's listing of "all": no warning, the report records what went wrong."""
+        listing = _calls.listing(
+            organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
+        )
         live = _calls.without_deleted(listing)
-        return self._listing_pages(listing) if live is None else self._marked(listing, live)
-
-    def _marked(self, listing: _calls.Listing, live: _calls.Listing) -> Iterator[InnerOrganization]:
-        # Deleted ones first, then the live ones: an organization deleted in between is marked.
-        listed = list(self._listing_pages(listing))
-        yield from _calls.mark_deleted(listed, {o.id for o in self._listing_pages(live)})
-
-    def _listing_pages(self, listing: _calls.Listing) -> Iterator[InnerOrganization]:
-        pager = _paging.Pager(listing.page_size)
-        while True:
-            try:
-                page = pager.next_request()
-                if page is None:
-                    return
-                yield from pager.take(page, self._send(_calls.organizations_call(listing, page)))
-            except _paging.PagingError as error:
-                raise _calls.paging_error(error, listing) from None
+        return OrganizationListing(listing, live, self._page, warn=False)
 
     def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -746,9 +747,12 @@ class Client(_BaseClient):
         org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
         given = _calls.targets(inner_organizations)
-        ids, listed = _calls.inner_ids(
-            list(self.inner_organizations(org)) if given is None else given
-        )
+        listing_stop = None
+        if given is None:
+            listing = self._listing(org)
+            given = [*listing, *_calls.unread_ids(listing)]
+            listing_stop = listing.stop_reason
+        ids, listed = _calls.inner_ids(given)
 
         def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
             usage = self._send(_calls.organization_info_call(org, inner), stop)
@@ -757,9 +761,11 @@ class Client(_BaseClient):
         try:
             outcomes, reason = _runner.run_threads(ids, send, limit, on_progress)
         except _runner.Interrupted as interrupted:
-            partial = EntitlementReport.of(org, ids, interrupted.outcomes, _runner.INTERRUPTED)
+            partial = EntitlementReport.of(
+                org, ids, interrupted.outcomes, _runner.INTERRUPTED, listing_stop
+            )
             raise ReportInterrupted(partial) from None
-        return EntitlementReport.of(org, ids, outcomes, reason)
+        return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     def metrics(
         self,
@@ -1017,8 +1023,8 @@ class AsyncClient(_BaseClient):
         plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
         if listed or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
-            listing = self.inner_organizations(plan.organization_id, include_deleted=True)
-            plan = _calls.with_listing(plan, [o async for o in listing], listed)
+            listing = self._listing(plan.organization_id, include_deleted=True)
+            plan = _calls.with_listing(plan, [o async for o in listing], listing, listed)
         org = plan.organization_id
 
         async def send(job: tuple[int, DateRange]) -> ComputeTime:
@@ -1035,7 +1041,7 @@ class AsyncClient(_BaseClient):
         active_within_days: int | None = None,
         search: str | None = None,
         page_size: int = _paging.DEFAULT_PAGE_SIZE,
-    ) -> AsyncIterator[InnerOrganization]:
+    ) -> AsyncOrganizationListing:
         """Iterate (``async for``) over the organizations of a white label, paging as needed.
 
         See :meth:`Client.inner_organizations` (``include_deleted`` lists twice). Arguments are
@@ -1044,30 +1050,20 @@ class AsyncClient(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
+        return AsyncOrganizationListing(listing, _calls.without_deleted(listing), self._page)
+
+    async def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+        return await self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
+
+    def _listing(
+        self, organization_id: int, *, include_deleted: bool = False
+    ) -> AsyncOrganizationListing:
+        """A report's listing of "all": no warning, the report records what went wrong."""
+        listing = _calls.listing(
+            organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
+        )
         live = _calls.without_deleted(listing)
-        return self._listing_pages(listing) if live is None else self._marked(listing, live)
-
-    async def _marked(
-        self, listing: _calls.Listing, live: _calls.Listing
-    ) -> AsyncIterator[InnerOrganization]:
-        listed = [o async for o in self._listing_pages(listing)]
-        for organization in _calls.mark_deleted(
-            listed, {o.id async for o in self._listing_pages(live)}
-        ):
-            yield organization
-
-    async def _listing_pages(self, listing: _calls.Listing) -> AsyncIterator[InnerOrganization]:
-        pager = _paging.Pager(listing.page_size)
-        while True:
-            try:
-                page = pager.next_request()
-                if page is None:
-                    return
-                fresh = pager.take(page, await self._send(_calls.organizations_call(listing, page)))
-            except _paging.PagingError as error:
-                raise _calls.paging_error(error, listing) from None
-            for organization in fresh:
-                yield organization
+        return AsyncOrganizationListing(listing, live, self._page, warn=False)
 
     async def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -1095,16 +1091,19 @@ class AsyncClient(_BaseClient):
         org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
         given = _calls.targets(inner_organizations)
-        ids, listed = _calls.inner_ids(
-            [o async for o in self.inner_organizations(org)] if given is None else given
-        )
+        listing_stop = None
+        if given is None:
+            listing = self._listing(org)
+            given = [*[o async for o in listing], *_calls.unread_ids(listing)]
+            listing_stop = listing.stop_reason
+        ids, listed = _calls.inner_ids(given)
 
         async def send(inner: int) -> InnerOrganizationUsage:
             usage = await self._send(_calls.organization_info_call(org, inner))
             return _calls.named(usage, listed)
 
         outcomes, reason = await _runner.run_async(ids, send, limit, on_progress)
-        return EntitlementReport.of(org, ids, outcomes, reason)
+        return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     async def metrics(
         self,

@@ -342,6 +342,9 @@ class Report:
         not_attempted: ``(inner_organization_id, period)`` of each request the report did not
             complete because it stopped early (never sent, or abandoned mid-way), in order.
         stop_reason: why the report stopped early, or None if it ran to the end.
+        listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
+            early (what the server did), or None: the report then covers only the
+            organizations listed, and which others exist is unknown.
     """
 
     organization_id: int
@@ -352,11 +355,12 @@ class Report:
     errors: tuple[ReportFailure, ...]
     not_attempted: tuple[tuple[int, DateRange], ...] = ()
     stop_reason: str | None = None
+    listing_stop_reason: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether every request succeeded."""
-        return not self.errors and not self.not_attempted
+        """Whether every request succeeded (and, for ``"all"``, the listing was complete)."""
+        return not self.errors and not self.not_attempted and self.listing_stop_reason is None
 
     def failures_by_cause(self) -> dict[str, tuple[ReportFailure, ...]]:
         """Return the failures grouped by cause, the most frequent cause first.
@@ -375,7 +379,8 @@ class Report:
         """Raise one :class:`~ei_usage.ReportError` if any request failed or was not attempted.
 
         Raises:
-            ReportError: at least one request failed, or the report stopped early.
+            ReportError: at least one request failed, the report stopped early, or the listing
+                of ``"all"`` ended early.
         """
         if self.ok:
             return
@@ -392,6 +397,8 @@ class Report:
             parts.append(f"{len(self.errors)} of {total} requests failed: {shown}")
         if self.not_attempted:
             parts.append(f"{len(self.not_attempted)} of {total} not attempted: {self.stop_reason}")
+        if self.listing_stop_reason:
+            parts.append(f"the listing of the organizations was {self.listing_stop_reason}")
         raise ReportError(
             "; ".join(parts),
             [(f.inner_organization_id, f.period, f.error) for f in self.errors],
@@ -438,6 +445,7 @@ class Report:
             "unit": u.value,
             "complete": self.ok,
             "stop_reason": self.stop_reason,
+            "listing_stop_reason": self.listing_stop_reason,
             "rows": self.to_rows(u),
             "totals": {
                 "by_inner_organization": {
@@ -562,6 +570,7 @@ class Report:
             errors=tuple(errors),
             not_attempted=tuple(not_attempted),
             stop_reason=_optional_text(data, "stop_reason", ""),
+            listing_stop_reason=_optional_text(data, "listing_stop_reason", ""),
         )
 
 
@@ -579,6 +588,7 @@ class Plan:
     pieces: tuple[DateRange, ...]
     names: Mapping[int, str] = attrs.field(factory=dict)
     deleted: Mapping[int, bool] = attrs.field(factory=dict)  # of listed organizations
+    listing_stop_reason: str | None = None
 
     def jobs(self) -> Sequence[tuple[int, DateRange]]:
         """Return ``(inner_organization_id, piece)`` of every request, in result order.
@@ -618,6 +628,7 @@ class Plan:
             errors=tuple(errors),
             not_attempted=tuple(missing),
             stop_reason=stop_reason if missing else None,
+            listing_stop_reason=self.listing_stop_reason,
         )
 
 
@@ -713,6 +724,9 @@ class EntitlementReport:
         errors: one entry per inner organization that could not be read, by id.
         not_attempted: the inner organizations not read because the check stopped early.
         stop_reason: why it stopped early, or None if it ran to the end.
+        listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
+            early (what the server did), or None: the check then covers only the
+            organizations listed.
     """
 
     organization_id: int
@@ -720,6 +734,7 @@ class EntitlementReport:
     errors: tuple[EntitlementFailure, ...] = ()
     not_attempted: tuple[int, ...] = ()
     stop_reason: str | None = None
+    listing_stop_reason: str | None = None
 
     @classmethod
     def of(
@@ -728,6 +743,7 @@ class EntitlementReport:
         inner_ids: Sequence[int],
         outcomes: Sequence[InnerOrganizationUsage | EdgeImpulseError | None],
         stop_reason: str | None,
+        listing_stop_reason: str | None = None,
     ) -> EntitlementReport:
         """Assemble a check from outcomes indexed like ``inner_ids`` (None: not done)."""
         rows = sorted(
@@ -739,12 +755,19 @@ class EntitlementReport:
             if isinstance(o, EdgeImpulseError)
         )
         missing = tuple(inner for inner, o in zip(inner_ids, outcomes, strict=True) if o is None)
-        return cls(organization_id, tuple(rows), errors, missing, stop_reason if missing else None)
+        return cls(
+            organization_id,
+            tuple(rows),
+            errors,
+            missing,
+            stop_reason if missing else None,
+            listing_stop_reason,
+        )
 
     @property
     def ok(self) -> bool:
-        """Whether every inner organization was read."""
-        return not self.errors and not self.not_attempted
+        """Whether every inner organization was read (for ``"all"``: every one listed)."""
+        return not self.errors and not self.not_attempted and self.listing_stop_reason is None
 
     def at_or_over(self, fraction: float) -> tuple[InnerOrganizationUsage, ...]:
         """Return the rows using at least ``fraction`` (1.0 = all) of some entitlement."""
@@ -772,6 +795,7 @@ class EntitlementReport:
             "unit": u.value,
             "complete": self.ok,
             "stop_reason": self.stop_reason,
+            "listing_stop_reason": self.listing_stop_reason,
             "rows": [row.to_dict(u) for row in self.rows],
             "errors": [
                 {"inner_organization_id": f.inner_organization_id, "error": _error_to_dict(f.error)}
@@ -890,4 +914,5 @@ class EntitlementReport:
             errors=tuple(errors),
             not_attempted=tuple(not_attempted),
             stop_reason=_optional_text(data, "stop_reason", ""),
+            listing_stop_reason=_optional_text(data, "listing_stop_reason", ""),
         )

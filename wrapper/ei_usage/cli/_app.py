@@ -4,7 +4,8 @@ click parses and reports usage errors (exit 2) and rich draws tables and the pro
 are well kept and would be hundreds of lines to do by hand. Exit codes:
 
 * 0 success;
-* 1 an API or network failure, or a report where some requests failed or were not attempted;
+* 1 an API or network failure, or a report where some requests failed or were not attempted,
+  or a listing of the white label that ended early or has organizations it could not read;
 * 2 a usage or configuration error (bad option, bad period, bad ``EI_BASE_URL``);
 * 3 authentication or permission: no credential in the environment, 401 or 403;
 * 4 ``check``: some inner organization at or over ``--warn-at`` of an entitlement;
@@ -23,6 +24,7 @@ import io
 import logging
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import click
@@ -34,6 +36,7 @@ from ei_usage import (
     Client,
     DateRange,
     EdgeImpulseError,
+    IncompleteListingWarning,
     PermissionDeniedError,
     ReportInterrupted,
     Unit,
@@ -44,7 +47,7 @@ from . import _render, _safe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ei_usage import EntitlementReport, Report
+    from ei_usage import EntitlementReport, OrganizationListing, Report
 
 
 EXIT_FAILURE = 1
@@ -173,6 +176,32 @@ def _period(ctx: click.Context, param: click.Parameter, value: str) -> DateRange
         return DateRange.parse(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _cut_short(reason: str | None, listed: int) -> None:
+    """Say on stderr, in one line, that the white label's listing ended early."""
+    if reason is not None:
+        click.echo(
+            f"ei-usage: the listing of the inner organizations was {_safe.terminal(reason)}; "
+            f"showing the {listed:,} listed",
+            err=True,
+        )
+
+
+_SHOWN_NOT_READ = 20
+
+
+def _not_read(listing: OrganizationListing) -> None:
+    """List on stderr the organizations whose listing record could not be read."""
+    if not listing.errors:
+        return
+    count = len(listing.errors)
+    click.echo(f"ei-usage: {count:,} organization{'s' * (count > 1)} not read:", err=True)
+    for failure in listing.errors[:_SHOWN_NOT_READ]:
+        which = failure.inner_organization_id
+        click.echo(f"  inner org {which}: {_safe.terminal(failure.error.message)}", err=True)
+    if count > _SHOWN_NOT_READ:
+        click.echo(f"  and {count - _SHOWN_NOT_READ:,} more", err=True)
 
 
 def _read_ids(stream: TextIO) -> list[int]:
@@ -375,11 +404,13 @@ def compute_time(
             report, interrupted = cast("Report", stopped.report), True
         except ValueError as error:  # e.g. a piece of the period shorter than the wire's ms
             raise click.BadParameter(str(error), param_hint="--period") from None
+    listed = len(report.inner_organization_ids)
     if interrupted:
         # What was fetched is printed, marked partial; then the conventional status of SIGINT.
         with _render.writing():
             _render.report(report, Unit(unit), fmt, sys.stdout)
         _render.failures(report, sys.stderr)
+        _cut_short(report.listing_stop_reason, listed)
         sys.exit(EXIT_INTERRUPTED)
     refused = [f for f in report.errors if _exit_code(f.error) == EXIT_AUTH]
     if refused and not report.rows and len(refused) == len(report.errors):
@@ -391,6 +422,7 @@ def compute_time(
             _render.report(report, Unit(unit), fmt, sys.stdout)
     if not report.ok:
         _render.failures(report, sys.stderr)
+        _cut_short(report.listing_stop_reason, listed)
         sys.exit(EXIT_FAILURE)
 
 
@@ -430,20 +462,26 @@ def orgs(
     _setup_logging(verbose)
     with _client(allow_insecure_http) as client:
         try:
-            listed = list(
-                client.inner_organizations(
-                    organization_id,
-                    include_deleted=include_deleted,
-                    active_within_days=active_within_days,
-                    search=search,
-                )
+            listing = client.inner_organizations(
+                organization_id,
+                include_deleted=include_deleted,
+                active_within_days=active_within_days,
+                search=search,
             )
+            with warnings.catch_warnings():
+                # Said below, on stderr and in the output, in the command line's own words.
+                warnings.simplefilter("ignore", IncompleteListingWarning)
+                listed = list(listing)
         except EdgeImpulseError as error:
             _fail(error)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--search") from None
     with _render.writing():
-        _render.organizations(organization_id, listed, Unit(unit), fmt, sys.stdout)
+        _render.organizations(organization_id, listed, Unit(unit), fmt, sys.stdout, listing)
+    _not_read(listing)
+    _cut_short(listing.stop_reason, len(listed))
+    if not listing.ok:  # a partial listing, like a report with failed rows
+        sys.exit(EXIT_FAILURE)
 
 
 EXIT_WARN = 4
@@ -516,6 +554,10 @@ def check(
     with _render.writing():
         _render.entitlements(report, Unit(unit), fmt, sys.stdout, *thresholds)
     _render.check_failures(report, sys.stderr)
+    _cut_short(
+        report.listing_stop_reason,
+        len(report.rows) + len(report.errors) + len(report.not_attempted),
+    )
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
     over, warned = report.at_or_over(thresholds[1]), report.at_or_over(thresholds[0])

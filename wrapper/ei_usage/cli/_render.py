@@ -9,7 +9,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         EntitlementReport,
         InnerOrganization,
         InnerOrganizationUsage,
+        OrganizationListing,
         OrganizationMetrics,
         RateStats,
         Report,
@@ -618,15 +619,31 @@ def _organization_row(organization: InnerOrganization, unit: Unit) -> dict[str, 
 
 
 def organizations(
-    organization_id: int, listed: list[InnerOrganization], unit: Unit, fmt: str, out: TextIO
+    organization_id: int,
+    listed: list[InnerOrganization],
+    unit: Unit,
+    fmt: str,
+    out: TextIO,
+    listing: OrganizationListing | None = None,
 ) -> None:
-    """Write a white label's inner organizations in ``fmt`` (None limits: unlimited)."""
+    """Write a white label's inner organizations in ``fmt`` (None limits: unlimited).
+
+    JSON also says whether the listing is complete, why it ended early, and which
+    organizations could not be read (``not_read``).
+    """
     if fmt == "json":
-        data = {
+        data: dict[str, Any] = {
             "organization_id": organization_id,
             "unit": unit.value,
             "organizations": [o.to_dict(unit) for o in listed],
         }
+        if listing is not None:
+            data["complete"] = listing.ok
+            data["stop_reason"] = listing.stop_reason
+            data["not_read"] = [
+                {"id": f.inner_organization_id, "field": f.error.field, "error": f.error.message}
+                for f in listing.errors
+            ]
         out.write(json.dumps(data, indent=2) + "\n")
         return
     if fmt == "csv":
