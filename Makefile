@@ -5,22 +5,26 @@
 #   make demo       show what the package does, offline
 #
 # Maintenance (README, "When Edge Impulse changes its spec"):
-#   make spec-diff FROM=openapi.yml    what a new full spec changes for our operations, breaking or
-#                                      compatible for the wrapper; writes nothing (JSON=1 for JSON).
-#                                      Fails when a change is breaking; the script's own exit status
-#                                      (0 fine, 4 breaking, 1 error, 2 usage) is what CI should read
+#   make spec-diff FROM=openapi.yml    what a new full spec changes for our operations: no change,
+#                                      compatible, regenerate (wrapper unaffected) or breaking, after
+#                                      running the generator on it in a temporary directory; writes
+#                                      nothing (JSON=1 for JSON). The script's own exit status (0 OK,
+#                                      4 breaking, 1 error, 2 usage; --help) is what CI should read
 #   make vendor-spec FROM=openapi.yml  slice it into openapi/edge-impulse.yaml, printing that report
 #   make generate                      regenerate generated/ from the slice (check-generated: compare)
 #   make release                       checks, builds and tags a release (README, "Releasing")
-#   make dist, make lock, make record, make record-live, make bench
+#   make dist, make lock, make record, make record-live, make bench (bench-listing: one section)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
-# The runtime dependencies' wheels (requirements/runtime.lock), downloaded here by `make venv` so the
-# release test can serve them from a loopback index without reaching the internet.
+# Every wheel an internal index that does not mirror PyPI must serve besides ours (README, "Pinning a
+# version"), downloaded here by `make venv` so the release tests install without the internet: the
+# runtime dependencies (requirements/runtime.lock), those of `ei-usage[cli]` (requirements/cli.lock)
+# and the build backend that pip needs to build ei-usage from a git pin or the sdist
+# (requirements/build.lock).
 WHEELHOUSE := $(VENV)/wheelhouse
 # uv, not the machine's pip, installs the lock: fast, and it verifies the lock's hashes.
 UV := $(BIN)/uv
@@ -28,11 +32,12 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
-	demo lock clean record record-live bench release
+	demo lock clean record record-live bench bench-listing release
 
 venv: $(STAMP)
 
-$(STAMP): requirements/dev.lock requirements/runtime.lock pyproject.toml
+$(STAMP): requirements/dev.lock requirements/runtime.lock requirements/cli.lock \
+		requirements/build.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ei-usage needs Python >= 3.11; set PYTHON=python3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
@@ -41,6 +46,10 @@ $(STAMP): requirements/dev.lock requirements/runtime.lock pyproject.toml
 	rm -rf $(WHEELHOUSE)
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
 		--require-hashes -r requirements/runtime.lock -d $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		--require-hashes -r requirements/cli.lock -d $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		--require-hashes -r requirements/build.lock -d $(WHEELHOUSE)
 	touch $@
 
 test: lint typecheck check-generated pytest
@@ -111,12 +120,18 @@ demo: $(STAMP)
 # kept (uv prefers the versions already in the output file; `--upgrade-package NAME` via LOCK_ARGS
 # moves one). dev.lock: runtime + cli extra + the dev dependency group. runtime.lock: what
 # `pip install ei-usage` needs, at dev.lock's versions (the release test serves these wheels).
+# cli.lock: what `pip install 'ei-usage[cli]'` needs, at dev.lock's versions, likewise served.
+# build.lock: [build-system] requires (hatchling), at dev.lock's versions, for git pins and sdists.
 LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
 lock: $(STAMP)
 	$(UV) pip compile pyproject.toml --extra cli --group dev $(LOCK_FLAGS) -o requirements/dev.lock
 	$(UV) pip compile pyproject.toml --constraint requirements/dev.lock $(LOCK_FLAGS) \
 		-o requirements/runtime.lock
+	$(UV) pip compile pyproject.toml --extra cli --constraint requirements/dev.lock $(LOCK_FLAGS) \
+		-o requirements/cli.lock
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(UV) pip compile - --constraint requirements/dev.lock $(LOCK_FLAGS) -o requirements/build.lock
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .hypothesis
@@ -129,3 +144,8 @@ bench: $(STAMP)
 	test -x $(OFFICIAL_VENV)/bin/python || $(UV) venv --quiet --python $(BIN)/python $(OFFICIAL_VENV)
 	$(UV) pip sync --quiet --python $(OFFICIAL_VENV)/bin/python bench/requirements-official.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The hostile-listing section of the benchmarks alone (bench/listing.py): prints its rows, writes
+# nothing.
+bench-listing: $(STAMP)
+	$(BIN)/python bench/listing.py

@@ -17,7 +17,10 @@ ratio measured in the same run with the two sides interleaved (A B A B ...):
    vs 0.1.0 (every call retrying on its own) vs raw httpx with a Retry-After loop;
 5. hostile answers: time and memory of a client process given a 50 MiB body, a gzip bomb, a
    trickle;
-6. regeneration: ``openapi/tools/generate.py --check``.
+6. regeneration: ``openapi/tools/generate.py --check``;
+7. hostile listing: requests and time until ``inner_organizations`` ends against a listing whose
+   ``total`` overstates, that ignores ``offset``, pages one organization at a time or keeps
+   shifting (``bench/listing.py`` runs this section alone: ``make bench-listing``).
 
 The simulator (``bench/studio_server.py``) runs in its own process. ``--quick`` is a smoke run
 (small counts, no concurrency-8 bulk, no 20,000-request run) that prints the table and writes
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import import_probe
+import listing
 from _common import (
     BASELINE_COMMIT,
     BENCH,
@@ -920,6 +924,51 @@ def bench_regeneration(runs: int, notes: list[str]) -> list[Row]:
     ]
 
 
+# ---- 7. hostile listings ----------------------------------------------------------------------
+
+
+def bench_listing(runs: int, notes: list[str]) -> list[Row]:
+    """Requests and time until a hostile listing of 25 organizations ends (``bench/listing.py``)."""
+    log(f"hostile listing: {runs} runs per case")
+    rows: list[Row] = []
+    limit = listing.ORGANIZATIONS + 3
+    honest: dict[int, int] = {}
+    for result in listing.measure(runs):
+        size = result["page_size"]
+        requests = result["requests"]
+        reference = result["case"].startswith("honest")
+        if reference:
+            honest[size] = requests
+        outcome = f"{requests} request{'s' * (requests != 1)} (honest server: "
+        outcome += f"{honest.get(size, '?')}); listed {result['listed']} of {listing.ORGANIZATIONS}"
+        outcome += ", warned: cut short" if result["cut_short"] else ""
+        kept = result["listed"] == listing.ORGANIZATIONS or not result["must_list_all"]
+        rows.append(
+            Row(
+                f"hostile listing, {listing.ORGANIZATIONS} organizations, page size {size}",
+                result["case"],
+                *stat_cells(Stats(result["seconds"]), fmt_time),
+                outcome,
+                ""
+                if reference
+                else f"≤ {limit} requests (real count + 3)"
+                + (f"; all {listing.ORGANIZATIONS} listed" if result["must_list_all"] else ""),
+                None if reference else requests <= limit and kept,
+            )
+        )
+    notes.append(
+        "Hostile listing: `Client.inner_organizations` over a white label of "
+        f"{listing.ORGANIZATIONS} inner organizations (deleted ones left out, so one listing), "
+        "against FakeStudio "
+        "(in a thread of the benchmark process, loopback, no added latency) acting out a broken "
+        f"server with `ListingQuirks`; {runs} runs per case, requests are the simulator's count "
+        "(the most of any run). A listing that ends early keeps what it listed and says why "
+        "(`stop_reason`, an `IncompleteListingWarning`). 0.2.0 sent up to 50,000 requests in "
+        "these cases (130-535 s on loopback, issue 16) and then lost every organization."
+    )
+    return rows
+
+
 # ---- the report --------------------------------------------------------------------------------
 
 
@@ -1034,6 +1083,7 @@ def main() -> int:
     rows += bench_rate_limit(args.quick, notes, UNTHROTTLED_RSS.get(32))
     rows += bench_hostile(1 if args.quick else 3, notes)
     rows += bench_regeneration(1 if args.quick else 3, notes)
+    rows += bench_listing(1 if args.quick else 5, notes)
     elapsed = time.perf_counter() - t0
 
     table = "\n".join([HEADER, *(r.markdown() for r in rows)])

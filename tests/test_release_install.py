@@ -1,26 +1,39 @@
-"""A release consumed the way internal tools consume it: pinned, from an index, and nothing else.
+"""A release consumed the way internal tools consume it: pinned, from an index or git, nothing else.
 
 The real wheel (``built_dist``) and the wheels of its pinned runtime dependencies
 (``requirements/runtime.lock``, downloaded into ``.venv/wheelhouse`` by ``make venv``) are uploaded
 with twine to a real index server (pypiserver) on 127.0.0.1. A fresh virtual environment then
 ``pip install ei-usage==VERSION`` with that index as its only source: no machine or user pip
 configuration, no find-links, no fallback to a public index. In that environment ei_usage talks to
-a FakeStudio, and the answer must be the simulator's exact truth.
+a FakeStudio, and the answer must be the simulator's exact truth. Another installs
+``ei-usage[cli]==VERSION`` the same way: click and rich come from the wheelhouse too
+(``requirements/cli.lock``), and the command runs.
+
+The git pin is tested the same way: a throwaway clone of this repository's committed ``HEAD``
+(a bare repository stands in for the git host) gets a release commit, ``make dist``'s build and
+``tools/release.py tag``; the tag is pushed as that step prints, and a fresh environment installs
+the README's exact ``ei-usage @ git+...@vX.Y.Z`` pin (a ``file://`` URL for the host), building
+the wheel in pip's isolated build environment from the wheelhouse alone (``--no-index``).
 
 Select it alone with ``make pytest PYTEST_ARGS="-m release"``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
+import shlex
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -33,6 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
+CLI_LOCK = ROOT / "requirements" / "cli.lock"
+BUILD_LOCK = ROOT / "requirements" / "build.lock"
+README = ROOT / "README.md"
+# README.md, "Pinning a version": the git pin as a user types it, with the example host.
+GIT_PIN = re.compile(
+    r"pip install '(?P<requirement>ei-usage @ git\+(?P<url>https://git\.example\.internal/\S+?)"
+    r"@v(?P<version>[0-9.]+))'"
+)
 STARTUP_SECONDS = 30  # a bound, not a measurement: the server is usually up in well under one
 ATTEMPTS = 3  # the free port can be taken between choosing it and the server binding it
 PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
@@ -72,8 +93,13 @@ def _version() -> str:
 
 def _runtime_pins() -> dict[str, str]:
     """Return the runtime lock's packages that apply to this interpreter: name -> version."""
+    return _pins(RUNTIME_LOCK)
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    """Return a lock's packages that apply to this interpreter: name -> version."""
     pins: dict[str, str] = {}
-    for line in RUNTIME_LOCK.read_text().splitlines():
+    for line in lock.read_text().splitlines():
         if not line[:1].isalnum():
             continue  # hashes, comments and "via" notes
         requirement, _, marker = line.rstrip(" \\").partition(";")
@@ -201,23 +227,27 @@ def wheelhouse() -> list[Path]:
         canonicalize_name(name): str(version)
         for name, version, _build, _tags in (parse_wheel_filename(w.name) for w in wheels)
     }
-    missing = {
-        name: version for name, version in _runtime_pins().items() if present.get(name) != version
-    }
-    assert not missing, f"{WHEELHOUSE} does not match requirements/runtime.lock: run `make venv`"
+    for lock in (RUNTIME_LOCK, CLI_LOCK, BUILD_LOCK):
+        missing = {
+            name: version for name, version in _pins(lock).items() if present.get(name) != version
+        }
+        assert not missing, f"{WHEELHOUSE} does not match {lock.name}: run `make venv`"
     return wheels
 
 
-def test_a_tool_installs_the_pinned_release_from_the_index_alone(
-    built_dist: Path, wheelhouse: list[Path], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def index_url(
+    built_dist: Path, wheelhouse: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Yield the URL of a loopback index holding the release's wheel and the whole wheelhouse."""
     version = _version()
     (wheel,) = built_dist.glob(f"ei_usage-{version}-py3-none-any.whl")
     env = _clean_env()
-    packages = tmp_path / "index"
+    home = tmp_path_factory.mktemp("index")
+    packages = home / "packages"
     packages.mkdir()
 
-    with index_server(packages, tmp_path / "pypiserver.log", env) as url:
+    with index_server(packages, home / "pypiserver.log", env) as url:
         # Published through the server, as a release upload is.
         _run(
             BIN / "twine",
@@ -233,32 +263,39 @@ def test_a_tool_installs_the_pinned_release_from_the_index_alone(
             wheel,
             *wheelhouse,
             env=env,
-            cwd=tmp_path,
+            cwd=home,
         )
         with httpx.Client(trust_env=False, timeout=10) as client:
             listing = client.get(f"{url}/simple/ei-usage/")
         assert listing.status_code == 200
         assert wheel.name in listing.text
+        yield url
 
-        venv = tmp_path / "tool-venv"
-        _run(sys.executable, "-m", "venv", venv, env=env, cwd=tmp_path)
-        python = venv / "bin" / "python"
-        out = _run(
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--only-binary=:all:",
-            "--index-url",
-            f"{url}/simple/",
-            f"ei-usage=={version}",
-            env=env,
-            cwd=tmp_path,
-        )
-        assert f"Looking in indexes: {url}/simple/" in out
-        assert "Looking in links" not in out
 
+def _install_from_index(url: str, requirement: str, venv: Path, env: dict[str, str]) -> Path:
+    """Install ``requirement`` into a new environment ``venv`` from the index alone; its python."""
+    _run(sys.executable, "-m", "venv", venv, env=env, cwd=venv.parent)
+    python = venv / "bin" / "python"
+    out = _run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-cache-dir",
+        "--only-binary=:all:",
+        "--index-url",
+        f"{url}/simple/",
+        requirement,
+        env=env,
+        cwd=venv.parent,
+    )
+    assert f"Looking in indexes: {url}/simple/" in out
+    assert "Looking in links" not in out
+    return python
+
+
+def _installed(python: Path, env: dict[str, str]) -> dict[str, str]:
+    """Return what an environment holds besides what ``python -m venv`` seeds: name -> version."""
     installed = json.loads(
         _run(
             python,
@@ -267,14 +304,21 @@ def test_a_tool_installs_the_pinned_release_from_the_index_alone(
             "import importlib.metadata as m, json;"
             "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
             env=env,
-            cwd=tmp_path,
+            cwd=python.parent,
         )
     )
     seeded = {"pip", "setuptools"}  # what `python -m venv` puts in every environment
-    assert {canonicalize_name(name): v for name, v in installed.items() if name not in seeded} == {
-        "ei-usage": version,
-        **_runtime_pins(),
-    }
+    return {canonicalize_name(name): v for name, v in installed.items() if name not in seeded}
+
+
+def test_a_tool_installs_the_pinned_release_from_the_index_alone(
+    index_url: str, tmp_path: Path
+) -> None:
+    version = _version()
+    env = _clean_env()
+    venv = tmp_path / "tool-venv"
+    python = _install_from_index(index_url, f"ei-usage=={version}", venv, env)
+    assert _installed(python, env) == {"ei-usage": version, **_runtime_pins()}
 
     result = json.loads(_run(python, "-I", "-c", CONSUMER, env=env, cwd=tmp_path))
     assert result["version"] == version
@@ -283,3 +327,172 @@ def test_a_tool_installs_the_pinned_release_from_the_index_alone(
     assert result["period"] == "2024-05"
     assert result["got"] == result["truth"]
     assert min(result["truth"]) > 0  # organization 4 uses CPU and GPU: both are compared
+
+
+def test_the_command_line_installs_from_an_index_that_does_not_mirror_pypi(
+    index_url: str, tmp_path: Path
+) -> None:
+    # The index holds only what the README says to mirror: the release and the wheelhouse.
+    version = _version()
+    env = _clean_env()
+    venv = tmp_path / "cli-venv"
+    python = _install_from_index(index_url, f"ei-usage[cli]=={version}", venv, env)
+    assert _installed(python, env) == {"ei-usage": version, **_pins(CLI_LOCK)}
+
+    command = venv / "bin" / "ei-usage"
+    assert _run(command, "--version", env=env, cwd=tmp_path).strip() == (
+        f"ei-usage, version {version}"
+    )
+    usage = _run(command, "--help", env=env, cwd=tmp_path)
+    assert usage.startswith("Usage: ei-usage ")
+    assert all(name in usage for name in ("compute-time", "metrics", "orgs", "check"))
+
+
+# The git pin -------------------------------------------------------------------------------------
+
+
+def _release_tool(root: Path) -> ModuleType:
+    """Load ``tools/release.py`` of the checkout at ``root``: the rules the release commit meets."""
+    spec = importlib.util.spec_from_file_location("ei_release_of_clone", root / "tools/release.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def _git_env(env: dict[str, str]) -> dict[str, str]:
+    """Return ``env`` for git: no machine or user configuration (hooks, signing), a fixed author."""
+    env = {key: value for key, value in env.items() if not key.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0")
+    for kind in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{kind}_NAME"] = "Release Test"
+        env[f"GIT_{kind}_EMAIL"] = "release-test@ei-usage.invalid"
+    return env
+
+
+def _make_release_commit(work: Path, env: dict[str, str]) -> str:
+    """Commit, in the clone ``work``, the next patch release as README "Releasing" describes it.
+
+    The version goes one patch above both ``_version.py`` and the newest CHANGELOG section, so the
+    tag is new whatever state ``HEAD`` is in; ``[Unreleased]``'s entries (or one line, if there are
+    none) become its section, dated today (UTC). Returns the new version.
+    """
+    tool = _release_tool(work)
+    version_file = work / "wrapper" / "ei_usage" / "_version.py"
+    changelog_file = work / "CHANGELOG.md"
+    current = tool.read_version(version_file.read_text())
+    text = changelog_file.read_text()
+    changelog = tool.parse_changelog(text)
+    newest = max([current, *(release.version for release in changelog.releases)])
+    version = str(tool.Version(newest.major, newest.minor, newest.patch + 1))
+    version_file.write_text(
+        re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', version_file.read_text())
+    )
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.rstrip() == "## [Unreleased]") + 1
+    end = next(
+        (i for i, line in enumerate(lines[start:], start) if line.startswith("## [")), len(lines)
+    )
+    pending = "".join(lines[start:end]).strip("\n")
+    if not tool.has_entries(pending):
+        pending = "### Fixed\n- The release test's release."
+    today = datetime.now(UTC).date().isoformat()
+    section = f"\n## [{version}] - {today}\n\n{pending}\n\n"
+    text = "".join([*lines[:start], section, *lines[end:]])
+    if changelog.link_labels:
+        text += f"[{version}]: file:///release-test/v{version}\n"
+    changelog_file.write_text(text)
+    _run("git", "commit", "--quiet", "--all", "--message", f"Release {version}", env=env, cwd=work)
+    return version
+
+
+def test_the_readme_git_pin_installs_a_tag_that_make_release_created_and_pushed(
+    tmp_path: Path,
+) -> None:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout (an unpacked sdist): there is nothing to clone")
+    (match,) = GIT_PIN.finditer(README.read_text())
+    env = _git_env(_clean_env())
+
+    # The git host: a bare repository holding this checkout's HEAD as main, and its tags.
+    origin = tmp_path / "origin.git"
+    _run("git", "init", "--quiet", "--bare", "--initial-branch=main", origin, env=env, cwd=tmp_path)
+    _run("git", "fetch", "--quiet", ROOT, "+HEAD:refs/heads/main", env=env, cwd=origin)
+    _run("git", "fetch", "--quiet", ROOT, "+refs/tags/*:refs/tags/*", env=env, cwd=origin)
+    work = tmp_path / "work"
+    _run("git", "clone", "--quiet", origin, work, env=env, cwd=tmp_path)
+
+    version = _make_release_commit(work, env)
+    tag = f"v{version}"
+    # `make release` after its checks and tests: `make dist`'s build, then the tag step.
+    _run(
+        sys.executable, "-m", "build", "--no-isolation", "--outdir", "dist", ".", env=env, cwd=work
+    )
+    out = _run(sys.executable, "tools/release.py", "tag", env=env, cwd=work)
+    head = _run("git", "rev-parse", "HEAD", env=env, cwd=work).strip()
+    assert _run("git", "cat-file", "-t", tag, env=env, cwd=work).strip() == "tag"  # annotated
+    assert _run("git", "rev-parse", f"{tag}^{{commit}}", env=env, cwd=work).strip() == head
+    pushes = [line.strip() for line in out.splitlines() if line.strip().startswith("git push ")]
+    assert pushes == ["git push origin main", f"git push origin {tag}"]
+
+    # file://localhost/...: the pip that `python -m venv` seeds (23.x) wants a host in a VCS URL.
+    url = f"file://localhost{origin.as_posix()}"
+    requirement = match["requirement"].replace(match["url"], url)
+    requirement = requirement.removesuffix(f"@v{match['version']}") + f"@{tag}"
+    venv = tmp_path / "tool-venv"
+    _run(sys.executable, "-m", "venv", venv, env=env, cwd=tmp_path)
+    python = venv / "bin" / "python"
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-cache-dir",
+        "--no-index",  # the public index is off: hatchling and the dependencies are local wheels
+        "--find-links",
+        WHEELHOUSE,
+        requirement,
+    ]
+
+    # Not pushed yet: the host does not know the tag, and the pin fails.
+    refused = subprocess.run(
+        [str(part) for part in install],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, said
+    assert f"Did not find branch or tag '{tag}'" in said, said
+
+    for push in pushes:
+        _run(*shlex.split(push), env=env, cwd=work)
+    _run(*install, env=env, cwd=tmp_path)
+
+    installed = json.loads(
+        _run(
+            python,
+            "-I",
+            "-c",
+            "import importlib.metadata as m, json, ei_usage, edge_impulse_api_client;"
+            "d = m.distribution('ei-usage');"
+            "print(json.dumps({'version': ei_usage.__version__, 'metadata': d.version,"
+            " 'origin': json.loads(d.read_text('direct_url.json')),"
+            " 'files': [ei_usage.__file__, edge_impulse_api_client.__file__]}))",
+            env=env,
+            cwd=tmp_path,
+        )
+    )
+    assert installed["version"] == installed["metadata"] == version
+    assert installed["origin"]["url"] == url
+    assert installed["origin"]["vcs_info"]["requested_revision"] == tag
+    assert installed["origin"]["vcs_info"]["commit_id"] == head
+    assert all(str(venv) in path for path in installed["files"])

@@ -12,8 +12,10 @@
   ``vX.Y.Z`` is either absent or already on ``HEAD``, and the version is above every other tag.
 
 ``tag`` runs the same checks, checks that ``dist/`` holds exactly this version's wheel and sdist,
-creates the annotated tag ``vX.Y.Z`` on ``HEAD`` (unless it is there already) and prints the
-steps that publish the release. Nothing is pushed or uploaded.
+creates the annotated tag ``vX.Y.Z`` on ``HEAD`` (unless it is there already), checks that the
+tag is there, annotated and on ``HEAD`` (failing otherwise: a lightweight tag is refused) and prints
+the steps that publish the release, pushing the tag included: a git pin by tag works only once the
+tag is on the git host. Nothing is pushed or uploaded.
 """
 
 from __future__ import annotations
@@ -400,6 +402,34 @@ def git_release_tags(root: Path) -> dict[str, str]:
     return tags
 
 
+def git_tag_kind(root: Path, name: str) -> str:
+    """Return the type of what ``refs/tags/<name>`` names: ``tag`` if annotated, else ``commit``."""
+    return _git(root, "cat-file", "-t", f"refs/tags/{name}").strip()
+
+
+def _lightweight(name: str) -> str:
+    return (
+        f"tag {name} is a lightweight tag: a release tag is annotated (it carries the CHANGELOG "
+        f"section); if it was never pushed, `git tag --delete {name}` and rerun"
+    )
+
+
+def check_created_tag(root: Path, version: Version, head: str) -> None:
+    """Check that the annotated tag ``v<version>`` is in the repository and points at ``head``.
+
+    Raises:
+        ReleaseError: the tag is missing, lightweight or on another commit.
+    """
+    name = f"v{version}"
+    commit = git_release_tags(root).get(name)
+    if commit is None:
+        raise ReleaseError(f"tag {name} was not created: run `git tag --annotate {name}` by hand")
+    if git_tag_kind(root, name) != "tag":
+        raise ReleaseError(_lightweight(name))
+    if commit != head:
+        raise ReleaseError(f"tag {name} is on {commit[:12]}, not on HEAD {head[:12]}")
+
+
 def run_checks(root: Path, today: date) -> tuple[Version, Release, str, bool]:
     """Run every check on the checkout at ``root``.
 
@@ -422,6 +452,8 @@ def run_checks(root: Path, today: date) -> tuple[Version, Release, str, bool]:
     head = git_head(root)
     try:
         create = check_tag(version, head, git_release_tags(root))
+        if not create and git_tag_kind(root, f"v{version}") != "tag":
+            raise ReleaseError(_lightweight(f"v{version}"))
     except ReleaseError as error:
         problems.append(str(error))
         create = False
@@ -510,6 +542,8 @@ def main(argv: Sequence[str] | None = None, today: date | None = None) -> int:
             raise ReleaseError("\n".join(f"- {problem}" for problem in problems))
         if create:
             _tag(root, version, release)
+        # Whether just created or already there: what users pin must be this annotated tag.
+        check_created_tag(root, version, head)
         remotes = _git(root, "remote").split()
         branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
         artifacts = sorted(f"{DIST}/{path.name}" for path in (root / DIST).iterdir())

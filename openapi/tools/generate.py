@@ -23,6 +23,8 @@ The pipeline is the same for both, so the check proves exactly what a regenerati
 
 Then ``generate`` replaces ``generated/edge_impulse_api_client`` wholesale (so files of removed
 operations disappear), while ``--check`` compares the fresh output with it and prints a diff.
+``make spec-diff`` runs the same pipeline on a new slice in a temporary directory
+(:func:`check_spec`, each tool bounded by a timeout) before it calls the slice OK.
 """
 
 from __future__ import annotations
@@ -101,15 +103,32 @@ def header(root: Path) -> str:
     )
 
 
-def _run(cmd: list[str], cwd: Path) -> None:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+def _run(cmd: list[str], cwd: Path, timeout_seconds: float | None = None) -> None:
+    try:
+        result = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout_seconds
+        )
+    except subprocess.TimeoutExpired as error:
+        raise GenerationError(
+            f"`{Path(cmd[0]).name} {cmd[1]}` did not finish within {timeout_seconds:g} s"
+        ) from error
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
         raise GenerationError(f"`{' '.join(cmd)}` failed (exit {result.returncode}):\n{output}")
 
 
-def generate_into(root: Path, dest: Path) -> None:
-    """Generate the client package for the spec under ``root`` into ``dest`` (must not exist)."""
+def generate_into(root: Path, dest: Path, timeout_seconds: float | None = None) -> None:
+    """Generate the client package for the spec under ``root`` into ``dest`` (must not exist).
+
+    Args:
+        root: A directory holding the spec slice and the generator config at their usual places.
+        dest: Where the package goes.
+        timeout_seconds: How long each tool may run; None for no limit.
+
+    Raises:
+        GenerationError: A tool is missing, fails, or runs out of time.
+
+    """
     generator = _tool("openapi-python-client")
     ruff = _tool("ruff")
     for required in (SPEC, CONFIG):
@@ -128,14 +147,54 @@ def generate_into(root: Path, dest: Path) -> None:
             str(dest),
         ],
         cwd=root,
+        timeout_seconds=timeout_seconds,
     )
     (dest / "py.typed").write_text("")
     text = header(root)
     for path in sorted(dest.rglob("*")):
         if path.is_file():
             path.write_text(text + path.read_text(encoding="utf-8"), encoding="utf-8")
-    _run([str(ruff), "check", *RUFF_ARGS, "--fix-only", "--extend-select", "I", "-q", "."], dest)
-    _run([str(ruff), "format", *RUFF_ARGS, "-q", "."], dest)
+    fix = [str(ruff), "check", *RUFF_ARGS, "--fix-only", "--extend-select", "I", "-q", "."]
+    _run(fix, dest, timeout_seconds)
+    _run([str(ruff), "format", *RUFF_ARGS, "-q", "."], dest, timeout_seconds)
+
+
+_checked: dict[str, str | None] = {}
+
+
+def check_spec(spec_text: str, config: Path, timeout_seconds: float) -> str | None:
+    """Run the whole generation on a spec slice in a temporary directory, writing nothing else.
+
+    ``make spec-diff`` calls this so that it never calls a spec fine that ``make generate`` then
+    fails on (a ``$ref`` cycle, say). Each distinct slice is generated once per process.
+
+    Args:
+        spec_text: The slice, as ``make vendor-spec`` would write it.
+        config: The generator config to use (``generator-config.yaml``).
+        timeout_seconds: How long each tool may run.
+
+    Returns:
+        None if generation succeeds, else why it failed (the generator's own message).
+
+    """
+    key = hashlib.sha256(spec_text.encode("utf-8") + b"\0" + config.read_bytes()).hexdigest()
+    if key in _checked:
+        return _checked[key]
+    with tempfile.TemporaryDirectory(prefix="ei-spec-diff-") as tmp:
+        root = Path(tmp)
+        (root / SPEC).parent.mkdir(parents=True)
+        (root / SPEC).write_text(spec_text, encoding="utf-8")
+        shutil.copyfile(config, root / CONFIG)
+        try:
+            generate_into(root, root / "out" / PACKAGE, timeout_seconds)
+        except GenerationError as error:
+            # Paths of the temporary directory and the tools say nothing to the reader.
+            tools = f"{Path(sys.executable).parent}/"
+            problem: str | None = str(error).replace(tmp, "<tmp>").replace(tools, "")
+        else:
+            problem = None
+    _checked[key] = problem
+    return problem
 
 
 def _files(tree: Path) -> dict[str, Path]:

@@ -15,16 +15,23 @@ the operation meets it::
 A location is the operationId; then ``path``/``query``/``header``/``cookie`` and a parameter name,
 ``body`` for the request body, or a response status; then the field: ``a.b`` for a property,
 ``a[]`` for array items, ``a{}`` for map values. A field has a type (``type`` plus ``format``,
-e.g. ``string(date-time)``), nullable, required, enum values, and the units its description names
-(ms, seconds, minutes, hours, days; bytes, KB, KiB, MB, ... in their usual spellings); a different
-set of unit words is a unit change. Reported: operations added, removed, renamed (same method and
-path, new operationId) or moved (same operationId, new method or path); parameters, body and
-response fields added, removed, or likely renamed (one removed and one added in the same object
-with the same schema); changes of type, nullable, required, enum values and units. Not reported:
-other description text, examples, defaults, validation keywords, media types and security.
+e.g. ``string(date-time)``), nullable, required, enum values, the units its description names
+(ms, seconds, minutes, hours, days; bytes, KB, KiB, MB, ... in their usual spellings, with a scale
+word in front as part of the unit: "hundredths of a second" is ``1/100 seconds``); a different set
+of units is a unit change; and for parameters, the validation keywords (``maximum``,
+``maxLength``, ``pattern``, ...). Reported: operations added, removed, renamed (same method and
+URL, new operationId) or moved (same operationId, new method or URL; path parameter names do not
+count); parameters, body and response fields added, removed, or likely renamed (one removed and
+one added in the same object with the same schema); changes of type, nullable, required, enum
+values, units and parameter validation; the API key schemes each operation accepts; ``servers``.
+Not reported: other description text, examples, defaults, media types.
 
-**Classification, for users of the wrapper.** *Breaking* means that ei-usage as released would fail
-or return wrong values against the new API, or that regenerating needs code changes. What the
+**Classification, for users of the wrapper.** Each change is *compatible*, *regenerate* or
+*breaking*, and the report's verdict is the most any change asks (``none`` without changes).
+*Breaking* means that ei-usage as released would fail or return wrong values against the new API,
+or that regenerating needs code changes. *Regenerate* ("regenerate; wrapper unaffected") means the
+generated client changes where the wrapper does not look: vendor and regenerate, no wrapper
+change. ``tests/openapi/test_spec_diff_verdicts.py`` is the table that defines them. What the
 wrapper uses is declared in ``openapi/wrapper-fields.yaml``: the parameters it sends and the
 response fields it reads, with the wrapper names they feed. A field is *read* (or a parameter
 *sent*) when it or a field under it is listed there; an operation is *used* when it is listed.
@@ -36,17 +43,28 @@ does not read break it too.
 - Operations: added is compatible; removed, renamed, moved or dropped from ``operations.txt`` is
   breaking.
 - Parameters and request body: added is breaking if required, else compatible; removed, renamed
-  (likely), type changed, unit changed or an enum value removed is breaking if sent, else
-  compatible; now required is breaking; now optional, an enum value added and nullable changes are
-  compatible.
+  (likely), type changed or unit changed is breaking if sent, else compatible; but a path
+  parameter renamed at the same place in the URL is regenerate (the wrapper passes them by
+  position). An enum value removed is breaking if sent, unless ``wrapper-fields.yaml`` declares
+  the values sent and none of them was removed (regenerate). Now restricted to an enum is breaking
+  if sent (the wrapper passes text). Validation keywords changed: breaking if sent and the new
+  ones reject a declared value sent (or nothing is declared), else compatible. Now required is
+  breaking; now optional, an enum value added and nullable changes are compatible.
 - Responses: a field or status added is compatible, required or not (the wrapper ignores what it
   does not read). Removed, renamed (likely) or now optional is breaking if read, or if the field
-  was required in a used operation. A status removed is breaking if read. Type changed or now
-  nullable is breaking if read, or if the generated model converts the field in a used operation.
+  was required in a used operation. Now required is breaking if read (the generated model makes it
+  non-optional, which the wrapper's parse does not expect), else compatible. A status removed is
+  breaking if read. Type changed or now nullable is breaking if read, or if the generated model
+  converts the field in a used operation; but ``number`` -> ``integer`` of a read field, and
+  ``date`` <-> ``date-time`` of a field not read (parsed by the same function), are regenerate.
   An enum value added is breaking in a used operation (our own decision: the generated enum
   rejects it, so the call fails however unimportant the field), else compatible; an enum value
-  removed, no longer nullable and now required are compatible. A unit change is breaking if read:
-  the wrapper converts by unit.
+  removed and no longer nullable are compatible. A unit change is breaking if read: the wrapper
+  converts by unit.
+- The whole API: ``servers`` changed is breaking if the wrapper's default base URL is no longer
+  listed, else compatible. The API key schemes an operation accepts changed is breaking if the
+  wrapper uses it and it no longer takes the key in the wrapper's header (``x-api-key``), else
+  compatible.
 """
 
 from __future__ import annotations
@@ -70,14 +88,34 @@ BODY = "body"
 # Bounds on one operation's flattened view: a real response has a few hundred fields at most.
 MAX_FIELDS = 20_000
 MAX_DEPTH = 64
+# What a parameter accepts beyond its type and enum: compared with what the wrapper sends.
+VALIDATION_KEYWORDS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+)
 
 _UNIT_SPELLINGS = {
+    "nanoseconds": ("ns", "nanosecond", "nanoseconds"),
     "microseconds": ("µs", "microsecond", "microseconds"),
     "milliseconds": ("ms", "msec", "msecs", "millisecond", "milliseconds"),
+    "centiseconds": ("cs", "centisecond", "centiseconds"),
+    "deciseconds": ("decisecond", "deciseconds"),
     "seconds": ("sec", "secs", "second", "seconds"),
     "minutes": ("min", "mins", "minute", "minutes"),
     "hours": ("hr", "hrs", "hour", "hours"),
     "days": ("day", "days"),
+    "weeks": ("week", "weeks"),
+    "months": ("month", "months"),
+    "years": ("year", "years"),
+    "bits": ("bit", "bits"),
     "bytes": ("byte", "bytes"),
     "kilobytes": ("kb", "kilobyte", "kilobytes"),
     "kibibytes": ("kib", "kibibyte", "kibibytes"),
@@ -87,6 +125,22 @@ _UNIT_SPELLINGS = {
     "gibibytes": ("gib", "gibibyte", "gibibytes"),
     "terabytes": ("tb", "terabyte", "terabytes"),
     "tebibytes": ("tib", "tebibyte", "tebibytes"),
+    "petabytes": ("pb", "petabyte", "petabytes"),
+}
+# Words that scale the unit after them: "in hundredths of a second" is not "in seconds".
+_SCALE_SPELLINGS = {
+    "1/10": ("tenth", "tenths"),
+    "1/100": ("hundredth", "hundredths"),
+    "1/1000": ("thousandth", "thousandths"),
+    "1/1000000": ("millionth", "millionths"),
+    "10": ("ten", "tens"),
+    "100": ("hundred", "hundreds"),
+    "1000": ("thousand", "thousands"),
+    "1000000": ("million", "millions"),
+    "1000000000": ("billion", "billions"),
+}
+_SCALE_OF = {
+    spelling: scale for scale, spellings in _SCALE_SPELLINGS.items() for spelling in spellings
 }
 # Keys casefolded, as matches are looked up: IGNORECASE also matches e.g. the Kelvin sign for "k".
 _UNIT_OF = {
@@ -94,11 +148,30 @@ _UNIT_OF = {
     for unit, spellings in _UNIT_SPELLINGS.items()
     for spelling in spellings
 }
-# Literal alternatives between word boundaries: linear time on any description.
+
+
+# Literal alternatives between word boundaries: linear time on any description. A unit may
+# follow a scale word ("hundredths of a second", "thousands of bytes"), or a number glued to it
+# ("100ms" is the unit "100 ms"; "2 hrs" is two hours, the unit "hours").
+def _alternatives_of(words: Iterable[str]) -> str:
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
 _UNIT_WORD = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, _UNIT_OF), key=len, reverse=True)) + r")\b",
+    r"\b(?:(" + _alternatives_of(_SCALE_OF) + r")(?:\s+of)?(?:\s+(?:a|an|one))?\s+"
+    r"|(\d+(?:\.\d+)?)(?=[a-zµμ]))?(" + _alternatives_of(_UNIT_OF) + r")\b",
     re.IGNORECASE,
 )
+
+# How much a change asks of us, least first. The verdict is the most a change asks.
+COMPATIBLE = "compatible"
+"""Nothing to do for the wrapper or the generated client's callers (listed for review)."""
+REGENERATE = "regenerate"
+"""The generated client changes where the wrapper does not look: vendor and regenerate, no code."""
+BREAKING = "breaking"
+"""ei-usage as released fails or returns wrong values, or regenerating needs wrapper changes."""
+SEVERITIES = (COMPATIBLE, REGENERATE, BREAKING)
+_TAGS = {COMPATIBLE: "compatible", REGENERATE: "regenerate", BREAKING: "BREAKING  "}
 
 Key = tuple[str, str]
 """A field's place in an operation: (group, path), e.g. ("200", "metrics.totalStorage")."""
@@ -109,9 +182,19 @@ class SpecDiffError(Exception):
 
 
 def units_of(text: str) -> frozenset[str]:
-    """Return the units a description names, e.g. ``{"seconds"}`` for "CPU time in seconds"."""
-    found = (_UNIT_OF.get(match.casefold()) for match in _UNIT_WORD.findall(text))
-    return frozenset(unit for unit in found if unit)
+    """Return the units a description names, e.g. ``{"seconds"}`` for "CPU time in seconds".
+
+    A scale in front of a unit is part of it: "in hundredths of a second" is ``1/100 seconds``,
+    "in 100ms steps" is ``100 milliseconds``.
+    """
+    found: set[str] = set()
+    for scale_word, number, word in _UNIT_WORD.findall(text):
+        unit = _UNIT_OF.get(word.casefold())
+        if not unit:
+            continue
+        scale = _SCALE_OF.get(scale_word.casefold(), "") or number
+        found.add(f"{scale} {unit}" if scale else unit)
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -126,6 +209,8 @@ class Field:
         required: Whether it must be present (parameters: must be sent).
         enum: The allowed values as JSON text, sorted; None when not an enum.
         units: The units its description names.
+        validation: Parameters only: the validation keywords (``maximum``, ``maxLength``,
+            ``pattern``, ...) with their values as JSON text, sorted by keyword.
 
     """
 
@@ -134,6 +219,7 @@ class Field:
     required: bool = False
     enum: tuple[str, ...] | None = None
     units: frozenset[str] = frozenset()
+    validation: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """Say what the field is, e.g. ``required number, nullable``."""
@@ -150,7 +236,8 @@ class Change:
         group: ``""`` for the operation itself, a parameter location, ``body``, or a status.
         path: The field within the group (a parameter's name for parameters).
         what: What changed, in words.
-        breaking: Whether it breaks the wrapper (see the module docstring).
+        severity: :data:`COMPATIBLE`, :data:`REGENERATE` or :data:`BREAKING` (see the module
+            docstring).
         wrapper: The wrapper names the changed field feeds, from ``wrapper-fields.yaml``.
 
     """
@@ -159,8 +246,13 @@ class Change:
     group: str
     path: str
     what: str
-    breaking: bool
+    severity: str
     wrapper: tuple[str, ...] = ()
+
+    @property
+    def breaking(self) -> bool:
+        """Whether it breaks the wrapper."""
+        return self.severity == BREAKING
 
     @property
     def location(self) -> str:
@@ -168,8 +260,7 @@ class Change:
         return " ".join(part for part in (self.operation, self.group, self.path) if part)
 
     def __str__(self) -> str:
-        tag = "BREAKING  " if self.breaking else "compatible"
-        line = f"{tag}  {self.location}: {self.what}"
+        line = f"{_TAGS[self.severity]}  {self.location}: {self.what}"
         return f"{line}; wrapper: {', '.join(self.wrapper)}" if self.wrapper else line
 
     def to_json(self) -> dict[str, Any]:
@@ -179,6 +270,7 @@ class Change:
             "location": self.location,
             "change": self.what,
             "breaking": self.breaking,
+            "severity": self.severity,
             "wrapper": list(self.wrapper),
         }
 
@@ -194,24 +286,35 @@ class Report:
         """The breaking changes."""
         return tuple(change for change in self.changes if change.breaking)
 
+    def count(self, severity: str) -> int:
+        """The number of changes of one severity."""
+        return sum(1 for change in self.changes if change.severity == severity)
+
     @property
     def verdict(self) -> str:
-        """``"none"``, ``"compatible"`` (no breaking change) or ``"breaking"``."""
-        if self.breaking:
-            return "breaking"
-        return "compatible" if self.changes else "none"
+        """``"none"``, or the most any change asks: compatible, regenerate or breaking."""
+        if not self.changes:
+            return "none"
+        return max((change.severity for change in self.changes), key=SEVERITIES.index)
 
     def summary(self) -> str:
         """Return the one-line verdict."""
-        breaking = len(self.breaking)
-        compatible = len(self.changes) - breaking
+        breaking, regenerate, compatible = (self.count(s) for s in reversed(SEVERITIES))
         if breaking:
             counts = f"{breaking} breaking, {compatible} compatible"
+            if regenerate:
+                counts = f"{breaking} breaking, {regenerate} regenerate, {compatible} compatible"
             return f"BREAKING for users of the wrapper; changes: {counts}"
-        if compatible:
-            plural = "s" if compatible != 1 else ""
+        if regenerate:
             return (
-                f"compatible: {compatible} change{plural}, none breaking for users of the wrapper"
+                f"regenerate; wrapper unaffected: {regenerate} change{_s(regenerate)} the "
+                f"generated client sees but the wrapper does not, {compatible} compatible: "
+                "make vendor-spec and make generate, no wrapper change"
+            )
+        if compatible:
+            return (
+                f"compatible: {compatible} change{_s(compatible)}, none breaking for users of "
+                "the wrapper"
             )
         return "no changes to our operations"
 
@@ -219,10 +322,15 @@ class Report:
         """Return the report as JSON-ready data."""
         return {
             "verdict": self.verdict,
-            "breaking": len(self.breaking),
-            "compatible": len(self.changes) - len(self.breaking),
+            "breaking": self.count(BREAKING),
+            "regenerate": self.count(REGENERATE),
+            "compatible": self.count(COMPATIBLE),
             "changes": [change.to_json() for change in self.changes],
         }
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 # --- what the wrapper uses ----------------------------------------------------------------------
@@ -236,18 +344,77 @@ def _under(path: str, ancestor: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """The values the wrapper sends for one parameter, as ``wrapper-fields.yaml`` declares them.
+
+    Attributes:
+        values: Every value it may send, or examples of them (``values``).
+        minimum: The smallest number it sends (``minimum``), if a range.
+        maximum: The largest number it sends (``maximum``).
+        min_length: The shortest text it sends (``minLength``).
+        max_length: The longest text it sends (``maxLength``).
+        format: The format of what it sends, e.g. ``date-time`` (``format``).
+
+    """
+
+    values: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    format: str = ""
+
+    def describe(self) -> str:
+        """Say what is sent, e.g. ``2..1000 (and 100)``."""
+        parts = []
+        if self.minimum is not None or self.maximum is not None:
+            parts.append(f"{_number(self.minimum)}..{_number(self.maximum)}")
+        if self.min_length is not None or self.max_length is not None:
+            parts.append(f"text of {self.min_length or 0} to {self.max_length} characters")
+        if self.format:
+            parts.append(f"format {self.format}")
+        if self.values:
+            parts.append(", ".join(json.dumps(value) for value in self.values))
+        return "; ".join(parts)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class Client:
+    """What the wrapper sends with every call, whatever the operation.
+
+    Attributes:
+        base_url: Its default base URL (``ei_usage._config.DEFAULT_BASE_URL``).
+        api_key_header: The header its API key goes in (``x-api-key``).
+
+    """
+
+    base_url: str = ""
+    api_key_header: str = ""
+
+
+@dataclass(frozen=True)
 class WrapperFields:
     """The parameters the wrapper sends and the response fields it reads, per operation.
 
     Attributes:
         operations: operationId -> section (``parameters``, ``body`` or a response status) ->
             field path (a parameter's name for ``parameters``) -> the wrapper names it feeds.
+        sent: operationId -> parameter name -> the values the wrapper sends (``values``).
+        client: The base URL and API key header (the top-level ``client`` entry).
 
     """
 
     operations: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = field(
         default_factory=dict
     )
+    sent: Mapping[str, Mapping[str, Sent]] = field(default_factory=dict)
+    client: Client = field(default_factory=Client)
 
     def used(self, operation_id: str) -> bool:
         """Whether the wrapper calls the operation."""
@@ -298,10 +465,52 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
             result[path] = tuple(names)
         return result
 
+    def sent(where: str, value: Any) -> dict[str, Sent]:
+        if not isinstance(value, dict):
+            raise fail(where, "expected a mapping of parameter names to the values sent")
+        result: dict[str, Sent] = {}
+        for name, spec in value.items():
+            here = f"{where} {name}"
+            if not isinstance(spec, dict) or not spec or set(spec) - set(_SENT_KEYS):
+                raise fail(here, f"expected a mapping with some of {', '.join(_SENT_KEYS)}")
+            values = spec.get("values", [])
+            numbers = [spec.get(key) for key in ("minimum", "maximum")]
+            lengths = [spec.get(key) for key in ("minLength", "maxLength")]
+            if (
+                not isinstance(values, list)
+                or not all(n is None or _is_number(n) for n in numbers)
+                or not all(n is None or (isinstance(n, int) and n >= 0) for n in lengths)
+                or not isinstance(spec.get("format", ""), str)
+            ):
+                raise fail(
+                    here,
+                    "values must be a list, minimum/maximum numbers, "
+                    "minLength/maxLength counts and format a string",
+                )
+            result[str(name)] = Sent(
+                tuple(values),
+                minimum=numbers[0],
+                maximum=numbers[1],
+                min_length=lengths[0],
+                max_length=lengths[1],
+                format=spec.get("format", ""),
+            )
+        return result
+
     if not isinstance(data, dict):
         raise SpecDiffError(f"{source}: expected a mapping of operationIds")
     operations: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
+    sent_values: dict[str, dict[str, Sent]] = {}
+    client = Client()
     for operation_id, sections in data.items():
+        if operation_id == "client":
+            if not isinstance(sections, dict) or not all(
+                isinstance(sections.get(key), str) and sections[key]
+                for key in ("base_url", "api_key_header")
+            ):
+                raise fail("client", "expected base_url and api_key_header, both strings")
+            client = Client(sections["base_url"], sections["api_key_header"])
+            continue
         if not isinstance(operation_id, str) or not isinstance(sections, dict):
             raise fail(str(operation_id), "expected an operationId with a mapping of sections")
         converted: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -309,13 +518,28 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
             where = f"{operation_id} {section}"
             if section in ("parameters", BODY):
                 converted[section] = entries(where, value)
+            elif section == "values":
+                sent_values[operation_id] = sent(where, value)
             elif section == "responses" and isinstance(value, dict):
                 for status, fields in value.items():
                     converted[str(status)] = entries(f"{operation_id} {status}", fields)
             else:
-                raise fail(where, "expected parameters, body or responses (a mapping by status)")
+                raise fail(
+                    where,
+                    "expected parameters, body or responses (a mapping by status), or values",
+                )
+        for name in sent_values.get(operation_id, {}):
+            if name not in converted.get("parameters", {}):
+                raise fail(f"{operation_id} values {name}", "not a parameter listed as sent")
         operations[operation_id] = converted
-    return WrapperFields(operations)
+    return WrapperFields(operations, sent_values, client)
+
+
+_SENT_KEYS = ("values", "minimum", "maximum", "minLength", "maxLength", "format")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def load_wrapper_fields(path: Path) -> WrapperFields:
@@ -346,6 +570,18 @@ class _Operation:
     @property
     def route(self) -> str:
         return f"{self.method.upper()} {self.path}"
+
+    @property
+    def url(self) -> str:
+        """The route with path parameters unnamed: what a request goes to."""
+        return f"{self.method.upper()} {_PATH_PARAMETER.sub('{}', self.path)}"
+
+    def path_parameters(self) -> list[str]:
+        """The path parameters' names, in URL order."""
+        return _PATH_PARAMETER.findall(self.path)
+
+
+_PATH_PARAMETER = re.compile(r"\{([^{}/]*)\}")
 
 
 def _index(document: Mapping[str, Any], source: str) -> dict[str, _Operation]:
@@ -389,6 +625,7 @@ class _Merged:
     items: tuple[Any, frozenset[str]] | None = None
     values: tuple[Any, frozenset[str]] | None = None
     recursive: str = ""
+    validation: dict[str, Any] = field(default_factory=dict)
 
     def inferred_types(self) -> set[str]:
         if self.types:
@@ -416,6 +653,8 @@ class _Merged:
         self.items = self.items or other.items
         self.values = self.values or other.values
         self.recursive = self.recursive or other.recursive
+        for keyword, value in other.validation.items():
+            self.validation.setdefault(keyword, value)
 
 
 def _alternatives(merged: list[_Merged]) -> _Merged:
@@ -495,6 +734,7 @@ class _Flattener:
             enum=list(target["enum"]) if isinstance(target.get("enum"), list) else None,
             description=own_description or _text(target.get("description")),
             required={name for name in _list(target.get("required")) if isinstance(name, str)},
+            validation={k: target[k] for k in VALIDATION_KEYWORDS if k in target},
         )
         properties = target.get("properties")
         if isinstance(properties, dict):
@@ -528,7 +768,14 @@ class _Flattener:
         merged = self.merge(node, active, depth)
         units = units_of(f"{description} {merged.description}")
         enum = _enum(merged.enum)
-        self.add((group, path), Field(merged.kind(), merged.nullable, required, enum, units))
+        validation: tuple[tuple[str, str], ...] = ()
+        if group in PARAMETER_LOCATIONS:
+            validation = tuple(
+                (keyword, json.dumps(value, sort_keys=True, default=str))
+                for keyword, value in sorted(merged.validation.items())
+            )
+        field_ = Field(merged.kind(), merged.nullable, required, enum, units, validation)
+        self.add((group, path), field_)
         for name, (subschema, context) in merged.properties.items():
             child = f"{path}.{name}" if path else name
             self.walk(group, child, subschema, name in merged.required, context, depth + 1)
@@ -694,6 +941,74 @@ def _units(units: frozenset[str]) -> str:
     return "+".join(sorted(units)) or "(none)"
 
 
+_DATES = ("string(date)", "string(date-time)")
+
+
+def _json_value(text: str) -> Any:
+    return json.loads(text)
+
+
+def _accepts(schema: Field, sent: Sent) -> list[str]:
+    """Say which of the values the wrapper sends a parameter's new schema rejects."""
+    keywords = {keyword: _json_value(value) for keyword, value in schema.validation}
+    problems: list[str] = []
+    numbers = [v for v in sent.values if _is_number(v)]
+    low = min([*numbers, *([sent.minimum] if sent.minimum is not None else [])], default=None)
+    high = max([*numbers, *([sent.maximum] if sent.maximum is not None else [])], default=None)
+    exclusive_high = keywords.get("exclusiveMaximum") is True
+    exclusive_low = keywords.get("exclusiveMinimum") is True
+    maximum, minimum = keywords.get("maximum"), keywords.get("minimum")
+    if (
+        _is_number(maximum)
+        and high is not None
+        and (high > maximum or (exclusive_high and high == maximum))
+    ):
+        problems.append(f"maximum {_number(maximum)} but the wrapper sends {_number(high)}")
+    if (
+        _is_number(minimum)
+        and low is not None
+        and (low < minimum or (exclusive_low and low == minimum))
+    ):
+        problems.append(f"minimum {_number(minimum)} but the wrapper sends {_number(low)}")
+    for keyword, bound in (("exclusiveMaximum", high), ("exclusiveMinimum", low)):
+        limit = keywords.get(keyword)  # OpenAPI 3.1: a number
+        if (
+            _is_number(limit)
+            and bound is not None
+            and (bound >= limit if keyword == "exclusiveMaximum" else bound <= limit)
+        ):
+            problems.append(f"{keyword} {_number(limit)} but the wrapper sends {bound}")
+    texts = [v for v in sent.values if isinstance(v, str)]
+    longest = max([len(t) for t in texts] + [sent.max_length or 0], default=0)
+    shortest = min(
+        [len(t) for t in texts] + ([sent.min_length] if sent.min_length else []), default=None
+    )
+    max_length, min_length = keywords.get("maxLength"), keywords.get("minLength")
+    if isinstance(max_length, int) and longest > max_length:
+        problems.append(f"maxLength {max_length} but the wrapper sends up to {longest}")
+    if isinstance(min_length, int) and shortest is not None and shortest < min_length:
+        problems.append(f"minLength {min_length} but the wrapper sends from {shortest}")
+    pattern = keywords.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            compiled = re.compile(pattern)
+        except re.error:
+            problems.append(f"pattern {pattern!r} is not a regular expression")
+        else:
+            rejected = [t for t in texts if not compiled.search(t)]
+            if rejected:
+                problems.append(f"pattern {pattern!r} rejects {json.dumps(rejected[0])}")
+    if schema.enum is not None:
+        allowed = set(schema.enum)
+        missing = [v for v in sent.values if json.dumps(v, sort_keys=True) not in allowed]
+        if missing:
+            problems.append(f"enum lacks {', '.join(json.dumps(v) for v in missing)}")
+    fmt = schema.kind.partition("(")[2].rstrip(")")
+    if sent.format and fmt and fmt != sent.format:
+        problems.append(f"format {fmt} but the wrapper sends {sent.format}")
+    return problems
+
+
 @dataclass(frozen=True)
 class _Rules:
     """Classifies the changes to one operation's fields (rules in the module docstring)."""
@@ -702,15 +1017,27 @@ class _Rules:
     wrapper: WrapperFields
     old: Mapping[Key, Field]
     new: Mapping[Key, Field]
+    # Path parameters in URL order, before and after: the wrapper passes them by position.
+    old_path: tuple[str, ...] = ()
+    new_path: tuple[str, ...] = ()
 
-    def change(self, key: Key, what: str, breaking: bool, why: str = "") -> Change:
+    def change(
+        self, key: Key, what: str, breaking: bool, why: str = "", *, regenerate: bool = False
+    ) -> Change:
         names = self.wrapper.names(self.operation_id, *key)
         if breaking and why and not names:
             what = f"{what}; {why}"
-        return Change(self.operation_id, key[0], key[1], what, breaking, names)
+        severity = BREAKING if breaking else REGENERATE if regenerate else COMPATIBLE
+        return Change(self.operation_id, key[0], key[1], what, severity, names)
 
     def sent_or_read(self, key: Key) -> bool:
         return bool(self.wrapper.names(self.operation_id, *key))
+
+    def sent(self, key: Key) -> Sent | None:
+        """What the wrapper sends for a parameter, if ``wrapper-fields.yaml`` says."""
+        if key[0] not in PARAMETER_LOCATIONS:
+            return None
+        return self.wrapper.sent.get(self.operation_id, {}).get(key[1])
 
     @property
     def used(self) -> bool:
@@ -722,6 +1049,17 @@ class _Rules:
             what = f"removed (was {before.describe()})"
         else:
             what = f"likely renamed to {_leaf(renamed_to[1])} (same schema)"
+        if (
+            renamed_to is not None
+            and key[0] == "path"
+            and renamed_to[0] == "path"
+            and key[1] in self.old_path
+            and renamed_to[1] in self.new_path
+            and self.old_path.index(key[1]) == self.new_path.index(renamed_to[1])
+        ):
+            # Same place in the same URL: the wrapper passes path parameters by position.
+            what = f"{what} at the same place in the URL"
+            return self.change(key, what, False, regenerate=True)
         if key[0] in PARAMETER_LOCATIONS or key[0] == BODY:
             new_required = renamed_to is not None and self.new[renamed_to].required
             why = "and the new name is required" if new_required else ""
@@ -741,6 +1079,18 @@ class _Rules:
             return self.change(key, f"response added ({after.kind})", False)
         return self.change(key, f"added ({after.describe()})", False)
 
+    def retyped(self, key: Key, before: Field, after: Field, read: bool, converted: bool) -> Change:
+        what = f"type {before.kind} -> {after.kind}"
+        request = key[0] in PARAMETER_LOCATIONS or key[0] == BODY
+        if not request and read and (before.kind, after.kind) == ("number", "integer"):
+            # Every integer is a number: the wrapper reads it as one either way.
+            return self.change(key, f"{what}; the wrapper reads a number", False, regenerate=True)
+        if not request and not read and before.kind in _DATES and after.kind in _DATES:
+            # The generated model parses either with isoparse; the wrapper does not read it.
+            return self.change(key, f"{what}; the wrapper does not read it", False, regenerate=True)
+        why = "the generated model converts it" if converted else ""
+        return self.change(key, what, read or converted, why)
+
     def altered(self, key: Key) -> list[Change]:
         before, after = self.old[key], self.new[key]
         request = key[0] in PARAMETER_LOCATIONS or key[0] == BODY
@@ -749,26 +1099,50 @@ class _Rules:
         why = "the generated model converts it" if converted else ""
         changes: list[Change] = []
         if before.kind != after.kind:
-            changes.append(
-                self.change(key, f"type {before.kind} -> {after.kind}", read or converted, why)
-            )
+            changes.append(self.retyped(key, before, after, read, converted))
         if before.nullable != after.nullable:
             loosened = after.nullable and not request
             what = "now nullable" if after.nullable else "no longer nullable"
             changes.append(self.change(key, what, loosened and (read or converted), why))
         if before.required != after.required:
             if after.required:
-                changes.append(self.change(key, "now required", request))
+                # A read field made required becomes non-optional in the generated model: the
+                # wrapper's parse, written for a field that may be missing, no longer type-checks.
+                breaking = request or (read and bool(key[1]))
+                reason = "" if request else "the generated model makes it non-optional"
+                what = f"now required; {reason}" if breaking and reason else "now required"
+                changes.append(self.change(key, what, breaking))
             else:
                 strict = not request and self.used and bool(key[1])
                 breaking = not request and (read or strict)
-                why = "the generated model requires it" if strict else ""
-                changes.append(self.change(key, "now optional", breaking, why))
+                why_optional = "the generated model requires it" if strict else ""
+                changes.append(self.change(key, "now optional", breaking, why_optional))
         changes.extend(self.enum_changes(key, before, after, request, read))
         if before.units != after.units:
             what = f"unit {_units(before.units)} -> {_units(after.units)}"
             changes.append(self.change(key, what, read))
+        if before.validation != after.validation:
+            changes.append(self.validation_change(key, before, after, read))
         return changes
+
+    def validation_change(self, key: Key, before: Field, after: Field, sent: bool) -> Change:
+        old, new = dict(before.validation), dict(after.validation)
+        parts = [
+            f"{keyword} {old.get(keyword, '(none)')} -> {new.get(keyword, '(none)')}"
+            for keyword in sorted(old.keys() | new.keys())
+            if old.get(keyword) != new.get(keyword)
+        ]
+        what = f"validation {', '.join(parts)}"
+        declared = self.sent(key)
+        if not sent:
+            return self.change(key, what, False)
+        if declared is None:
+            # Sent, but nothing says what: a new limit may reject it.
+            return self.change(key, f"{what}; what the wrapper sends is not declared", True)
+        problems = _accepts(after, declared)
+        if problems:
+            return self.change(key, f"{what}: {'; '.join(problems)}", True)
+        return self.change(key, f"{what}; accepts what the wrapper sends", False)
 
     def enum_changes(
         self, key: Key, before: Field, after: Field, request: bool, read: bool
@@ -784,9 +1158,18 @@ class _Rules:
         changes = []
         gone = sorted(set(before.enum) - set(after.enum))
         if gone:
-            changes.append(
-                self.change(key, f"enum values removed: {', '.join(gone)}", request and read)
-            )
+            what = f"enum values removed: {', '.join(gone)}"
+            declared = self.sent(key)
+            if request and read and declared is not None:
+                sent = {json.dumps(value, sort_keys=True) for value in declared.values}
+                if sent.isdisjoint(gone):
+                    what = f"{what}; the wrapper never sends them"
+                    changes.append(self.change(key, what, False, regenerate=True))
+                else:
+                    what = f"{what}; the wrapper sends {', '.join(sorted(sent & set(gone)))}"
+                    changes.append(self.change(key, what, True))
+            else:
+                changes.append(self.change(key, what, request and read))
         new = sorted(set(after.enum) - set(before.enum))
         if new:
             what = f"enum values added: {', '.join(new)}"
@@ -795,9 +1178,13 @@ class _Rules:
 
 
 def _diff_fields(
-    operation_id: str, old: Mapping[Key, Field], new: Mapping[Key, Field], wrapper: WrapperFields
+    operation_id: str,
+    old: Mapping[Key, Field],
+    new: Mapping[Key, Field],
+    wrapper: WrapperFields,
+    paths: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> list[Change]:
-    rules = _Rules(operation_id, wrapper, old, new)
+    rules = _Rules(operation_id, wrapper, old, new, *paths)
     retyped = {key for key in old.keys() & new.keys() if old[key].kind != new[key].kind}
     removed = _topmost(old.keys() - new.keys(), retyped)
     added = _topmost(new.keys() - old.keys(), retyped)
@@ -821,6 +1208,67 @@ def _sort_key(change: Change) -> tuple[str, int, str, str, str]:
     return (change.operation, rank, group, change.path, change.what)
 
 
+def _servers(document: Mapping[str, Any]) -> list[str]:
+    return [
+        server["url"].rstrip("/")
+        for server in _list(document.get("servers"))
+        if isinstance(server, dict) and isinstance(server.get("url"), str)
+    ]
+
+
+def _server_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], wrapper: WrapperFields
+) -> list[Change]:
+    before, after = _servers(old), _servers(new)
+    if before == after:
+        return []
+    what = f"servers {', '.join(before) or '(none)'} -> {', '.join(after) or '(none)'}"
+    base = wrapper.client.base_url.rstrip("/")
+    if base and base not in after:
+        what = f"{what}; the wrapper's default base URL {base} is not among them"
+        return [Change("servers", "", "", what, BREAKING, ("Client base_url",))]
+    return [Change("servers", "", "", what, COMPATIBLE)]
+
+
+def _api_key_schemes(document: Mapping[str, Any], operation: _Operation) -> list[str]:
+    """Describe the API key schemes an operation accepts: ``name in header``, ..."""
+    requirements = operation.node.get("security", document.get("security"))
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    found: list[str] = []
+    for requirement in _list(requirements):
+        for name in requirement if isinstance(requirement, dict) else ():
+            scheme = schemes.get(name) if isinstance(schemes, dict) else None
+            if isinstance(scheme, dict) and isinstance(scheme.get("$ref"), str):
+                scheme = _Flattener(document, operation.operation_id).resolve(scheme, frozenset())[
+                    0
+                ]
+            if isinstance(scheme, dict) and scheme.get("type") == "apiKey":
+                found.append(f"{_text(scheme.get('name')).lower()} in {_text(scheme.get('in'))}")
+            elif isinstance(scheme, dict):
+                found.append(f"{_text(scheme.get('type')) or 'unknown'} {name}")
+    return sorted(set(found))
+
+
+def _security_change(
+    old: Mapping[str, Any],
+    before: _Operation,
+    new: Mapping[str, Any],
+    after: _Operation,
+    wrapper: WrapperFields,
+) -> list[Change]:
+    old_schemes, new_schemes = _api_key_schemes(old, before), _api_key_schemes(new, after)
+    if old_schemes == new_schemes:
+        return []
+    what = f"security {', '.join(old_schemes) or '(none)'} -> {', '.join(new_schemes) or '(none)'}"
+    header = wrapper.client.api_key_header.lower()
+    wanted = f"{header} in header"
+    if header and wrapper.used(after.operation_id) and wanted not in new_schemes:
+        what = f"{what}; the wrapper sends its API key as {header}"
+        return [Change(before.operation_id, "security", "", what, BREAKING, ("api_key argument",))]
+    return [Change(before.operation_id, "security", "", what, COMPATIBLE)]
+
+
 def diff(
     old: Mapping[str, Any],
     new: Mapping[str, Any],
@@ -836,7 +1284,8 @@ def diff(
         wrapper: What the wrapper uses.
 
     Returns:
-        The changes to the operations of ``old`` and ``operation_ids``, sorted.
+        The changes to the operations of ``old`` and ``operation_ids``, and to the servers,
+        sorted.
 
     Raises:
         SpecDiffError: A document is not shaped like OpenAPI or a reference does not resolve.
@@ -844,25 +1293,27 @@ def diff(
     """
     before = _index(old, "the previous slice")
     after = _index(new, "the new spec")
-    routes: dict[str, str] = {}
+    urls: dict[str, str] = {}
     for operation in after.values():
-        routes.setdefault(operation.route, operation.operation_id)
+        urls.setdefault(operation.url, operation.operation_id)
     wanted = set(operation_ids)
-    changes: list[Change] = []
+    changes: list[Change] = _server_changes(old, new, wrapper) if before else []
     compared: set[str] = set()
 
     def whole(operation_id: str, what: str, breaking: bool) -> None:
         names = wrapper.names(operation_id) if breaking else ()
-        changes.append(Change(operation_id, "", "", what, breaking, names))
+        severity = BREAKING if breaking else COMPATIBLE
+        changes.append(Change(operation_id, "", "", what, severity, names))
 
     for operation_id in sorted(before):
         previous = before[operation_id]
         if operation_id in wanted and operation_id in after:
             current = after[operation_id]
-            if current.route != previous.route:
+            # Path parameters renamed in place are the same URL: compared as parameters below.
+            if current.url != previous.url:
                 whole(operation_id, f"moved from {previous.route} to {current.route}", True)
         else:
-            renamed = routes.get(previous.route)
+            renamed = urls.get(previous.url)
             if renamed is not None and renamed != operation_id:
                 current = after[renamed]
                 whole(operation_id, f"operationId renamed to {renamed}", True)
@@ -873,9 +1324,11 @@ def diff(
                 whole(operation_id, f"operation removed (was {previous.route})", True)
                 continue
         compared.add(current.operation_id)
+        places = (tuple(previous.path_parameters()), tuple(current.path_parameters()))
         changes += _diff_fields(
-            operation_id, flatten(old, previous), flatten(new, current), wrapper
+            operation_id, flatten(old, previous), flatten(new, current), wrapper, places
         )
+        changes += _security_change(old, previous, new, current, wrapper)
     for operation_id in sorted(wanted - before.keys() - compared):
         if operation_id in after:
             whole(operation_id, f"operation added ({after[operation_id].route})", False)

@@ -17,8 +17,18 @@ and warns on stderr when something is breaking. It still exits 0 then, so that
 ``make vendor-spec && make generate`` goes on: the report is for the person reviewing the change.
 
 ``--dry-run`` (``make spec-diff FROM=...``) slices in memory, prints the same report and writes
-nothing; ``--json`` prints the report as JSON instead. Its exit status is the verdict, for CI:
-0 no change or only compatible changes, 4 something breaking, 1 error, 2 usage error.
+nothing; ``--json`` prints the report as JSON instead (an error as a JSON object too). Its exit
+status is the verdict, for CI (:data:`VERDICTS_HELP`, ``--help``): 0 no change, compatible, or
+regenerate (wrapper unaffected); 4 breaking; 1 error (no verdict); 2 usage error. Before an OK
+verdict on a slice that would change, it runs the pinned generator on the new slice in a
+temporary directory (``generate.check_spec``; ``--no-generate`` skips it): a slice the generator
+fails on is breaking, with the generator's message.
+
+What the input is comes first: an empty file, a JSON error body, a Swagger 2.0 file or a document
+without ``paths`` is an error naming the file, not a report of every operation removed. Input is
+bounded: a file over :data:`MAX_SPEC_BYTES` is refused unread, and a document whose YAML aliases
+expand to over :data:`MAX_SPEC_NODES` nodes is refused right after parsing
+(:func:`check_expansion`).
 
 What reaches the output: ``openapi``, ``info``, ``servers`` and the top-level ``security``; under
 ``paths`` each listed operation with its path item's shared fields (``parameters``, ``servers``,
@@ -61,11 +71,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import generate
 import yaml
 
 # This script's directory is on sys.path when it runs; the tests put it there to import it.
 from spec_diff import (
+    BREAKING,
     HTTP_METHODS,
+    Change,
     Report,
     SpecDiffError,
     WrapperFields,
@@ -80,6 +93,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OPERATIONS = REPO_ROOT / "openapi" / "operations.txt"
 DEFAULT_OUTPUT = REPO_ROOT / "openapi" / "edge-impulse.yaml"
 DEFAULT_WRAPPER_FIELDS = REPO_ROOT / "openapi" / "wrapper-fields.yaml"
+GENERATOR_CONFIG = REPO_ROOT / "generator-config.yaml"
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -100,6 +114,13 @@ COMPONENT_SECTIONS = (
 )
 MAX_CONTROL_WARNINGS = 20
 YAML_WIDTH = 88
+# Bounds on the input, checked before it is used: the full spec is about 1 MB and 58,000 nodes.
+MAX_SPEC_BYTES = 8 * 1024 * 1024
+"""A spec file larger than this is refused unread (8 MiB, eight times today's full spec)."""
+MAX_SPEC_NODES = 2_000_000
+"""A spec whose YAML aliases expand to more nodes than this is refused (an alias bomb)."""
+GENERATE_TIMEOUT_SECONDS = 120.0
+"""How long the generator may take on a new slice (it takes about 2 s)."""
 
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # The full spec is about 32k lines: libyaml parses it in well under a second, pure Python
@@ -270,9 +291,17 @@ def load_spec(path: Path) -> SourceSpec:
 
     """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as error:
         raise SpecError(f"cannot read spec {path}: {_reason(error)}") from error
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{path} is over {MAX_SPEC_BYTES // (1024 * 1024)} MiB, the cap on a spec "
+            "(the full Edge Impulse spec is about 1 MB): not read"
+        )
+    if not raw.strip():
+        raise SpecError(f"{path} is empty: not an OpenAPI document")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -287,26 +316,93 @@ def load_spec(path: Path) -> SourceSpec:
         raise SpecError(f"{path} is not valid YAML: at {where}: {problem}") from error
     except yaml.YAMLError as error:
         raise SpecError(f"{path} is not valid YAML: {error}") from error
+    except RecursionError as error:
+        raise SpecError(f"{path} nests too deeply to be an OpenAPI document") from error
+    check_expansion(document, str(path))
     return SourceSpec(document, hashlib.sha256(raw).hexdigest(), tuple(removed))
 
 
-def _check_openapi3(document: Any, source: str) -> dict[str, Any]:
+def check_expansion(document: Any, source: str, limit: int = MAX_SPEC_NODES) -> None:
+    """Refuse a document whose YAML aliases expand it beyond ``limit`` nodes, or into a loop.
+
+    The YAML loaders (libyaml's CSafeLoader as well as the pure-Python SafeLoader) build each
+    anchored node once and share it wherever an alias names it, so loading an alias bomb is
+    cheap; walking the result (slicing, comparing, writing) is what would expand it, 10 aliases
+    of 10 aliases ... into 10^9 nodes. This counts nodes as a walk would see them, each shared
+    object once (so in linear time), and stops at the first count over ``limit``.
+
+    Raises:
+        SpecError: The document expands to over ``limit`` nodes or contains itself.
+
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(document, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, dict | list):
+            continue  # a scalar document
+        children = list(node.values()) if isinstance(node, dict) else node
+        key = id(node)
+        if done:
+            open_.discard(key)
+            total = 1 + (len(node) if isinstance(node, dict) else 0)
+            total += sum(sizes[id(c)] if isinstance(c, dict | list) else 1 for c in children)
+            if total > limit:
+                raise SpecError(
+                    f"{source} expands to over {limit:,} YAML nodes through its aliases "
+                    "(&anchor / *alias): refused (an alias bomb?)"
+                )
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise SpecError(f"{source} has a YAML alias inside its own anchor (a loop): refused")
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, dict | list))
+
+
+_ERROR_KEYS = frozenset({"success", "error", "message", "errors", "status", "detail", "title"})
+
+
+def check_openapi3(document: Any, source: str) -> dict[str, Any]:
+    """Check that ``document`` is an OpenAPI 3.x document with paths; say what it is if not.
+
+    Raises:
+        SpecError: It is empty, not a mapping, an error body, Swagger 2.0, another OpenAPI
+            version, or has no ``paths`` mapping; the message names ``source``.
+
+    """
+    if document is None:
+        raise SpecError(f"{source} is empty: not an OpenAPI document")
     if not isinstance(document, dict):
-        kind = "empty" if document is None else f"a {type(document).__name__}, not a mapping"
+        kind = f"a {type(document).__name__}, not a mapping"
         raise SpecError(f"{source} is not an OpenAPI document: its top level is {kind}")
     if "openapi" not in document:
         if "swagger" in document:
             raise SpecError(
-                f"{source} is a Swagger {document['swagger']} document; "
+                f"{source} is a Swagger {document['swagger']} document, not OpenAPI 3.x; "
                 "only OpenAPI 3.x is supported"
+            )
+        if document and set(map(str, document)) <= _ERROR_KEYS:
+            body = json.dumps(document, default=str)
+            body = body if len(body) <= 200 else f"{body[:200]}..."
+            raise SpecError(
+                f"{source} is an API error response, not an OpenAPI document: {body} "
+                "(was the download refused?)"
             )
         raise SpecError(f"{source} has no 'openapi' key: not an OpenAPI 3.x document")
     version = document["openapi"]
     if not isinstance(version, str) or not version.startswith("3."):
         raise SpecError(f"{source} declares openapi {version!r}; only OpenAPI 3.x is supported")
     if not isinstance(document.get("paths"), dict):
-        raise SpecError(f"{source} has no 'paths' mapping")
+        raise SpecError(f"{source} has no 'paths' mapping: an OpenAPI document without operations")
     return document
+
+
+_check_openapi3 = check_openapi3
 
 
 def _index_operations(paths: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
@@ -596,6 +692,7 @@ def _compare(
     operation_ids: Sequence[str],
     wrapper: WrapperFields,
     output: Path,
+    source: Path,
 ) -> Report:
     """Report what changed for our operations from the existing output to ``document``.
 
@@ -607,13 +704,14 @@ def _compare(
         old = yaml.load(previous, Loader=_LOADER) if previous is not None else {}  # noqa: S506
     except yaml.YAMLError as error:
         raise SpecError(f"the existing slice {output} is not valid YAML") from error
+    check_expansion(old, f"the existing slice {output}")
     if not isinstance(old, dict) or not isinstance(document, dict):
         which = f"the existing slice {output}" if not isinstance(old, dict) else "the new spec"
         raise SpecError(f"{which} is not an OpenAPI document")
     try:
         return diff(old, document, operation_ids, wrapper)
     except SpecDiffError as error:
-        raise SpecError(str(error)) from error
+        raise SpecError(f"comparing {output} with {source}: {error}") from error
 
 
 def vendor(
@@ -625,6 +723,7 @@ def vendor(
     wrapper_fields: Path = DEFAULT_WRAPPER_FIELDS,
     dry_run: bool = False,
     on_report: Callable[[Report], None] | None = None,
+    check_generation: Callable[[str], str | None] | None = None,
 ) -> VendorResult:
     """Slice ``source`` for the operations in ``operations_file`` and write ``output``.
 
@@ -640,6 +739,9 @@ def vendor(
         on_report: Called with the change report as soon as it is made, before the new spec is
             sliced, so that it is seen even when slicing then fails (an operation renamed
             upstream, say).
+        check_generation: With ``dry_run``, when nothing in the report is breaking and the
+            slice's content would change: called with the new slice's text, returns why the
+            generator fails on it (added to the report as a breaking change) or None.
 
     Returns:
         What was done (or, with ``dry_run``, would be).
@@ -657,9 +759,11 @@ def vendor(
     loaded = load_spec(source)
     for message in control_character_warnings(loaded.removed):
         warn(message)
+    # What it is comes first: a JSON error body is not "every operation removed".
+    check_openapi3(loaded.document, str(source))
     report: Report | None = None
     try:
-        report = _compare(previous, loaded.document, operation_ids, wrapper, output)
+        report = _compare(previous, loaded.document, operation_ids, wrapper, output, source)
     except SpecError as error:
         if dry_run:
             raise
@@ -673,9 +777,32 @@ def vendor(
         write_atomically(output, text)
     components = sum(len(section) for section in sliced.get("components", {}).values())
     content_changed = previous is None or strip_header(previous) != strip_header(text)
+    if (
+        dry_run
+        and check_generation is not None
+        and report is not None
+        and not report.breaking
+        and content_changed
+    ):
+        problem = check_generation(text)
+        if problem is not None:
+            what = f"make generate fails on the new slice: {_last_lines(problem)}"
+            report = Report((*report.changes, Change("generator", "", "", what, BREAKING)))
     return VendorResult(
         output, len(operation_ids), components, changed, content_changed, report, dry_run
     )
+
+
+def _last_lines(text: str, count: int = 12) -> str:
+    """The end of a tool's output, where it says what went wrong, on one line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    kept = lines if len(lines) <= count + 1 else [lines[0], "...", *lines[-count:]]
+    return " | ".join(kept)
+
+
+def _check_generation(text: str) -> str | None:
+    """Run the pinned generator on a new slice in a temporary directory (never in the repo)."""
+    return generate.check_spec(text, GENERATOR_CONFIG, GENERATE_TIMEOUT_SECONDS)
 
 
 def _print_report(prog: str, report: Report, compared: str) -> None:
@@ -702,17 +829,39 @@ def _slice_state(result: VendorResult, source: Path) -> tuple[str, str]:
     return "changed", f"{output} would change: {run}"
 
 
+VERDICTS_HELP = """\
+verdicts of --dry-run (make spec-diff), and exit status:
+  0  no change       nothing changed for our operations
+  0  compatible      changes the wrapper and the generated client's users need not act on
+  0  regenerate      regenerate; wrapper unaffected: the generated client changes (a path
+                     parameter renamed in place, number -> integer, an enum value the
+                     wrapper never sends removed, ...) but no wrapper code does: run
+                     make vendor-spec and make generate, no wrapper change
+  4  breaking        ei-usage as released fails or returns wrong values, regenerating
+                     needs wrapper changes, or make generate fails on the new slice
+  1  error           no verdict: the file is unreadable, empty, over {cap} MiB, an alias
+                     bomb, an API error body, Swagger 2.0, has no paths, a $ref dangles...
+  2  usage error
+An OK verdict (0) means the generator ran on the new slice, in a temporary directory, and
+succeeded (unless --no-generate). With --json, errors are a JSON object too:
+{{"verdict": "error", "error": "..."}}. Without --dry-run: 0 written (breaking changes
+included: they are reported), 1 error, 2 usage error.
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
     Writing: 0 done (breaking changes included: they are reported), 1 error, 2 usage error.
-    With ``--dry-run``: 0 no change or only compatible changes, 4 something breaking, 1 error,
-    2 usage error.
+    With ``--dry-run``: 0 no change, compatible, or regenerate (wrapper unaffected); 4 something
+    breaking (generation failing included); 1 error; 2 usage error (:data:`VERDICTS_HELP`).
     """
     parser = argparse.ArgumentParser(
         prog="vendor-spec",
         description="Slice the full Edge Impulse OpenAPI spec down to the vendored operations, "
         "reporting what changed for them.",
+        epilog=VERDICTS_HELP.format(cap=MAX_SPEC_BYTES // (1024 * 1024)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--from",
@@ -720,7 +869,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         required=True,
         metavar="PATH",
-        help="the full Edge Impulse OpenAPI spec (YAML)",
+        help="the full Edge Impulse OpenAPI spec (YAML or JSON, at most "
+        f"{MAX_SPEC_BYTES // (1024 * 1024)} MiB)",
     )
     parser.add_argument(
         "--operations",
@@ -747,12 +897,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="only report, write nothing; exit 4 if a change breaks the wrapper",
+        help="only report, write nothing; the exit status is the verdict (below)",
     )
     parser.add_argument("--json", action="store_true", help="with --dry-run: the report as JSON")
+    parser.add_argument(
+        "--no-generate",
+        action="store_true",
+        help="with --dry-run: do not run the generator on the new slice (an OK verdict then "
+        "does not prove that make generate works)",
+    )
     args = parser.parse_args(argv)
     if args.json and not args.dry_run:
         parser.error("--json needs --dry-run")
+    if args.no_generate and not args.dry_run:
+        parser.error("--no-generate needs --dry-run")
     prog = "spec-diff" if args.dry_run else "vendor-spec"
     compared = f"{_display(args.output)} -> {args.source}"
     reports: list[Report] = []
@@ -769,16 +927,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             wrapper_fields=args.wrapper_fields,
             dry_run=args.dry_run,
             on_report=reports.append,
+            check_generation=None if args.no_generate else _check_generation,
         )
     except SpecError as error:
-        for made in reports:
-            if args.json:
-                print(json.dumps({**made.to_json(), "slice": "error"}, indent=2))
-            else:
-                _print_report(prog, made, compared)
-        print(f"{prog}: error: {error}", file=sys.stderr)
         # A spec that cannot be vendored because an operation went away is still a verdict.
         breaking = args.dry_run and any(made.breaking for made in reports)
+        for made in reports:
+            if args.json:
+                print(
+                    json.dumps({**made.to_json(), "slice": "error", "error": str(error)}, indent=2)
+                )
+            else:
+                _print_report(prog, made, compared)
+        if args.json and not reports:
+            print(
+                json.dumps({"verdict": "error", "error": str(error), "exit": EXIT_ERROR}, indent=2)
+            )
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BREAKING if breaking else EXIT_ERROR
     report = result.report
     if args.dry_run:

@@ -1,17 +1,44 @@
-"""Where the tests of openapi/tools find the full Edge Impulse spec.
+"""Where the tests of openapi/tools find the full Edge Impulse spec; the generator step.
 
 ``EI_FULL_SPEC=/path/to/openapi.yml`` points them at a downloaded spec; otherwise they use
 ``../shared/specs/edge-impulse-openapi.yml`` when that exists, and skip when neither does.
+
+``make spec-diff`` runs the generator on every new slice it would call OK (about 2 s each). Tests
+get a stand-in that says generation succeeds, and records each slice it is given, unless they are
+marked ``generator``: those run the real generator (a few, for the cases only it catches).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "openapi" / "tools"
+if str(TOOLS) not in sys.path:
+    sys.path.insert(0, str(TOOLS))
+# The module vendor_spec.py imports as `generate`, whichever way a test loads vendor_spec.
+generate_module = importlib.import_module("generate")
+
+
+@pytest.fixture(autouse=True)
+def generated_slices(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The slices handed to the generator step; a stand-in for it unless marked ``generator``."""
+    seen: list[str] = []
+    if request.node.get_closest_marker("generator") is None:
+
+        def check_spec(spec_text: str, config: Path, timeout_seconds: float) -> str | None:
+            seen.append(spec_text)
+            return None
+
+        monkeypatch.setattr(generate_module, "check_spec", check_spec)
+    return seen
+
+
 SHARED_SPEC = ROOT.parent / "shared" / "specs" / "edge-impulse-openapi.yml"
 NO_FULL_SPEC = (
     "no full Edge Impulse spec: set EI_FULL_SPEC=/path/to/openapi.yml "

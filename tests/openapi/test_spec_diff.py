@@ -306,6 +306,10 @@ def test_unresolved_reference_is_an_error() -> None:
         ("Active in the last X days", {"days"}),
         ("Organization ID; the minimum of the secondary", set()),
         ("in \u00b5s, \u03bcs or \u039cS; 2 \u212aB", {"microseconds", "kilobytes"}),
+        ("in hundredths of a second", {"1/100 seconds"}),
+        ("thousands of bytes, in 100ms steps", {"1000 bytes", "100 milliseconds"}),
+        ("in tenths of seconds or centiseconds", {"1/10 seconds", "centiseconds"}),
+        ("The organization's name (and its id)", set()),
     ],
 )
 def test_units_of_descriptions(text: str, units: set[str]) -> None:
@@ -411,7 +415,7 @@ def test_enum_value_removed_from_a_request_parameter_is_breaking() -> None:
         f'compatible  {METRICS} query projectVisibility: enum values added: "internal"; '
         "wrapper: project_visibility argument",
         f'BREAKING    {METRICS} query projectVisibility: enum values removed: "public"; '
-        "wrapper: project_visibility argument",
+        'the wrapper sends "public"; wrapper: project_visibility argument',
     ]
 
 
@@ -516,7 +520,7 @@ def test_unread_fields_follow_the_generated_model() -> None:
 
 def test_converted_fields_of_a_used_operation_break_even_unread() -> None:
     def change(document: dict[str, Any]) -> None:
-        schemas(document)["DailyMetricsRecord"]["properties"]["date"]["format"] = "date"
+        schemas(document)["DailyMetricsRecord"]["properties"]["date"]["format"] = "unix-time"
         info = schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["properties"]
         info["dailyMetrics"]["nullable"] = False
         organizations = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]
@@ -526,8 +530,8 @@ def test_converted_fields_of_a_used_operation_break_even_unread() -> None:
     # A field under one that changed type is not reported again.
     assert lines(report_for(change)) == [
         f"compatible  {INFO} 200 dailyMetrics: no longer nullable",
-        f"BREAKING    {INFO} 200 dailyMetrics[].date: type string(date-time) -> string(date); "
-        "the generated model converts it",
+        f"BREAKING    {INFO} 200 dailyMetrics[].date: type string(date-time) -> "
+        "string(unix-time); the generated model converts it",
         f"compatible  {ORGANIZATIONS} 200 organizations[].experiments: type array -> string",
     ]
 
@@ -672,8 +676,9 @@ def test_report_is_sorted_and_serializes() -> None:
     assert data["changes"][0] == {
         "operation": METRICS,
         "location": f"{METRICS} query projectVisibility",
-        "change": 'enum values removed: "public"',
+        "change": 'enum values removed: "public"; the wrapper sends "public"',
         "breaking": True,
+        "severity": "breaking",
         "wrapper": ["project_visibility argument"],
     }
     assert report.summary() == (

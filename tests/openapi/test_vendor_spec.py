@@ -751,7 +751,7 @@ def test_no_operations_is_an_error() -> None:
         ("openapi: 3.0.0\ninfo: {title: t, version: '1'}\n", "has no 'paths' mapping"),
         ("- openapi: 3.0.0\n", "its top level is a list, not a mapping"),
         ("just text\n", "its top level is a str, not a mapping"),
-        ("", "its top level is empty"),
+        ("", "is empty: not an OpenAPI document"),
     ],
 )
 def test_documents_that_are_not_openapi_3_are_errors(

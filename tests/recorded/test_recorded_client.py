@@ -159,6 +159,9 @@ def test_inner_organizations_over_several_pages(target: Target, flavour: str) ->
     if target.studio is not None:
         truth = target.studio.inner_organizations(target.organization_id, include_deleted=True)
         assert ids == [o.id for o in truth]
+        # The listing record has no "deleted" field: a second listing, without them, tells.
+        assert [o.deleted for o in organizations] == [o.deleted for o in truth]
+        assert any(o.deleted for o in organizations)
 
 
 @flavours

@@ -510,3 +510,42 @@ def test_a_new_provenance_comment_alone_does_not_stale_the_generated_code(tmp_pa
     spec = tmp_path / "openapi" / "edge-impulse.yaml"
     spec.write_bytes(b"# Source sha256: 1234\n" + spec.read_bytes())
     assert release.check_generated(tmp_path) == []
+
+
+def test_a_lightweight_tag_on_head_is_refused_not_taken_for_the_release(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "tag", "v0.2.0")  # lightweight: no message, no tagger
+    _build_fake_dist(repo / "dist", "0.2.0")
+    for command in ("check", "tag"):
+        status, out, err = run(repo, command, capsys)
+        assert (status, out) == (1, "")
+        assert "tag v0.2.0 is a lightweight tag" in err
+        assert "git tag --delete v0.2.0" in err
+
+
+def test_tag_fails_loudly_when_the_tag_was_not_created(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(release, "_tag", lambda *_args: None)  # git "succeeded" but made nothing
+    _build_fake_dist(repo / "dist", "0.2.0")
+    status, out, err = run(repo, "tag", capsys)
+    assert (status, out) == (1, "")
+    assert "tag v0.2.0 was not created" in err
+    assert git(repo, "tag") == ""
+
+
+def test_tag_fails_loudly_when_git_cannot_tag(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No identity for the tagger: git refuses to write an annotated tag.
+    for kind in ("AUTHOR", "COMMITTER"):
+        monkeypatch.delenv(f"GIT_{kind}_NAME")
+        monkeypatch.delenv(f"GIT_{kind}_EMAIL")
+    monkeypatch.setenv("EMAIL", "")
+    git(repo, "config", "user.useConfigOnly", "true")
+    _build_fake_dist(repo / "dist", "0.2.0")
+    status, out, err = run(repo, "tag", capsys)
+    assert (status, out) == (1, "")
+    assert "git tag --annotate" in err
+    assert git(repo, "tag") == ""

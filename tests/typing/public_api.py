@@ -62,3 +62,25 @@ def units_and_ranges() -> None:
     assert_type(convert(90, "seconds", Unit.MINUTES), float)
     assert_type(DateRange.parse("2024-05").split("week"), list[DateRange])
     assert_type(DateRange.last(days=7).duration, timedelta)
+
+
+def listings(client: Client) -> None:
+    from ei_usage import InnerOrganization, ListingFailure, OrganizationListing
+
+    listing = client.inner_organizations(1, page_size=50)
+    assert_type(listing, OrganizationListing)
+    for organization in listing:
+        assert_type(organization, InnerOrganization)
+    assert_type(listing.stop_reason, str | None)
+    assert_type(listing.errors, tuple[ListingFailure, ...])
+    assert_type(listing.ok, bool)
+
+
+async def async_listings(client: AsyncClient) -> None:
+    from ei_usage import AsyncOrganizationListing, InnerOrganization
+
+    listing = client.inner_organizations(1)
+    assert_type(listing, AsyncOrganizationListing)
+    async for organization in listing:
+        assert_type(organization, InnerOrganization)
+    assert_type(listing.stop_reason, str | None)

@@ -66,6 +66,7 @@ def test_compute_time_to_dict_in_each_unit() -> None:
         "organization_id": 1,
         "inner_organization_id": 2,
         "inner_organization_name": None,
+        "inner_organization_deleted": None,
         "start": "2024-05-01T00:00:00Z",
         "end": "2024-06-01T00:00:00Z",
         "unit": "minutes",

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ei_usage import Entitlements, InnerOrganization
-from ei_usage._paging import MAX_PAGES, Pager, PagingError, Request
+from ei_usage import Entitlements, InnerOrganization, _paging
+from ei_usage._paging import MAX_PAGES, Pager, Request
 from ei_usage._parse import Page
 
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
@@ -134,15 +134,21 @@ def test_a_server_ignoring_the_sort_still_gives_no_repeats() -> None:
     assert set(got) == set(range(35))
 
 
-def test_a_server_paging_forever_ends_in_an_error() -> None:
+def test_a_server_paging_forever_ends_after_max_pages_keeping_what_was_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_paging, "MAX_PAGES", 50)
     pager = Pager(10)
-    same_page = Page(10**9, tuple(org(i) for i in range(10)))  # and always "more to come"
-    for _ in range(MAX_PAGES):
-        request = pager.next_request()
-        assert request is not None
-        pager.take(request, same_page)
-    with pytest.raises(PagingError, match="did not end"):
-        pager.next_request()
+    got = []
+    while (request := pager.next_request()) is not None:
+        # Always new organizations, and always "more to come".
+        window = range(request.offset, request.offset + request.limit)
+        got.extend(pager.take(request, Page(10**9, tuple(org(i) for i in window))))
+    assert pager.requests == 50
+    assert len(got) == pager.listed > 400
+    assert pager.stop_reason is not None
+    assert "did not end after 50 pages" in pager.stop_reason
+    assert MAX_PAGES == 50_000  # the real bound, patched above to keep the test short
 
 
 def test_page_size_must_allow_an_overlap() -> None:
@@ -179,9 +185,124 @@ def test_organizations_present_throughout_are_listed_exactly_once_in_order(
                     removed.add(value)
 
     listing = Listing(initial, before_page=change)
-    got = run(listing, page_size)
+    got, pager = listed(listing, page_size)
+    assert pager.stop_reason is None, "a consistent server's listing ended early"
     assert len(got) == len(set(got)), "an organization was listed twice"
     assert got == sorted(got), "not in id order"
     present_throughout = set(initial) - removed
     missing = present_throughout - set(got)
     assert not missing, f"skipped {sorted(missing)}"
+
+
+# ---- hostile servers: end in a few requests, keep what was listed ------------------------------
+
+
+class Hostile(Listing):
+    """A listing that misbehaves: ``total`` off by ``extra``, ``offset`` ignored, a page cap,
+    every page after the first one position further on than asked ("keeps removing")."""
+
+    def __init__(
+        self,
+        ids: list[int],
+        *,
+        extra: int = 0,
+        ignore_offset: bool = False,
+        cap: int | None = None,
+        shift: bool = False,
+    ) -> None:
+        super().__init__(ids, cap=cap)
+        self.extra = extra
+        self.ignore_offset = ignore_offset
+        self.shift = shift
+
+    def answer(self, request: Request) -> Page:
+        offset = 0 if self.ignore_offset else request.offset + (self.shift and request.offset > 0)
+        page = super().answer(Request(offset, request.limit))
+        self.asked[-1] = request
+        return Page(page.total + self.extra, page.items)
+
+
+def listed(listing: Listing, page_size: int) -> tuple[list[int], Pager]:
+    pager = Pager(page_size)
+    got: list[int] = []
+    while (request := pager.next_request()) is not None:
+        got.extend(item.id for item in pager.take(request, listing.answer(request)))
+    return got, pager
+
+
+TWENTY_FIVE = list(range(100, 125))
+
+
+@pytest.mark.parametrize("page_size", [2, 10, 100])
+def test_a_total_overstated_by_one_ends_at_once_keeping_every_organization(
+    page_size: int,
+) -> None:
+    honest = Listing(TWENTY_FIVE)
+    run(honest, page_size)
+    listing = Hostile(TWENTY_FIVE, extra=1)
+    got, pager = listed(listing, page_size)
+    assert got == TWENTY_FIVE
+    assert len(listing.asked) <= len(honest.asked) + 3
+    assert pager.stop_reason is not None
+    assert "25 of the 26 organizations the server counts" in pager.stop_reason
+
+
+@pytest.mark.parametrize("page_size", [2, 10])
+def test_a_server_ignoring_offset_ends_in_a_few_requests(page_size: int) -> None:
+    honest = Listing(TWENTY_FIVE)
+    run(honest, page_size)
+    listing = Hostile(TWENTY_FIVE, ignore_offset=True)
+    got, pager = listed(listing, page_size)
+    assert got == TWENTY_FIVE[:page_size]  # the first page, once
+    assert len(listing.asked) <= len(honest.asked) + 3
+    assert pager.stop_reason is not None
+    assert f"{page_size} of the 25" in pager.stop_reason
+
+
+@pytest.mark.parametrize("page_size", [2, 10, 100])
+def test_pages_of_one_organization_are_followed_to_the_end(page_size: int) -> None:
+    listing = Hostile(TWENTY_FIVE, cap=1)
+    got, pager = listed(listing, page_size)
+    assert got == TWENTY_FIVE
+    assert len(listing.asked) == 25
+    assert pager.stop_reason is None
+
+
+def test_pages_of_one_with_an_overstated_total_end_at_the_empty_page() -> None:
+    listing = Hostile(TWENTY_FIVE, cap=1, extra=1)
+    got, pager = listed(listing, 10)
+    assert got == TWENTY_FIVE
+    assert len(listing.asked) == 26
+    assert pager.stop_reason is not None
+    assert "offset 25 is empty" in pager.stop_reason
+
+
+@pytest.mark.parametrize("page_size", [2, 10])
+def test_a_server_that_keeps_removing_ends_in_a_few_requests(page_size: int) -> None:
+    honest = Listing(TWENTY_FIVE)
+    run(honest, page_size)
+    listing = Hostile(TWENTY_FIVE, shift=True)
+    got, pager = listed(listing, page_size)
+    assert got == sorted(set(got))
+    assert set(TWENTY_FIVE[:page_size]) <= set(got)
+    assert len(listing.asked) <= len(honest.asked) + 3
+    assert pager.stop_reason is not None
+
+
+def test_an_id_twice_in_a_page_is_yielded_once() -> None:
+    class Doubled(Listing):
+        def answer(self, request: Request) -> Page:
+            page = super().answer(request)
+            return Page(page.total, (page.items[0], *page.items)[: request.limit])
+
+    got, pager = listed(Doubled(list(range(7))), 10)
+    assert got == list(range(7))
+    assert pager.stop_reason is None
+
+
+def test_an_id_listed_twice_in_a_row_by_the_server_is_yielded_once() -> None:
+    ids = [*range(30), 12]  # a join gone wrong: 12 twice, and total counts both
+    listing = Listing(ids)
+    got, pager = listed(listing, 10)
+    assert got == list(range(30))
+    assert pager.stop_reason is None

@@ -267,3 +267,62 @@ def test_report_json_round_trips_including_errors() -> None:
     assert back.errors[0].error.message == report.errors[0].error.message
     with pytest.raises(ValueError, match="not an ei-usage report"):
         Report.from_json('{"rows": []}')
+
+
+def _report_json(**row_fields: object) -> str:
+    """A version-2 report of one row, as 0.2.0 wrote it (no ``inner_organization_deleted``)."""
+    row = {
+        "organization_id": 1,
+        "inner_organization_id": 2,
+        "inner_organization_name": "Two",
+        "start": "2024-05-01T00:00:00Z",
+        "end": "2024-06-01T00:00:00Z",
+        "unit": "seconds",
+        "cpu": 90.0,
+        "gpu": 30.0,
+        "total": 120.0,
+        "discrepancy": 0.0,
+        **row_fields,
+    }
+    period = {"start": "2024-05-01T00:00:00Z", "end": "2024-06-01T00:00:00Z"}
+    return json.dumps(
+        {
+            "format": "ei-usage.report",
+            "version": 2,
+            "organization_id": 1,
+            "inner_organization_ids": [2],
+            "period": period,
+            "every": "month",
+            "unit": "seconds",
+            "complete": True,
+            "stop_reason": None,
+            "rows": [row],
+            "totals": {},
+            "errors": [],
+            "not_attempted": [],
+        }
+    )
+
+
+def test_a_report_written_before_deleted_marks_reads_as_not_known() -> None:
+    (row,) = Report.from_json(_report_json()).rows
+    assert row.inner_organization_name == "Two"
+    assert row.inner_organization_deleted is None
+
+
+@pytest.mark.parametrize("deleted", [True, False, None])
+def test_the_deleted_mark_round_trips(deleted: bool | None) -> None:
+    report = Report.from_json(_report_json(inner_organization_deleted=deleted))
+    assert report.rows[0].inner_organization_deleted is deleted
+    again = json.loads(report.to_json())
+    assert again["version"] == 2  # an optional field: 0.2.0's reader ignores it
+    assert again["rows"][0]["inner_organization_deleted"] is deleted
+    assert Report.from_json(report.to_json()) == report
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, [], {}])
+def test_a_deleted_mark_that_is_not_a_boolean_is_refused(value: object) -> None:
+    with pytest.raises(
+        ValueError, match=r"rows\[0\] .*inner_organization_deleted is .*, not true, false or null"
+    ):
+        Report.from_json(_report_json(inner_organization_deleted=value))

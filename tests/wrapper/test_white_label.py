@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,13 +24,16 @@ from ei_usage import (
     DateRange,
     EntitlementReport,
     Entitlements,
+    IncompleteListingWarning,
     InnerOrganization,
     InnerOrganizationUsage,
     NotFoundError,
     PermissionDeniedError,
+    Report,
+    ReportError,
     ResponseValidationError,
 )
-from ei_usage.testing import FakeOrganization, FakeStudio, Fault, Operation
+from ei_usage.testing import FakeOrganization, FakeStudio, Fault, ListingQuirks, Operation
 
 KEY = "white-label-test-key"
 
@@ -172,6 +176,88 @@ def test_250_organizations_each_once(studio: FakeStudio) -> None:
     assert len(got) == len(set(got)) == 250
 
 
+# ---- deleted organizations -----------------------------------------------------------------------
+
+
+def test_deleted_organizations_are_marked_from_a_second_listing(
+    client: Client, studio: FakeStudio
+) -> None:
+    truth = {o.id: o.deleted for o in studio.inner_organizations(1, include_deleted=True)}
+    assert any(truth.values()), "the default white label has a deleted organization"
+    got = list(client.inner_organizations(1, include_deleted=True, page_size=4))
+    assert {o.id: o.deleted for o in got} == truth
+    assert [o.to_dict()["deleted"] for o in got] == list(truth.values())
+    # The record has no such field: the same listing again without includeDeleted tells.
+    listings = [r for r in studio.requests if r.operation is Operation.ORGANIZATIONS]
+    with_deleted = [r for r in listings if r.param("includeDeleted") == "true"]
+    assert 0 < len(with_deleted) < len(listings)
+    assert all(r.param("limit") == "4" for r in listings)
+    assert not any(o.deleted for o in client.inner_organizations(1))
+
+
+def test_only_what_is_listed_as_deleted_is_marked_and_filters_apply_to_both_listings(
+    client: Client, studio: FakeStudio
+) -> None:
+    live = studio.inner_organizations(1)
+    studio.set_deleted(live[0].id)
+    target = live[0].name
+    got = list(client.inner_organizations(1, include_deleted=True, search=target))
+    assert [(o.id, o.deleted) for o in got if o.name == target] == [(live[0].id, True)]
+    listings = [r for r in studio.requests if r.operation is Operation.ORGANIZATIONS]
+    assert {r.param("search") for r in listings} == {target}
+
+
+def test_async_listing_marks_deleted_organizations_like_the_sync_one(studio: FakeStudio) -> None:
+    async def listing() -> list[InnerOrganization]:
+        async with AsyncClient(KEY, base_url=studio.base_url) as client:
+            return [o async for o in client.inner_organizations(1, include_deleted=True)]
+
+    with Client(KEY, base_url=studio.base_url) as client:
+        sync = list(client.inner_organizations(1, include_deleted=True))
+    assert any(o.deleted for o in sync)
+    assert arun(listing()) == sync
+
+
+def test_report_rows_say_whether_their_organization_is_deleted(
+    client: Client, studio: FakeStudio
+) -> None:
+    deleted = {o.id for o in studio.inner_organizations(1, include_deleted=True) if o.deleted}
+    report = client.compute_time_report(1, "all", "2024-05")
+    assert {r.inner_organization_id for r in report.rows if r.inner_organization_deleted} == (
+        deleted
+    )
+    assert all(
+        r.inner_organization_deleted is False
+        for r in report.rows
+        if r.inner_organization_id not in deleted
+    )
+    (gone,) = deleted
+    named = client.compute_time_report(1, [gone, 2], "2024-05", with_names=True)
+    assert [r.inner_organization_deleted for r in named.rows] == [False, True]
+    plain = client.compute_time_report(1, [gone, 2], "2024-05")
+    assert [r.inner_organization_deleted for r in plain.rows] == [None, None]  # not listed
+    assert [row["inner_organization_deleted"] for row in named.to_rows()] == [False, True]
+    assert Report.from_json(named.to_json()) == named
+
+
+def test_entitlement_rows_carry_the_listed_deletion(client: Client, studio: FakeStudio) -> None:
+    report = client.entitlement_report(1)  # lists live organizations only
+    assert report.rows
+    assert all(row.inner_organization_deleted is False for row in report.rows)
+    listed = list(client.inner_organizations(1, include_deleted=True))
+    gone = next(o for o in listed if o.deleted)
+    studio.set_deleted(gone.id, False)  # readable again, still listed as deleted
+    chosen = [gone, listed[0]]
+    check = client.entitlement_report(1, chosen)
+    assert {r.inner_organization_id: r.inner_organization_deleted for r in check.rows} == {
+        gone.id: True,
+        listed[0].id: False,
+    }
+    assert {r.to_dict()["inner_organization_deleted"] for r in check.rows} == {True, False}
+    by_id = client.entitlement_report(1, [listed[0].id])
+    assert [r.inner_organization_deleted for r in by_id.rows] == [None]
+
+
 def test_bad_listing_arguments_fail_before_any_request(client: Client, studio: FakeStudio) -> None:
     for kwargs, error in [
         ({"page_size": 1}, ValueError),
@@ -215,28 +301,8 @@ ITEM = {"id": 5, "name": "Five", "created": "2024-01-01T00:00:00Z", "privateProj
             "organizations[0].id",
         ),
         (
-            {"success": True, "total": 1, "organizations": [{**ITEM, "created": "yesterday"}]},
-            "organizations[0].created",
-        ),
-        (
-            {
-                "success": True,
-                "total": 1,
-                "organizations": [{**ITEM, "created": "2024-01-01T00:00:00"}],
-            },
-            "organizations[0].created",
-        ),
-        (
-            {"success": True, "total": 2, "organizations": [ITEM, {**ITEM, "name": None}]},
-            "organizations[1].name",
-        ),
-        (
-            {
-                "success": True,
-                "total": 1,
-                "organizations": [{**ITEM, "entitlementLimits": {"computeTimePerYear": -1}}],
-            },
-            "organizations[0].entitlementLimits.computeTimePerYear",
+            {"success": True, "total": 1, "organizations": [{**ITEM, "id": "5"}]},
+            "organizations[0].id",
         ),
         (
             {
@@ -262,11 +328,232 @@ def test_null_limits_mean_no_limit() -> None:
     assert organization.entitlements == Entitlements(storage_bytes=1024)
 
 
-def test_a_server_paging_without_end_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"created": "yesterday"}, "organizations[1].created"),
+        ({"created": "2024-01-01T00:00:00"}, "organizations[1].created"),
+        ({"name": None}, "organizations[1].name"),
+        ({"entitlementLimits": {"computeTimePerYear": -1}}, "organizations[1].entitlementLimits"),
+        ({"entitlementLimits": {"totalStorage": "abc"}}, "organizations[1].entitlementLimits"),
+    ],
+)
+def test_a_bad_record_is_not_read_and_the_others_are(item: dict[str, Any], field: str) -> None:
+    records = [{**ITEM, "id": 4}, {**ITEM, "id": 5, **item}, {**ITEM, "id": 6}]
+    body = {"success": True, "total": 3, "organizations": records}
+    with _listing_client(body) as client:
+        listing = client.inner_organizations(1)
+        with pytest.warns(IncompleteListingWarning, match="5 \\("):
+            got = [o.id for o in listing]
+    assert got == [4, 6]
+    (failure,) = listing.errors
+    assert failure.inner_organization_id == 5
+    assert isinstance(failure.error, ResponseValidationError)
+    assert failure.error.field is not None
+    assert failure.error.field.startswith(field)
+    assert listing.stop_reason is None
+    assert not listing.ok
+
+
+def test_a_server_paging_without_end_is_cut_off_keeping_what_was_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(client_module._paging, "MAX_PAGES", 5)
-    page = {"success": True, "total": 10**9, "organizations": [{**ITEM, "id": i} for i in range(3)]}
-    with _listing_client(page) as client, pytest.raises(ResponseValidationError, match="pages"):
-        list(client.inner_organizations(1, page_size=3))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        items = [{**ITEM, "id": i} for i in range(offset, offset + 3)]  # always more to come
+        return httpx.Response(200, json={"success": True, "total": 10**9, "organizations": items})
+
+    with Client(KEY, transport=httpx.MockTransport(handler)) as client:
+        listing = client.inner_organizations(1, page_size=3)
+        with pytest.warns(IncompleteListingWarning, match="did not end after 5 pages"):
+            got = [o.id for o in listing]
+    assert got == list(range(11))
+    assert listing.pages == 5
+
+
+# ---- hostile listings against FakeStudio: a few requests, nothing lost -------------------------
+
+HOSTILE = {
+    "total overstated by one": ListingQuirks(total_extra=1),
+    "offset ignored": ListingQuirks(ignore_offset=True),
+    "pages of one": ListingQuirks(page_cap=1),
+    "keeps removing": ListingQuirks(keeps_removing=True),
+}
+
+
+@pytest.fixture
+def twenty_five() -> Iterator[FakeStudio]:
+    with FakeStudio(api_key=KEY, inner_organizations=25) as running:
+        yield running
+
+
+def _listing_requests(studio: FakeStudio) -> int:
+    return sum(r.operation is Operation.ORGANIZATIONS for r in studio.requests)
+
+
+@pytest.mark.parametrize("page_size", [10, 100])
+@pytest.mark.parametrize("case", list(HOSTILE))
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_hostile_listings_end_in_a_few_requests_keeping_what_was_listed(
+    twenty_five: FakeStudio, case: str, page_size: int, mode: str
+) -> None:
+    everyone = [o.id for o in twenty_five.inner_organizations(1)]
+    twenty_five.listing_quirks = HOSTILE[case]
+
+    async def alisting() -> tuple[list[int], Any]:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            listing = client.inner_organizations(1, page_size=page_size)
+            return [o.id async for o in listing], listing
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if mode == "sync":
+            with Client(KEY, base_url=twenty_five.base_url) as client:
+                listing = client.inner_organizations(1, page_size=page_size)
+                got = [o.id for o in listing]
+        else:
+            got, listing = arun(alisting())
+    assert _listing_requests(twenty_five) <= len(everyone) + 3
+    one_page = page_size >= len(everyone)  # offset and shifts never matter then
+    complete = case == "pages of one" or (case != "total overstated by one" and one_page)
+    kept = everyone if complete or case == "total overstated by one" else everyone[:page_size]
+    assert got == kept  # each once, in order, nothing listed lost
+    assert (listing.stop_reason is None) is complete
+    assert listing.ok is complete
+    assert [w.category for w in caught] == ([] if complete else [IncompleteListingWarning])
+    if not complete:
+        n = len(got)
+        assert f"cut short after {n} of the {len(everyone) + (n == len(everyone))} " in str(
+            listing.stop_reason
+        )
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_organization_listed_twice_is_yielded_once(twenty_five: FakeStudio, mode: str) -> None:
+    everyone = [o.id for o in twenty_five.inner_organizations(1)]
+    twenty_five.listing_quirks = ListingQuirks(duplicate_id=everyone[9])
+
+    async def alisting() -> list[int]:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            return [o.id async for o in client.inner_organizations(1, page_size=10)]
+
+    if mode == "sync":
+        with Client(KEY, base_url=twenty_five.base_url) as client:
+            got = [o.id for o in client.inner_organizations(1, page_size=10)]
+    else:
+        got = arun(alisting())
+    assert got == everyone
+
+
+BAD_STORAGE = {"entitlementLimits.totalStorage": "abc"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_one_malformed_record_costs_only_its_organization(
+    twenty_five: FakeStudio, mode: str
+) -> None:
+    everyone = [o.id for o in twenty_five.inner_organizations(1)]
+    bad = everyone[3]
+    twenty_five.listing_quirks = ListingQuirks(bad_fields={bad: BAD_STORAGE})
+
+    async def alisting() -> tuple[list[int], Any]:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            listing = client.inner_organizations(1)
+            return [o.id async for o in listing], listing
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if mode == "sync":
+            with Client(KEY, base_url=twenty_five.base_url) as client:
+                listing = client.inner_organizations(1)
+                got = [o.id for o in listing]
+        else:
+            got, listing = arun(alisting())
+    (warning,) = caught
+    assert warning.category is IncompleteListingWarning
+    assert "totalStorage" in str(warning.message)
+    assert got == [i for i in everyone if i != bad]
+    assert [f.inner_organization_id for f in listing.errors] == [bad]
+    assert listing.errors[0].error.field == "organizations[3].entitlementLimits.totalStorage"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_check_of_all_keeps_the_listed_rows_and_says_the_listing_was_cut_short(
+    twenty_five: FakeStudio, mode: str
+) -> None:
+    twenty_five.listing_quirks = ListingQuirks(total_extra=1)
+
+    async def acheck() -> EntitlementReport:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            return await client.entitlement_report(1)
+
+    if mode == "sync":
+        with Client(KEY, base_url=twenty_five.base_url) as client:
+            report = client.entitlement_report(1)
+    else:
+        report = arun(acheck())
+    assert len(report.rows) == len(twenty_five.inner_organizations(1)) == 23
+    assert not report.errors
+    assert not report.ok
+    assert "23 of the 24" in str(report.listing_stop_reason)  # deleted ones left out
+    assert report.to_dict()["listing_stop_reason"] == report.listing_stop_reason
+    assert report.to_dict()["complete"] is False
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_check_of_all_reports_a_malformed_organization_as_not_read(
+    twenty_five: FakeStudio, mode: str
+) -> None:
+    everyone = [o.id for o in twenty_five.inner_organizations(1)]
+    bad = everyone[3]
+    twenty_five.listing_quirks = ListingQuirks(bad_fields={bad: BAD_STORAGE})
+
+    async def acheck() -> EntitlementReport:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            return await client.entitlement_report(1)
+
+    if mode == "sync":
+        with Client(KEY, base_url=twenty_five.base_url) as client:
+            report = client.entitlement_report(1)
+    else:
+        report = arun(acheck())
+    assert sorted(r.inner_organization_id for r in report.rows) == [i for i in everyone if i != bad]
+    (failure,) = report.errors
+    assert failure.inner_organization_id == bad
+    assert getattr(failure.error, "field", None) == "entitlementLimits.totalStorage"
+    assert report.listing_stop_reason is None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_compute_time_report_of_all_keeps_its_rows_when_the_listing_is_cut_short(
+    twenty_five: FakeStudio, mode: str
+) -> None:
+    everyone = [o.id for o in twenty_five.inner_organizations(1, include_deleted=True)]
+    twenty_five.listing_quirks = ListingQuirks(
+        total_extra=1, bad_fields={everyone[0]: {"name": None}}
+    )
+
+    async def areport() -> Any:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            return await client.compute_time_report(1, "all", "2024-05")
+
+    if mode == "sync":
+        with Client(KEY, base_url=twenty_five.base_url) as client:
+            report = client.compute_time_report(1, "all", "2024-05")
+    else:
+        report = arun(areport())
+    # The organization with a bad name is still counted: its id is all compute time needs.
+    assert report.inner_organization_ids == tuple(everyone)
+    assert len(report.rows) == len(everyone)
+    assert not report.errors
+    assert not report.ok
+    assert "25 of the 26" in str(report.listing_stop_reason)
+    with pytest.raises(ReportError, match="listing of the organizations was cut short"):
+        report.raise_for_errors()
+
+    assert Report.from_json(report.to_json()) == report
 
 
 def test_listing_errors_are_typed(client: Client) -> None:
@@ -502,3 +789,44 @@ def test_an_info_answer_echoing_the_key_keeps_it_out_of_the_error() -> None:
         client.inner_organization(1, 2)
     assert KEY not in str(info.value)
     assert KEY not in json.dumps(info.value.body)
+
+
+def test_a_cut_short_listing_without_deleted_ones_marks_none_past_its_reach() -> None:
+    everyone, live = [1, 2, 3, 4, 5, 6], [1, 2, 4, 5]  # 3 and 6 are deleted
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        if request.url.params.get("includeDeleted") == "true":
+            ids = everyone[offset : offset + limit]
+            total = len(everyone)
+        else:
+            ids, total = live[:limit], len(live)  # ignores offset: cut short after [1, 2]
+        items = [{**ITEM, "id": i} for i in ids]
+        return httpx.Response(200, json={"success": True, "total": total, "organizations": items})
+
+    with Client(KEY, transport=httpx.MockTransport(handler)) as client:
+        listing = client.inner_organizations(1, include_deleted=True, page_size=2)
+        with pytest.warns(IncompleteListingWarning, match="without deleted organizations"):
+            got = {o.id: o.deleted for o in listing}
+    # 1 and 2 are known live; past 2, whether one is deleted is unknown: not marked.
+    assert got == dict.fromkeys(everyone, False)
+    assert listing.stop_reason is not None
+    assert "cut short after 2 of the 4" in listing.stop_reason
+
+
+def test_a_listing_with_deleted_ones_marks_them() -> None:
+    everyone, live = [1, 2, 3, 4, 5, 6], [1, 2, 4, 5]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        ids = everyone if request.url.params.get("includeDeleted") == "true" else live
+        items = [{**ITEM, "id": i} for i in ids[offset : offset + limit]]
+        return httpx.Response(
+            200, json={"success": True, "total": len(ids), "organizations": items}
+        )
+
+    with Client(KEY, transport=httpx.MockTransport(handler)) as client:
+        listing = client.inner_organizations(1, include_deleted=True, page_size=2)
+        got = {o.id: o.deleted for o in listing}
+    assert got == {1: False, 2: False, 3: True, 4: False, 5: False, 6: True}
+    assert listing.ok

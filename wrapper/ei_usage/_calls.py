@@ -35,14 +35,13 @@ from edge_impulse_api_client.models.project_visibility import (
 )
 from edge_impulse_api_client.types import UNSET
 
-from . import _paging, _parse, _report
+from . import _listing, _paging, _parse, _report
 from ._config import check_int
 from ._dates import DateRange, format_wire
-from ._errors import ResponseValidationError
 from ._models import InnerOrganization, InnerOrganizationUsage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 
     from ._dates import Every
     from ._errors import RequestInfo
@@ -83,13 +82,34 @@ def plan(
 
 
 def with_listing(
-    plan: _report.Plan, listing: Sequence[InnerOrganization], replace_ids: bool
+    plan: _report.Plan,
+    organizations: Sequence[InnerOrganization],
+    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
+    replace_ids: bool,
 ) -> _report.Plan:
-    """Give a plan the listed organizations' names (and, for "all", their ids)."""
-    names = {organization.id: organization.name for organization in listing}
+    """Give a plan the listed organizations' names and deletion (and, for "all", their ids).
+
+    For "all", organizations whose listing record could not be read are in too (their id is
+    known, and compute time needs nothing else), and a listing that ended early is recorded.
+    """
+    names = {organization.id: organization.name for organization in organizations}
+    deleted = {organization.id: organization.deleted for organization in organizations}
     if replace_ids:
-        return attrs.evolve(plan, inner_organization_ids=tuple(sorted(names)), names=names)
-    return attrs.evolve(plan, names=names)
+        return attrs.evolve(
+            plan,
+            inner_organization_ids=tuple(sorted({*names, *unread_ids(listing)})),
+            names=names,
+            deleted=deleted,
+            listing_stop_reason=listing.stop_reason,
+        )
+    return attrs.evolve(plan, names=names, deleted=deleted)
+
+
+def unread_ids(
+    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
+) -> list[int]:
+    """Return the ids of the organizations whose listing record could not be read."""
+    return [failure.inner_organization_id for failure in listing.errors]
 
 
 def targets(
@@ -240,10 +260,21 @@ def organizations_call(listing: Listing, page: _paging.Request) -> Call:
     return _call(kwargs, parse)
 
 
-def paging_error(error: _paging.PagingError, listing: Listing) -> ResponseValidationError:
-    return ResponseValidationError(
-        f"listing the organizations of {listing.organization_id}: {error}", field="organizations"
-    )
+def without_deleted(listing: Listing) -> Listing | None:
+    """Return the second listing that tells deleted organizations apart, or None if not needed.
+
+    The listing record has no "deleted" field: an organization listed with ``includeDeleted``
+    but not without it is deleted. So a listing with deleted organizations costs a second one.
+    """
+    return listing._replace(include_deleted=False) if listing.include_deleted else None
+
+
+def mark_deleted(
+    listed: Iterable[InnerOrganization], live: Container[int]
+) -> Iterator[InnerOrganization]:
+    """Mark deleted the organizations of ``listed`` whose ids are not in ``live``."""
+    for organization in listed:
+        yield organization if organization.id in live else attrs.evolve(organization, deleted=True)
 
 
 def organization_info_call(
@@ -263,26 +294,35 @@ def organization_info_call(
     return _call(kwargs, parse)
 
 
-def named(usage: InnerOrganizationUsage, names: Mapping[int, str]) -> InnerOrganizationUsage:
-    name = names.get(usage.inner_organization_id)
-    return usage if name is None else attrs.evolve(usage, inner_organization_name=name)
+def named(
+    usage: InnerOrganizationUsage, listed: Mapping[int, InnerOrganization]
+) -> InnerOrganizationUsage:
+    """Give a usage the name and deletion of its organization, when it was listed."""
+    organization = listed.get(usage.inner_organization_id)
+    if organization is None:
+        return usage
+    return attrs.evolve(
+        usage,
+        inner_organization_name=organization.name,
+        inner_organization_deleted=organization.deleted,
+    )
 
 
 def inner_ids(
     inner_organizations: Iterable[int | InnerOrganization],
-) -> tuple[list[int], dict[int, str]]:
-    """Validate an entitlement check's organizations: ids in order, and the names known."""
+) -> tuple[list[int], dict[int, InnerOrganization]]:
+    """Validate an entitlement check's organizations: ids in order, and those listed by id."""
     if isinstance(inner_organizations, str | bytes):
         raise TypeError("inner_organizations must be 'all' or an iterable of ints")
     ids: dict[int, None] = {}
-    names: dict[int, str] = {}
+    listed: dict[int, InnerOrganization] = {}
     for item in inner_organizations:
         if isinstance(item, InnerOrganization):
             ids[item.id] = None
-            names[item.id] = item.name
+            listed[item.id] = item
         else:
             ids[check_id("inner_organization_id", item)] = None
-    return sorted(ids), names
+    return sorted(ids), listed
 
 
 def metrics_call(

@@ -49,6 +49,7 @@ from ._errors import (
     ResponseTooLargeError,
     ResponseValidationError,
 )
+from ._listing import AsyncOrganizationListing, OrganizationListing
 from ._ratelimit import RateController, RateStats
 from ._report import EntitlementReport
 from ._retry import RetryPolicy
@@ -57,11 +58,9 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import (
-        AsyncIterator,
         Awaitable,
         Callable,
         Iterable,
-        Iterator,
         Mapping,
         Sequence,
     )
@@ -618,8 +617,9 @@ class Client(_BaseClient):
             every: the calendar unit of each request.
             concurrency: requests in flight at once.
             on_progress: ``on_progress(done, total)``, called on this thread as requests finish.
-            with_names: for ids, list the white label's organizations first (one request per
-                100 of them) so that rows carry names; ``"all"`` always does.
+            with_names: for ids, list the white label's organizations first (two requests per
+                100 of them: see ``include_deleted`` of :meth:`inner_organizations`) so that
+                rows carry names and whether they are deleted; ``"all"`` always does.
 
         Raises:
             ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
@@ -633,8 +633,8 @@ class Client(_BaseClient):
         plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
         if listed or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
-            listing = self.inner_organizations(plan.organization_id, include_deleted=True)
-            plan = _calls.with_listing(plan, list(listing), listed)
+            listing = self._listing(plan.organization_id, include_deleted=True)
+            plan = _calls.with_listing(plan, list(listing), listing, listed)
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -664,16 +664,25 @@ class Client(_BaseClient):
         active_within_days: int | None = None,
         search: str | None = None,
         page_size: int = _paging.DEFAULT_PAGE_SIZE,
-    ) -> Iterator[InnerOrganization]:
+    ) -> OrganizationListing:
         """Iterate over the organizations of a white label, paging transparently.
 
         Pages are read as they are needed, sorted by id; an organization present during the
         whole listing is yielded exactly once even if others are added or removed meanwhile
         (see :mod:`ei_usage._paging` for how).
 
+        A server whose pages go nowhere (a ``total`` that overstates, ``offset`` ignored) ends
+        the listing after a few pages that bring nothing new, keeping what was listed; a
+        record with a usable id but a bad field (say a limit of ``"abc"``) is skipped. After
+        iteration the returned listing's ``stop_reason`` and ``errors`` say so, and an
+        :class:`IncompleteListingWarning` is issued.
+
         Args:
             organization_id: the white-label organization you administer.
-            include_deleted: list deleted organizations too.
+            include_deleted: list deleted organizations too, marked ``deleted``. The listing
+                record does not say which are deleted, so the organizations are listed a second
+                time without them (twice the requests); those only in the first listing are
+                marked. Nothing is yielded before both listings are read.
             active_within_days: only organizations active in the last this many days.
             search: only organizations matching this text (the API matches ids and names).
             page_size: organizations per request (2 to 1000).
@@ -685,18 +694,20 @@ class Client(_BaseClient):
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return self._listing_pages(listing)
+        return OrganizationListing(listing, _calls.without_deleted(listing), self._page)
 
-    def _listing_pages(self, listing: _calls.Listing) -> Iterator[InnerOrganization]:
-        pager = _paging.Pager(listing.page_size)
-        while True:
-            try:
-                page = pager.next_request()
-                if page is None:
-                    return
-                yield from pager.take(page, self._send(_calls.organizations_call(listing, page)))
-            except _paging.PagingError as error:
-                raise _calls.paging_error(error, listing) from None
+    def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+        return self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
+
+    def _listing(
+        self, organization_id: int, *, include_deleted: bool = False
+    ) -> OrganizationListing:
+        """A report's listing of "all": no warning, the report records what went wrong."""
+        listing = _calls.listing(
+            organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
+        )
+        live = _calls.without_deleted(listing)
+        return OrganizationListing(listing, live, self._page, warn=False)
 
     def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -745,22 +756,27 @@ class Client(_BaseClient):
         org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
         given = _calls.targets(inner_organizations)
-        ids, names = _calls.inner_ids(
-            list(self.inner_organizations(org)) if given is None else given
-        )
+        listing_stop = None
+        if given is None:
+            listing = self._listing(org)
+            given = [*listing, *_calls.unread_ids(listing)]
+            listing_stop = listing.stop_reason
+        ids, listed = _calls.inner_ids(given)
 
         def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
             usage = self._send(_calls.organization_info_call(org, inner), stop)
-            return _calls.named(usage, names)
+            return _calls.named(usage, listed)
 
         try:
             outcomes, reason = _runner.run_threads(
                 ids, send, limit, on_progress, throttled=self._rate.throttled_out
             )
         except _runner.Interrupted as interrupted:
-            partial = EntitlementReport.of(org, ids, interrupted.outcomes, _runner.INTERRUPTED)
+            partial = EntitlementReport.of(
+                org, ids, interrupted.outcomes, _runner.INTERRUPTED, listing_stop
+            )
             raise ReportInterrupted(partial) from None
-        return EntitlementReport.of(org, ids, outcomes, reason)
+        return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     def metrics(
         self,
@@ -1019,8 +1035,8 @@ class AsyncClient(_BaseClient):
         plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
         if listed or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
-            listing = self.inner_organizations(plan.organization_id, include_deleted=True)
-            plan = _calls.with_listing(plan, [o async for o in listing], listed)
+            listing = self._listing(plan.organization_id, include_deleted=True)
+            plan = _calls.with_listing(plan, [o async for o in listing], listing, listed)
         org = plan.organization_id
 
         async def send(job: tuple[int, DateRange]) -> ComputeTime:
@@ -1039,29 +1055,29 @@ class AsyncClient(_BaseClient):
         active_within_days: int | None = None,
         search: str | None = None,
         page_size: int = _paging.DEFAULT_PAGE_SIZE,
-    ) -> AsyncIterator[InnerOrganization]:
+    ) -> AsyncOrganizationListing:
         """Iterate (``async for``) over the organizations of a white label, paging as needed.
 
-        See :meth:`Client.inner_organizations`. Arguments are checked at once, before any
-        request.
+        See :meth:`Client.inner_organizations` (``include_deleted`` lists twice). Arguments are
+        checked at once, before any request.
         """
         listing = _calls.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return self._listing_pages(listing)
+        return AsyncOrganizationListing(listing, _calls.without_deleted(listing), self._page)
 
-    async def _listing_pages(self, listing: _calls.Listing) -> AsyncIterator[InnerOrganization]:
-        pager = _paging.Pager(listing.page_size)
-        while True:
-            try:
-                page = pager.next_request()
-                if page is None:
-                    return
-                fresh = pager.take(page, await self._send(_calls.organizations_call(listing, page)))
-            except _paging.PagingError as error:
-                raise _calls.paging_error(error, listing) from None
-            for organization in fresh:
-                yield organization
+    async def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+        return await self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
+
+    def _listing(
+        self, organization_id: int, *, include_deleted: bool = False
+    ) -> AsyncOrganizationListing:
+        """A report's listing of "all": no warning, the report records what went wrong."""
+        listing = _calls.listing(
+            organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
+        )
+        live = _calls.without_deleted(listing)
+        return AsyncOrganizationListing(listing, live, self._page, warn=False)
 
     async def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -1089,17 +1105,21 @@ class AsyncClient(_BaseClient):
         org = _calls.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
         given = _calls.targets(inner_organizations)
-        ids, names = _calls.inner_ids(
-            [o async for o in self.inner_organizations(org)] if given is None else given
-        )
+        listing_stop = None
+        if given is None:
+            listing = self._listing(org)
+            given = [*[o async for o in listing], *_calls.unread_ids(listing)]
+            listing_stop = listing.stop_reason
+        ids, listed = _calls.inner_ids(given)
 
         async def send(inner: int) -> InnerOrganizationUsage:
-            return _calls.named(await self._send(_calls.organization_info_call(org, inner)), names)
+            usage = await self._send(_calls.organization_info_call(org, inner))
+            return _calls.named(usage, listed)
 
         outcomes, reason = await _runner.run_async(
             ids, send, limit, on_progress, throttled=self._rate.throttled_out
         )
-        return EntitlementReport.of(org, ids, outcomes, reason)
+        return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     async def metrics(
         self,

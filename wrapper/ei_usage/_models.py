@@ -48,6 +48,8 @@ class ComputeTime:
             None if the API omitted it.
         inner_organization_name: the inner organization's name when a report listed it (the
             compute-time operation itself does not say), else None.
+        inner_organization_deleted: whether the inner organization is deleted, when a report
+            listed it (:attr:`InnerOrganization.deleted`), else None.
     """
 
     organization_id: int
@@ -57,6 +59,7 @@ class ComputeTime:
     gpu: timedelta | None
     total: timedelta | None
     inner_organization_name: str | None = None
+    inner_organization_deleted: bool | None = None
 
     @property
     def discrepancy(self) -> timedelta | None:
@@ -78,6 +81,7 @@ class ComputeTime:
             "organization_id": self.organization_id,
             "inner_organization_id": self.inner_organization_id,
             "inner_organization_name": self.inner_organization_name,
+            "inner_organization_deleted": self.inner_organization_deleted,
             "start": format_iso_z(self.period.start),
             "end": format_iso_z(self.period.end),
             "unit": u.value,
@@ -217,6 +221,9 @@ class InnerOrganization:
         whitelabel_id: the white label it belongs to, or None when the API did not say.
         private_project_count: how many private projects it has.
         entitlements: what its contract allows.
+        deleted: whether it is deleted. The listing record has no such field: a listing with
+            ``include_deleted=True`` lists a second time without deleted organizations, and
+            marks those only in the first (as of that second listing); otherwise False.
     """
 
     id: int
@@ -226,12 +233,14 @@ class InnerOrganization:
     whitelabel_id: int | None
     private_project_count: int
     entitlements: Entitlements
+    deleted: bool = False
 
     def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
         """Return plain JSON-ready values, durations as numbers of ``unit``."""
         return {
             "id": self.id,
             "name": self.name,
+            "deleted": self.deleted,
             "created": format_iso_z(self.created),
             "billable": self.billable,
             "whitelabel_id": self.whitelabel_id,
@@ -256,6 +265,8 @@ class InnerOrganizationUsage:
         billable: whether the organization is billed, or None when the API did not say.
         entitlements: what its contract allows.
         inner_organization_name: its name when a report listed it, else None.
+        inner_organization_deleted: whether it is deleted, when known from a listing
+            (:attr:`InnerOrganization.deleted`), else None.
     """
 
     organization_id: int
@@ -268,6 +279,7 @@ class InnerOrganizationUsage:
     billable: bool | None
     entitlements: Entitlements
     inner_organization_name: str | None = None
+    inner_organization_deleted: bool | None = None
 
     @property
     def compute(self) -> timedelta | None:
@@ -320,6 +332,7 @@ class InnerOrganizationUsage:
             "organization_id": self.organization_id,
             "inner_organization_id": self.inner_organization_id,
             "inner_organization_name": self.inner_organization_name,
+            "inner_organization_deleted": self.inner_organization_deleted,
             "unit": u.value,
             "cpu": _in(u, self.cpu),
             "gpu": _in(u, self.gpu),

@@ -558,11 +558,22 @@ _INFO_FIELDS = {
 }
 
 
+class Unread(NamedTuple):
+    """A listing record whose id is readable but some other field is not."""
+
+    id: int
+    error: ResponseValidationError
+
+
+Record = InnerOrganization | Unread
+"""One record of a listing page: an organization, or one that could not be read."""
+
+
 class Page(NamedTuple):
     """One page of the white label's organization listing."""
 
     total: int
-    items: tuple[InnerOrganization, ...]
+    items: tuple[Record, ...]
 
 
 def _entitlements(
@@ -628,10 +639,13 @@ def _organization(
 def organizations_page(body: Mapping[str, Any], request: RequestInfo, *, limit: int) -> Page:
     """Convert a checked ``AdminGetOrganizationsResponse`` body to a page.
 
+    An item with a readable id but another field missing or of the wrong type is kept as
+    :class:`Unread`, with the error naming the field (and the item's index).
+
     Raises:
         ResponseValidationError: ``total`` or ``organizations`` is missing or of the wrong type,
-            an item breaks the schema (the field is named with its index), or the page holds
-            more items than were asked for.
+            an item is not an object or has no usable id, or the page holds more items than
+            were asked for.
     """
     _check(
         body,
@@ -656,8 +670,22 @@ def organizations_page(body: Mapping[str, Any], request: RequestInfo, *, limit: 
         _unknown_fields(_ORGANIZATIONS_OP, "", top.additional_properties)
     return Page(
         total=int(body["total"]),
-        items=tuple(_organization(body, item, i, request) for i, item in enumerate(items)),
+        items=tuple(_record(body, item, i, request) for i, item in enumerate(items)),
     )
+
+
+def _record(body: Mapping[str, Any], item: object, index: int, request: RequestInfo) -> Record:
+    """Read one listing record; one with a readable id but a bad field is :class:`Unread`.
+
+    One organization's bad record (say a limit of ``"abc"``) must not cost the listing of every
+    other one, so only a record without a usable id breaks the page.
+    """
+    if not isinstance(item, dict) or not _is_count(item.get("id")):
+        return _organization(body, item, index, request)  # raises, naming the field
+    try:
+        return _organization(body, item, index, request)
+    except ResponseValidationError as error:
+        return Unread(int(item["id"]), error)
 
 
 def organization_info(

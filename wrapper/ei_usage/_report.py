@@ -9,8 +9,9 @@ themselves are :mod:`ei_usage._runner`'s.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, overload
 
 import attrs
@@ -18,7 +19,13 @@ import attrs
 from . import _errors
 from ._dates import PERIODS, DateRange, Every
 from ._errors import EdgeImpulseError, ReportError, RequestInfo
-from ._models import ComputeTime, InnerOrganization, InnerOrganizationUsage, discrepancy
+from ._models import (
+    ComputeTime,
+    Entitlements,
+    InnerOrganization,
+    InnerOrganizationUsage,
+    discrepancy,
+)
 from ._units import Unit, as_unit, from_timedelta, to_timedelta
 
 ProgressCallback = Callable[[int, int], None]
@@ -27,6 +34,12 @@ ProgressCallback = Callable[[int, int], None]
 REPORT_FORMAT = "ei-usage.report"
 REPORT_VERSION = 2
 """The version of the report JSON; 1 was 0.1.0's (seconds only, no totals, no format key)."""
+ENTITLEMENTS_FORMAT = "ei-usage.entitlements"
+ENTITLEMENTS_VERSION = 1
+"""The version of the entitlement check JSON (``check --format json``)."""
+MAX_JSON_CHARS = 64 * 2**20
+"""The longest text ``from_json`` reads by default: 64 Mi characters, about 190,000 report rows
+(500 inner organizations by day for a year). Larger ones take ``max_chars=``."""
 
 
 @attrs.frozen
@@ -115,35 +128,204 @@ def _error_to_dict(error: EdgeImpulseError) -> dict[str, Any]:
     return data
 
 
-def _error_from_dict(data: dict[str, Any]) -> EdgeImpulseError:
-    cls = getattr(_errors, data["type"], None)
-    if not (isinstance(cls, type) and issubclass(cls, EdgeImpulseError)):
-        raise ValueError(f"unknown error type {data['type']!r} in report JSON")
-    request = RequestInfo(**data["request"]) if "request" in data else None
-    message = str(data["message"])
+# ---- reading JSON back ---------------------------------------------------------------------------
+# The JSON may have been edited, truncated or written by something else: every value is checked
+# for its type and range, and a refusal names where it is (``rows[3] (inner organization 5,
+# 2024-05): cpu is -1.0, a negative duration``). Derived values (totals, fractions, ``complete``)
+# are recomputed, not read.
+
+
+def _load(text: str | bytes, fmt: str, versions: tuple[int, ...], max_chars: int) -> dict[str, Any]:
+    """Parse JSON text of ``fmt`` (absent: taken as ``fmt``) at one of ``versions``."""
+    if not isinstance(text, str | bytes | bytearray):
+        raise ValueError(f"expected JSON text, got {type(text).__name__}")
+    if len(text) > max_chars:
+        raise ValueError(f"{len(text):,} characters, more than max_chars={max_chars:,}")
+    try:
+        data = json.loads(text)
+    except RecursionError:  # the decoder recurses per level: 100,000 "[" would be 100,000 deep
+        raise ValueError("nested too deeply") from None
+    except ValueError as error:  # also UnicodeDecodeError, for bytes
+        raise ValueError(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {_kind(data)}")
+    version = data.get("version", 1)
+    if data.get("format", fmt) != fmt or type(version) is not int or version not in versions:
+        raise ValueError(f"unknown format {_short(data.get('format'))} version {_short(version)}")
+    return data
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to a readable length (values come from the text being refused)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _at(where: str, text: str) -> str:
+    """``text``, after where it applies (nothing for the top level)."""
+    return f"{where}: {text}" if where else text
+
+
+def _field(item: Mapping[str, Any], key: str, where: str) -> Any:
+    try:
+        return item[key]
+    except KeyError:
+        raise ValueError(_at(where, f"{key} is missing")) from None
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected an object, got {_kind(value)}")
+    return value
+
+
+def _array(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected an array, got {_kind(value)}")
+    return value
+
+
+def _count(value: object, where: str) -> int:
+    """An id or a count: a JSON integer >= 0 (not 2.0, "2", true or -1)."""
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{where} is {_short(value)}, not an integer >= 0")
+    return value
+
+
+def _optional_count(item: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = item.get(key)
+    return None if value is None else _count(value, _at(where, key))
+
+
+def _optional_text(item: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(_at(where, f"{key} is {_kind(value)}, not a string"))
+    return value
+
+
+def _optional_flag(item: Mapping[str, Any], key: str, where: str) -> bool | None:
+    """A true/false field that may be missing or null (unknown)."""
+    value = item.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(_at(where, f"{key} is {_kind(value)}, not true, false or null"))
+    return value
+
+
+def _duration(item: Mapping[str, Any], key: str, unit: Unit, where: str) -> timedelta | None:
+    """A duration written as a number of ``unit`` (null: unknown); never negative."""
+    value = _field(item, key, where)
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise ValueError(_at(where, f"{key} is {_short(value)}, not a number of {unit.value}"))
+    if value < 0:
+        raise ValueError(_at(where, f"{key} is {value!r}, a negative duration"))
+    try:
+        return to_timedelta(value, unit)
+    except ValueError as error:
+        raise ValueError(_at(where, f"{key}: {error}")) from None
+
+
+def _instant(value: object, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"{where} is {_kind(value)}, not an ISO 8601 date-time")
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{where} is {_short(value)}, not an ISO 8601 date-time") from None
+    if instant.utcoffset() is None:
+        raise ValueError(f"{where} is {_short(value)}, without a timezone")
+    return instant
+
+
+def _span(item: Mapping[str, Any], where: str) -> DateRange:
+    start = _instant(_field(item, "start", where), f"{where}: start")
+    end = _instant(_field(item, "end", where), f"{where}: end")
+    if start >= end:
+        raise ValueError(f"{where}: start {_short(item['start'])} is not before end")
+    return DateRange(start, end)
+
+
+def _unit(value: object, where: str) -> Unit:
+    try:
+        return as_unit(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise ValueError(_at(where, f"unit is {_short(value)}, not a unit")) from None
+
+
+def _error_from_dict(data: object, where: str) -> EdgeImpulseError:
+    data = _object(data, where)
+    name = _field(data, "type", where)
+    cls = getattr(_errors, name, None) if isinstance(name, str) else None
+    # A ReportError sums up failures; it is never the failure of one request.
+    if not (isinstance(cls, type) and issubclass(cls, EdgeImpulseError)) or issubclass(
+        cls, _errors.ReportError
+    ):
+        raise ValueError(f"{where}: unknown error type {_short(name)}")
+    message = _optional_text(data, "message", where)
+    if message is None:
+        raise ValueError(f"{where}: message is missing")
+    request = None
+    if data.get("request") is not None:
+        info = _object(data["request"], f"{where}.request")
+        method = _optional_text(info, "method", f"{where}.request")
+        url = _optional_text(info, "url", f"{where}.request")
+        if method is None or url is None:
+            raise ValueError(f"{where}.request: method and url must be strings")
+        request = RequestInfo(method=method, url=url)
+    status = _optional_count(data, "status_code", where)
     if issubclass(cls, _errors.APIError):
         kwargs: dict[str, Any] = {"request": request}
         if issubclass(cls, _errors.RateLimitError | _errors.ServerError):
-            seconds = data.get("retry_after_seconds")
-            kwargs["retry_after"] = None if seconds is None else timedelta(seconds=seconds)
-        return cls(message, int(data.get("status_code", 0)), None, **kwargs)
+            kwargs["retry_after"] = _duration(
+                {"retry_after_seconds": data.get("retry_after_seconds")},
+                "retry_after_seconds",
+                Unit.SECONDS,
+                where,
+            )
+        return cls(message, status or 0, None, **kwargs)
     if issubclass(cls, _errors.ResponseTooLargeError):
+        limit = _optional_count(data, "limit_bytes", where)
+        if limit is None:
+            raise ValueError(f"{where}: limit_bytes is missing")
         return cls(
             message,
-            limit_bytes=int(data["limit_bytes"]),
-            status_code=int(data.get("status_code", 200)),
+            limit_bytes=limit,
+            status_code=200 if status is None else status,
             request=request,
         )
     if issubclass(cls, _errors.ResponseValidationError):
         return cls(
             message,
-            field=data.get("field"),
-            status_code=int(data.get("status_code", 200)),
+            field=_optional_text(data, "field", where),
+            status_code=200 if status is None else status,
             request=request,
         )
     if issubclass(cls, _errors.APIConnectionError):
-        return cls(message, request=request, transient=bool(data.get("transient", True)))
+        transient = data.get("transient", True)
+        if not isinstance(transient, bool):
+            raise ValueError(f"{where}: transient is {_kind(transient)}, not a boolean")
+        return cls(message, request=request, transient=transient)
     return cls(message, request=request)
+
+
+class _Once:
+    """Refuses a second outcome for the same request (a duplicated row, error or skip)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[object, str] = {}
+
+    def add(self, key: object, where: str) -> None:
+        first = self._seen.setdefault(key, where)
+        if first != where:
+            raise ValueError(f"{where}: the same request as {first}")
 
 
 @attrs.frozen
@@ -160,6 +342,9 @@ class Report:
         not_attempted: ``(inner_organization_id, period)`` of each request the report did not
             complete because it stopped early (never sent, or abandoned mid-way), in order.
         stop_reason: why the report stopped early, or None if it ran to the end.
+        listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
+            early (what the server did), or None: the report then covers only the
+            organizations listed, and which others exist is unknown.
     """
 
     organization_id: int
@@ -170,11 +355,12 @@ class Report:
     errors: tuple[ReportFailure, ...]
     not_attempted: tuple[tuple[int, DateRange], ...] = ()
     stop_reason: str | None = None
+    listing_stop_reason: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether every request succeeded."""
-        return not self.errors and not self.not_attempted
+        """Whether every request succeeded (and, for ``"all"``, the listing was complete)."""
+        return not self.errors and not self.not_attempted and self.listing_stop_reason is None
 
     def failures_by_cause(self) -> dict[str, tuple[ReportFailure, ...]]:
         """Return the failures grouped by cause, the most frequent cause first.
@@ -193,7 +379,8 @@ class Report:
         """Raise one :class:`~ei_usage.ReportError` if any request failed or was not attempted.
 
         Raises:
-            ReportError: at least one request failed, or the report stopped early.
+            ReportError: at least one request failed, the report stopped early, or the listing
+                of ``"all"`` ended early.
         """
         if self.ok:
             return
@@ -210,6 +397,8 @@ class Report:
             parts.append(f"{len(self.errors)} of {total} requests failed: {shown}")
         if self.not_attempted:
             parts.append(f"{len(self.not_attempted)} of {total} not attempted: {self.stop_reason}")
+        if self.listing_stop_reason:
+            parts.append(f"the listing of the organizations was {self.listing_stop_reason}")
         raise ReportError(
             "; ".join(parts),
             [(f.inner_organization_id, f.period, f.error) for f in self.errors],
@@ -256,6 +445,7 @@ class Report:
             "unit": u.value,
             "complete": self.ok,
             "stop_reason": self.stop_reason,
+            "listing_stop_reason": self.listing_stop_reason,
             "rows": self.to_rows(u),
             "totals": {
                 "by_inner_organization": {
@@ -287,63 +477,101 @@ class Report:
         return json.dumps(self.to_dict(unit), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> Report:
+    def from_json(cls, text: str | bytes, *, max_chars: int = MAX_JSON_CHARS) -> Report:
         """Read a report written by :meth:`to_json` or ``ei-usage compute-time --format json``.
 
         Any unit the text states is read back (and the first, unversioned format of 0.1.0,
-        which was always in seconds). Totals are recomputed from the rows, not trusted.
+        which was always in seconds). Totals and ``complete`` are recomputed from the rows, not
+        trusted. The text is checked as if hostile: ids must be integers >= 0, durations numbers
+        >= 0 (or null), each row, failure and request not attempted must lie within the period,
+        belong to an inner organization of the report and be the only outcome of its request.
+
+        Args:
+            text: the JSON text (str, or UTF-8 bytes).
+            max_chars: refuse a longer text before parsing it (default :data:`MAX_JSON_CHARS`,
+                64 Mi characters, about 190,000 rows).
 
         Raises:
-            ValueError: the text is not such a report.
+            ValueError: the text is not such a report; the message names the offending row.
         """
         try:
-            data = json.loads(text)
-            version = data.get("version", 1)
-            if data.get("format", REPORT_FORMAT) != REPORT_FORMAT or version not in (1, 2):
-                raise ValueError(f"unknown format {data.get('format')!r} version {version!r}")
-            unit = as_unit(data["unit"])
-            if data.get("every") not in PERIODS:
-                raise ValueError("every must be a calendar unit")
+            return cls._from_dict(_load(text, REPORT_FORMAT, (1, 2), max_chars))
+        except ValueError as error:
+            raise ValueError(f"not an ei-usage report: {error}") from None
 
-            def span(item: dict[str, Any]) -> DateRange:
-                return DateRange.parse(f"{item['start']}..{item['end']}")
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> Report:
+        unit = _unit(_field(data, "unit", ""), "")
+        every = data.get("every")
+        if every not in PERIODS:
+            raise ValueError(f"every is {_short(every)}, not a calendar unit")
+        organization_id = _count(_field(data, "organization_id", ""), "organization_id")
+        period = _span(_object(_field(data, "period", ""), "period"), "period")
+        ids = _array(_field(data, "inner_organization_ids", ""), "inner_organization_ids")
+        inner_ids: set[int] = set()
+        for index, value in enumerate(ids):
+            inner = _count(value, f"inner_organization_ids[{index}]")
+            if inner in inner_ids:
+                raise ValueError(f"inner_organization_ids[{index}]: {inner} is listed twice")
+            inner_ids.add(inner)
+        once = _Once()
 
-            def duration(value: float | None) -> timedelta | None:
-                return None if value is None else to_timedelta(value, unit)
-
-            return cls(
-                organization_id=int(data["organization_id"]),
-                inner_organization_ids=tuple(int(i) for i in data["inner_organization_ids"]),
-                period=span(data["period"]),
-                every=data["every"],
-                rows=tuple(
-                    ComputeTime(
-                        organization_id=int(r["organization_id"]),
-                        inner_organization_id=int(r["inner_organization_id"]),
-                        period=span(r),
-                        cpu=duration(r["cpu"]),
-                        gpu=duration(r["gpu"]),
-                        total=duration(r["total"]),
-                        inner_organization_name=r.get("inner_organization_name"),
-                    )
-                    for r in data["rows"]
-                ),
-                errors=tuple(
-                    ReportFailure(
-                        inner_organization_id=int(e["inner_organization_id"]),
-                        period=span(e),
-                        error=_error_from_dict(e["error"]),
-                    )
-                    for e in data["errors"]
-                ),
-                not_attempted=tuple(
-                    (int(n["inner_organization_id"]), span(n))
-                    for n in data.get("not_attempted", ())
-                ),
-                stop_reason=data.get("stop_reason"),
+        def request(item: object, where: str) -> tuple[dict[str, Any], int, DateRange, str]:
+            """Check what a row, failure or skip has in common; return it with its name."""
+            item = _object(item, where)
+            inner = _count(
+                _field(item, "inner_organization_id", where), f"{where}: inner_organization_id"
             )
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise ValueError(f"not an ei-usage report: {error}") from error
+            piece = _span(item, where)
+            where = f"{where} (inner organization {inner}, {piece})"
+            if inner not in inner_ids:
+                raise ValueError(f"{where}: not one of inner_organization_ids")
+            if not (period.start <= piece.start and piece.end <= period.end):
+                raise ValueError(f"{where}: outside the report's period {period}")
+            once.add((inner, piece), where)
+            return item, inner, piece, where
+
+        rows = []
+        for index, raw in enumerate(_array(_field(data, "rows", ""), "rows")):
+            item, inner, piece, where = request(raw, f"rows[{index}]")
+            row_org = _count(_field(item, "organization_id", where), f"{where}: organization_id")
+            if row_org != organization_id:
+                raise ValueError(f"{where}: organization_id {row_org} is not {organization_id}")
+            rows.append(
+                ComputeTime(
+                    organization_id=organization_id,
+                    inner_organization_id=inner,
+                    period=piece,
+                    cpu=_duration(item, "cpu", unit, where),
+                    gpu=_duration(item, "gpu", unit, where),
+                    total=_duration(item, "total", unit, where),
+                    inner_organization_name=_optional_text(item, "inner_organization_name", where),
+                    # Optional: reports written before 0.2.1 do not have it.
+                    inner_organization_deleted=_optional_flag(
+                        item, "inner_organization_deleted", where
+                    ),
+                )
+            )
+        errors = []
+        for index, raw in enumerate(_array(_field(data, "errors", ""), "errors")):
+            item, inner, piece, where = request(raw, f"errors[{index}]")
+            error = _error_from_dict(_field(item, "error", where), f"{where}: error")
+            errors.append(ReportFailure(inner, piece, error))
+        not_attempted = []
+        for index, raw in enumerate(_array(data.get("not_attempted", []), "not_attempted")):
+            _, inner, piece, _ = request(raw, f"not_attempted[{index}]")
+            not_attempted.append((inner, piece))
+        return cls(
+            organization_id=organization_id,
+            inner_organization_ids=tuple(sorted(inner_ids)),
+            period=period,
+            every=every,
+            rows=tuple(rows),
+            errors=tuple(errors),
+            not_attempted=tuple(not_attempted),
+            stop_reason=_optional_text(data, "stop_reason", ""),
+            listing_stop_reason=_optional_text(data, "listing_stop_reason", ""),
+        )
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -359,6 +587,8 @@ class Plan:
     every: Every
     pieces: tuple[DateRange, ...]
     names: Mapping[int, str] = attrs.field(factory=dict)
+    deleted: Mapping[int, bool] = attrs.field(factory=dict)  # of listed organizations
+    listing_stop_reason: str | None = None
 
     def jobs(self) -> Sequence[tuple[int, DateRange]]:
         """Return ``(inner_organization_id, piece)`` of every request, in result order.
@@ -382,7 +612,13 @@ class Plan:
             elif isinstance(outcome, EdgeImpulseError):
                 errors.append(ReportFailure(inner, piece, outcome))
             else:
-                rows.append(attrs.evolve(outcome, inner_organization_name=self.names.get(inner)))
+                rows.append(
+                    attrs.evolve(
+                        outcome,
+                        inner_organization_name=self.names.get(inner),
+                        inner_organization_deleted=self.deleted.get(inner),
+                    )
+                )
         return Report(
             organization_id=self.organization_id,
             inner_organization_ids=self.inner_organization_ids,
@@ -392,6 +628,7 @@ class Plan:
             errors=tuple(errors),
             not_attempted=tuple(missing),
             stop_reason=stop_reason if missing else None,
+            listing_stop_reason=self.listing_stop_reason,
         )
 
 
@@ -445,16 +682,18 @@ def make_plan(
         raise TypeError("inner_organization_ids must be an iterable of ints, not a string")
     org = check_id("organization_id", organization_id)
     names: dict[int, str] = {}
+    deleted: dict[int, bool] = {}
     ids: set[int] = set()
     for item in inner_organizations:
         if isinstance(item, InnerOrganization):
             names[item.id] = item.name
+            deleted[item.id] = item.deleted
             ids.add(item.id)
         else:
             ids.add(check_id("inner_organization_id", item))
     if not ids:
         raise ValueError("inner_organization_ids is empty")
-    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names)
+    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names, deleted)
 
 
 # ---- entitlement checks ------------------------------------------------------------------------
@@ -485,6 +724,9 @@ class EntitlementReport:
         errors: one entry per inner organization that could not be read, by id.
         not_attempted: the inner organizations not read because the check stopped early.
         stop_reason: why it stopped early, or None if it ran to the end.
+        listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
+            early (what the server did), or None: the check then covers only the
+            organizations listed.
     """
 
     organization_id: int
@@ -492,6 +734,7 @@ class EntitlementReport:
     errors: tuple[EntitlementFailure, ...] = ()
     not_attempted: tuple[int, ...] = ()
     stop_reason: str | None = None
+    listing_stop_reason: str | None = None
 
     @classmethod
     def of(
@@ -500,6 +743,7 @@ class EntitlementReport:
         inner_ids: Sequence[int],
         outcomes: Sequence[InnerOrganizationUsage | EdgeImpulseError | None],
         stop_reason: str | None,
+        listing_stop_reason: str | None = None,
     ) -> EntitlementReport:
         """Assemble a check from outcomes indexed like ``inner_ids`` (None: not done)."""
         rows = sorted(
@@ -511,12 +755,19 @@ class EntitlementReport:
             if isinstance(o, EdgeImpulseError)
         )
         missing = tuple(inner for inner, o in zip(inner_ids, outcomes, strict=True) if o is None)
-        return cls(organization_id, tuple(rows), errors, missing, stop_reason if missing else None)
+        return cls(
+            organization_id,
+            tuple(rows),
+            errors,
+            missing,
+            stop_reason if missing else None,
+            listing_stop_reason,
+        )
 
     @property
     def ok(self) -> bool:
-        """Whether every inner organization was read."""
-        return not self.errors and not self.not_attempted
+        """Whether every inner organization was read (for ``"all"``: every one listed)."""
+        return not self.errors and not self.not_attempted and self.listing_stop_reason is None
 
     def at_or_over(self, fraction: float) -> tuple[InnerOrganizationUsage, ...]:
         """Return the rows using at least ``fraction`` (1.0 = all) of some entitlement."""
@@ -538,12 +789,13 @@ class EntitlementReport:
         """Return plain JSON-ready values, durations as numbers of ``unit``."""
         u = as_unit(unit)
         return {
-            "format": "ei-usage.entitlements",
-            "version": 1,
+            "format": ENTITLEMENTS_FORMAT,
+            "version": ENTITLEMENTS_VERSION,
             "organization_id": self.organization_id,
             "unit": u.value,
             "complete": self.ok,
             "stop_reason": self.stop_reason,
+            "listing_stop_reason": self.listing_stop_reason,
             "rows": [row.to_dict(u) for row in self.rows],
             "errors": [
                 {"inner_organization_id": f.inner_organization_id, "error": _error_to_dict(f.error)}
@@ -551,3 +803,116 @@ class EntitlementReport:
             ],
             "not_attempted": list(self.not_attempted),
         }
+
+    def to_json(self, unit: Unit | str = Unit.SECONDS) -> str:
+        """Return the check as JSON (:meth:`to_dict`); :meth:`from_json` reads it back.
+
+        In seconds (the default) durations are read back exactly; in minutes or hours, to within
+        floating-point precision.
+        """
+        return json.dumps(self.to_dict(unit), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, max_chars: int = MAX_JSON_CHARS) -> EntitlementReport:
+        """Read a check written by :meth:`to_json` or ``ei-usage check --format json``.
+
+        The unit the text states is read back; what ``check`` adds (``status``, ``warn_at``,
+        ``fail_at``) and every derived value (``compute``, fractions, ``complete``) is ignored
+        and recomputed. Rows are put in the order :meth:`of` gives, most used first. The text
+        is checked as :meth:`Report.from_json` checks a report: ids are integers >= 0,
+        durations and sizes numbers >= 0 (or null), each inner organization appears once (in
+        ``rows``, ``errors`` or ``not_attempted``), every row belongs to ``organization_id``.
+
+        Args:
+            text: the JSON text (str, or UTF-8 bytes).
+            max_chars: refuse a longer text before parsing it (default :data:`MAX_JSON_CHARS`).
+
+        Raises:
+            ValueError: the text is not such a check; the message names the offending row.
+        """
+        try:
+            data = _load(text, ENTITLEMENTS_FORMAT, (ENTITLEMENTS_VERSION,), max_chars)
+            if data.get("format") != ENTITLEMENTS_FORMAT:  # the format has always been stated
+                raise ValueError("format is missing")
+            return cls._from_dict(data)
+        except ValueError as error:
+            raise ValueError(f"not an ei-usage entitlement check: {error}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> EntitlementReport:
+        unit = _unit(_field(data, "unit", ""), "")
+        organization_id = _count(_field(data, "organization_id", ""), "organization_id")
+        once = _Once()
+
+        def inner_of(item: Mapping[str, Any], where: str) -> tuple[int, str]:
+            inner = _count(
+                _field(item, "inner_organization_id", where), f"{where}: inner_organization_id"
+            )
+            where = f"{where} (inner organization {inner})"
+            once.add(inner, where)
+            return inner, where
+
+        rows = []
+        for index, raw in enumerate(_array(_field(data, "rows", ""), "rows")):
+            item = _object(raw, f"rows[{index}]")
+            inner, where = inner_of(item, f"rows[{index}]")
+            row_org = _count(_field(item, "organization_id", where), f"{where}: organization_id")
+            if row_org != organization_id:
+                raise ValueError(f"{where}: organization_id {row_org} is not {organization_id}")
+            limits = _object(_field(item, "entitlements", where), f"{where}: entitlements")
+            limits_where = f"{where}: entitlements"
+            limits_unit = _unit(limits.get("unit", unit.value), limits_where)
+            since = item.get("contract_since")
+            billable = item.get("billable")
+            if billable is not None and not isinstance(billable, bool):
+                raise ValueError(f"{where}: billable is {_kind(billable)}, not a boolean")
+            rows.append(
+                InnerOrganizationUsage(
+                    organization_id=organization_id,
+                    inner_organization_id=inner,
+                    cpu=_duration(item, "cpu", unit, where),
+                    gpu=_duration(item, "gpu", unit, where),
+                    total=_duration(item, "total", unit, where),
+                    contract_since=None
+                    if since is None
+                    else _instant(since, f"{where}: contract_since"),
+                    storage_bytes=_optional_count(item, "storage_bytes", where),
+                    billable=billable,
+                    entitlements=Entitlements(
+                        compute_time_per_year=_duration(
+                            limits, "compute_time_per_year", limits_unit, limits_where
+                        ),
+                        gpu_compute_time_per_year=_duration(
+                            limits, "gpu_compute_time_per_year", limits_unit, limits_where
+                        ),
+                        storage_bytes=_optional_count(limits, "storage_bytes", limits_where),
+                        projects=_optional_count(limits, "projects", limits_where),
+                        users=_optional_count(limits, "users", limits_where),
+                    ),
+                    inner_organization_name=_optional_text(item, "inner_organization_name", where),
+                    # Optional: reports written before 0.2.1 do not have it.
+                    inner_organization_deleted=_optional_flag(
+                        item, "inner_organization_deleted", where
+                    ),
+                )
+            )
+        errors = []
+        for index, raw in enumerate(_array(_field(data, "errors", ""), "errors")):
+            item = _object(raw, f"errors[{index}]")
+            inner, where = inner_of(item, f"errors[{index}]")
+            error = _error_from_dict(_field(item, "error", where), f"{where}: error")
+            errors.append(EntitlementFailure(inner, error))
+        not_attempted = []
+        for index, value in enumerate(_array(data.get("not_attempted", []), "not_attempted")):
+            where = f"not_attempted[{index}]"
+            inner = _count(value, where)
+            once.add(inner, f"{where} (inner organization {inner})")
+            not_attempted.append(inner)
+        return cls(
+            organization_id=organization_id,
+            rows=tuple(sorted(rows, key=_usage_order)),
+            errors=tuple(errors),
+            not_attempted=tuple(not_attempted),
+            stop_reason=_optional_text(data, "stop_reason", ""),
+            listing_stop_reason=_optional_text(data, "listing_stop_reason", ""),
+        )

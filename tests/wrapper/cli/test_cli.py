@@ -213,6 +213,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
         "organization_id",
         "inner_organization_id",
         "inner_organization_name",
+        "inner_organization_deleted",
         "start",
         "end",
         "unit",
@@ -220,6 +221,7 @@ def test_csv_numbers_are_the_studios_usage_in_the_unit(
         "gpu",
         "total",
         "discrepancy",
+        "complete",
     ]
     assert [(int(r["inner_organization_id"]), when(r["start"]), when(r["end"])) for r in rows] == [
         (org, start, end) for org in orgs for start, end in Q2
@@ -852,8 +854,9 @@ def test_metrics_table(cli: Cli, studio: FakeStudio, unit: str) -> None:
         unit,
     ]
     assert rows["Storage"][0].startswith(f"{want['total_storage_bytes']:,} bytes")
-    assert rows["Projects"] == [f"{want['project_count']:,}", "all"]
-    assert rows["Users"] == [f"{want['user_count']:,}", "all"]
+    # Counts are counts: no "all" in the Unit column (issue 17).
+    assert rows["Projects"] == [f"{want['project_count']:,}", "count"]
+    assert rows["Users"] == [f"{want['user_count']:,}", "count"]
     since = when(want["since"]).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert rows["Current contract since"] == [since, ""]
 
@@ -908,8 +911,8 @@ def test_metrics_table_names_the_filters(cli: Cli) -> None:
         "metrics", "--org", "1", "--exclude-edge-impulse-users", "--project-visibility", "public"
     )
     rows = {r[0]: r[1:] for r in body_rows(outcome.stdout)}
-    assert rows["Projects"][1] == "public only"
-    assert rows["Users"][1] == "without Edge Impulse staff"
+    assert rows["Projects (public only)"][1] == "count"
+    assert rows["Users (without Edge Impulse staff)"][1] == "count"
 
 
 # -- through the real entry point ----------------------------------------------------------------

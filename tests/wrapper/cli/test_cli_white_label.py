@@ -6,6 +6,7 @@ Includes the issue's acceptance runs on a white label of 250 inner organizations
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from ei_usage import DateRange, Report
-from ei_usage.testing import FakeStudio, Fault, Operation
+from ei_usage.testing import FakeStudio, Fault, ListingQuirks, Operation
 
 from .conftest import SECRET, Cli
 
@@ -293,3 +294,176 @@ def test_check_html_statuses(cli: Cli) -> None:
 def test_metrics_and_orgs_have_no_html(cli: Cli) -> None:
     assert cli.invoke("metrics", "--org", "1", "--format", "html").code == 2
     assert cli.invoke("orgs", "--org", "1", "--format", "html").code == 2
+
+
+# ---- deleted organizations -----------------------------------------------------------------------
+
+
+def _deleted(studio: FakeStudio) -> list[int]:
+    ids = [o.id for o in studio.inner_organizations(1, include_deleted=True) if o.deleted]
+    assert ids, "the default white label has a deleted organization"
+    return ids
+
+
+def test_orgs_marks_deleted_organizations_in_every_format(cli: Cli, studio: FakeStudio) -> None:
+    deleted = _deleted(studio)
+    listed = ("orgs", "--org", "1", "--include-deleted", "--format")
+    rows = rows_of(cli.invoke(*listed, "csv").stdout)
+    assert list(rows[0])[:3] == ["id", "name", "deleted"]
+    assert [int(r["id"]) for r in rows if r["deleted"] == "True"] == deleted
+    assert {r["deleted"] for r in rows} == {"True", "False"}
+    data = json.loads(cli.invoke(*listed, "json").stdout)["organizations"]
+    assert [o["id"] for o in data if o["deleted"] is True] == deleted
+    assert all(o["deleted"] is False for o in data if o["id"] not in deleted)
+    table = cli.invoke(*listed, "table").stdout
+    marked = [line for line in table.splitlines() if "(deleted)" in line]
+    assert len(marked) == len(deleted)
+    for inner, line in zip(deleted, marked, strict=True):
+        assert f"(deleted) {studio.organizations[inner].name}" in line
+    # Without --include-deleted nothing is deleted, and the column says so.
+    plain = rows_of(cli.invoke("orgs", "--org", "1", "--format", "csv").stdout)
+    assert {r["deleted"] for r in plain} == {"False"}
+
+
+def test_compute_time_of_all_marks_deleted_organizations_in_every_format(
+    cli: Cli, studio: FakeStudio
+) -> None:
+    deleted = _deleted(studio)
+    (gone,) = deleted
+    name = studio.organizations[gone].name
+    args = ("compute-time", "--org", "1", "--all-inner-orgs", "--period", "2024-05", "--format")
+    rows = rows_of(cli.invoke(*args, "csv").stdout)
+    usage = [r for r in rows if r["kind"] == "usage"]
+    assert {
+        int(r["inner_organization_id"]) for r in usage if r["inner_organization_deleted"] == "True"
+    } == {gone}
+    assert {r["inner_organization_deleted"] for r in usage} == {"True", "False"}
+    report = Report.from_json(cli.invoke(*args, "json").stdout)
+    assert {r.inner_organization_id for r in report.rows if r.inner_organization_deleted} == {gone}
+    table = cli.invoke(*args, "table").stdout
+    assert [line for line in table.splitlines() if "(deleted)" in line] == [
+        line for line in table.splitlines() if f"(deleted) {name}" in line
+    ]
+    assert f"(deleted) {name}" in table
+    document = cli.invoke(*args, "html").stdout
+    assert f"(deleted) {html.escape(name)}" in document
+    assert document.count("(deleted)") >= 3  # totals, its chart and its rows
+
+
+def test_check_rows_say_they_are_not_deleted(cli: Cli) -> None:
+    # check lists live organizations only (a deleted one has no readable contract).
+    rows = rows_of(check(cli, "--format", "csv").stdout)
+    assert rows
+    assert list(rows[0])[1:3] == ["inner_organization_name", "inner_organization_deleted"]
+    assert {r["inner_organization_deleted"] for r in rows} == {"False"}
+    data = json.loads(check(cli, "--format", "json").stdout)
+    assert {row["inner_organization_deleted"] for row in data["rows"]} == {False}
+    assert "(deleted)" not in check(cli).stdout
+
+
+# ---- hostile listings: what was listed is shown, the rest is said in one line -------------------
+
+OVERSTATED = ListingQuirks(total_extra=1)
+QUIET = ("--warn-at", "10000", "--fail-at", "10000")  # no organization alerts: exit 1 is partial
+
+
+@pytest.fixture
+def hostile() -> Iterator[Cli]:
+    with FakeStudio(api_key=SECRET, inner_organizations=25) as studio:
+        yield Cli(studio)
+
+
+def cut_short_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "cut short" in line]
+
+
+def test_orgs_keeps_every_organization_of_an_overstated_listing(hostile: Cli) -> None:
+    hostile.studio.listing_quirks = OVERSTATED
+    outcome = hostile.invoke("orgs", "--org", "1", "--format", "csv")
+    assert outcome.code == 1  # partial, like a report with failed rows
+    ids = [int(r["id"]) for r in rows_of(outcome.stdout)]
+    assert ids == [o.id for o in hostile.studio.inner_organizations(1)]
+    (line,) = cut_short_lines(outcome.stderr)
+    assert line.startswith("ei-usage: the listing of the inner organizations was cut short")
+    assert "23 of the 24 organizations the server counts" in line
+    listing = [r for r in hostile.studio.requests if r.operation is Operation.ORGANIZATIONS]
+    assert len(listing) <= 23 + 3
+    data = json.loads(hostile.invoke("orgs", "--org", "1", "--format", "json").stdout)
+    assert data["complete"] is False
+    assert "cut short" in data["stop_reason"]
+
+
+def test_orgs_shows_an_organization_listed_twice_once(hostile: Cli) -> None:
+    everyone = [o.id for o in hostile.studio.inner_organizations(1)]
+    hostile.studio.listing_quirks = ListingQuirks(duplicate_id=everyone[4])
+    outcome = hostile.invoke("orgs", "--org", "1", "--format", "csv")
+    assert outcome.code == 0, outcome.stderr
+    assert [int(r["id"]) for r in rows_of(outcome.stdout)] == everyone
+
+
+def test_orgs_shows_a_malformed_organization_as_not_read(hostile: Cli) -> None:
+    everyone = [o.id for o in hostile.studio.inner_organizations(1)]
+    bad = everyone[3]
+    hostile.studio.listing_quirks = ListingQuirks(
+        bad_fields={bad: {"entitlementLimits.totalStorage": "abc"}}
+    )
+    outcome = hostile.invoke("orgs", "--org", "1", "--format", "csv")
+    assert outcome.code == 1
+    assert [int(r["id"]) for r in rows_of(outcome.stdout)] == [i for i in everyone if i != bad]
+    assert "1 organization not read" in outcome.stderr
+    assert f"inner org {bad}: response field organizations[3].entitlementLimits.totalStorage" in (
+        outcome.stderr
+    )
+    data = json.loads(hostile.invoke("orgs", "--org", "1", "--format", "json").stdout)
+    assert data["complete"] is False
+    (not_read,) = data["not_read"]
+    assert not_read["id"] == bad
+    assert not_read["field"] == "organizations[3].entitlementLimits.totalStorage"
+    assert len(data["organizations"]) == len(everyone) - 1
+
+
+def test_check_shows_a_malformed_organization_as_not_read(hostile: Cli) -> None:
+    everyone = [o.id for o in hostile.studio.inner_organizations(1)]
+    bad = everyone[3]
+    hostile.studio.listing_quirks = ListingQuirks(
+        bad_fields={bad: {"entitlementLimits.totalStorage": "abc"}}
+    )
+    outcome = hostile.invoke("check", "--org", "1", "--format", "json", *QUIET)
+    assert outcome.code == 1  # none over, but one could not be read
+    data = json.loads(outcome.stdout)
+    assert sorted(r["inner_organization_id"] for r in data["rows"]) == [
+        i for i in everyone if i != bad
+    ]
+    (error,) = data["errors"]
+    assert error["inner_organization_id"] == bad
+    assert error["error"]["field"] == "entitlementLimits.totalStorage"
+    assert f"inner orgs {bad}: ResponseValidationError" in outcome.stderr
+    assert "totalStorage" in outcome.stderr
+
+
+def test_check_keeps_its_rows_when_the_listing_is_cut_short(hostile: Cli) -> None:
+    hostile.studio.listing_quirks = OVERSTATED
+    outcome = hostile.invoke("check", "--org", "1", "--format", "json", *QUIET)
+    assert outcome.code == 1
+    data = json.loads(outcome.stdout)
+    assert len(data["rows"]) == len(hostile.studio.inner_organizations(1))
+    assert data["complete"] is False
+    assert "cut short" in data["listing_stop_reason"]
+    assert len(cut_short_lines(outcome.stderr)) == 1
+    table = hostile.invoke("check", "--org", "1", *QUIET)
+    assert len(cut_short_lines(table.stderr)) == 1
+
+
+def test_compute_time_of_all_keeps_its_rows_when_the_listing_is_cut_short(hostile: Cli) -> None:
+    hostile.studio.listing_quirks = OVERSTATED
+    outcome = hostile.invoke(
+        "compute-time", "--org", "1", "--all-inner-orgs", "--period", "2024-05", "--format", "json"
+    )
+    assert outcome.code == 1
+    report = Report.from_json(outcome.stdout)
+    everyone = hostile.studio.inner_organizations(1, include_deleted=True)
+    assert report.inner_organization_ids == tuple(o.id for o in everyone)
+    assert len(report.rows) == len(everyone)
+    assert report.listing_stop_reason is not None
+    (line,) = cut_short_lines(outcome.stderr)
+    assert "25 of the 26" in line

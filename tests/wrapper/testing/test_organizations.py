@@ -24,6 +24,7 @@ from ei_usage.testing import (
     EntitlementLimits,
     FakeOrganization,
     FakeStudio,
+    ListingQuirks,
     Operation,
     default_name,
     default_organizations,
@@ -806,3 +807,81 @@ def test_new_organization_fields_are_validated() -> None:
     assert EntitlementLimits().unlimited
     assert EntitlementLimits().to_json() == {}
     assert FakeOrganization(1).private_project_count == 9
+
+
+# ---- listing quirks: hostile listings on purpose ----------------------------------------------
+
+
+def quirky_ids(client: httpx.Client, **params: Any) -> tuple[int, list[int]]:
+    response = client.get(LIST, params=params)
+    assert response.status_code == 200
+    body = response.json()
+    return body["total"], ids(body)
+
+
+def test_listing_quirks_act_out_hostile_listings(studio: FakeStudio, client: httpx.Client) -> None:
+    everyone = [o.id for o in studio.inner_organizations(1)]  # 9 visible
+    studio.listing_quirks = ListingQuirks(total_extra=1)
+    assert quirky_ids(client, limit=100) == (10, everyone)
+    studio.listing_quirks = ListingQuirks(ignore_offset=True)
+    assert quirky_ids(client, limit=3, offset=6) == (9, everyone[:3])
+    studio.listing_quirks = ListingQuirks(page_cap=1)
+    assert quirky_ids(client, limit=5, offset=2) == (9, everyone[2:3])
+    studio.listing_quirks = ListingQuirks(keeps_removing=True)
+    assert quirky_ids(client, limit=3, offset=0) == (9, everyone[:3])
+    assert quirky_ids(client, limit=3, offset=2) == (9, everyone[3:6])  # one further on
+    studio.listing_quirks = ListingQuirks(duplicate_id=everyone[2])
+    assert quirky_ids(client, limit=100) == (10, [*everyone[:3], *everyone[2:]])
+    studio.listing_quirks = None
+    assert quirky_ids(client, limit=3, offset=2) == (9, everyone[2:5])
+
+
+def test_organizations_body_answers_with_the_quirks(studio: FakeStudio) -> None:
+    studio.listing_quirks = ListingQuirks(total_extra=2, page_cap=2)
+    body = studio.organizations_body(1, limit=10)
+    assert body["total"] == 11
+    assert len(body["organizations"]) == 2  # type: ignore[arg-type]
+
+
+def test_bad_fields_break_one_record_and_its_info(studio: FakeStudio, client: httpx.Client) -> None:
+    bad = studio.inner_organizations(1)[1].id
+    studio.listing_quirks = ListingQuirks(
+        bad_fields={bad: {"entitlementLimits.totalStorage": "abc", "name": None}}
+    )
+    items = client.get(LIST).json()["organizations"]
+    broken = [item for item in items if item["id"] == bad]
+    assert broken[0]["entitlementLimits"]["totalStorage"] == "abc"
+    assert broken[0]["name"] is None
+    others = [item for item in items if item["id"] != bad]
+    assert all(isinstance(item["name"], str) for item in others)
+    info = client.get(info_path(bad)).json()
+    assert info["entitlementLimits"]["totalStorage"] == "abc"
+    assert "name" not in info  # only fields the answer has
+    assert (
+        client.get(info_path(everyone_but(studio, bad))).json()["entitlementLimits"]
+        != info["entitlementLimits"]
+    )
+
+
+def everyone_but(studio: FakeStudio, excluded: int) -> int:
+    return next(o.id for o in studio.inner_organizations(1) if o.id != excluded)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"page_cap": 0},
+        {"page_cap": True},
+        {"total_extra": 1.5},
+        {"bad_fields": {"5": {"name": None}}},
+        {"bad_fields": {5: {"a..b": None}}},
+    ],
+)
+def test_bad_listing_quirks_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        ListingQuirks(**kwargs)
+
+
+def test_listing_quirks_must_be_listing_quirks() -> None:
+    with pytest.raises(ValueError, match="listing_quirks"):
+        FakeStudio(listing_quirks={"total_extra": 1})  # type: ignore[arg-type]

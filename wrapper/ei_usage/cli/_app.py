@@ -4,7 +4,8 @@ click parses and reports usage errors (exit 2) and rich draws tables and the pro
 are well kept and would be hundreds of lines to do by hand. Exit codes:
 
 * 0 success;
-* 1 an API or network failure, or a report where some requests failed or were not attempted;
+* 1 an API or network failure, or a report where some requests failed or were not attempted,
+  or a listing of the white label that ended early or has organizations it could not read;
 * 2 a usage or configuration error (bad option, bad period, bad ``EI_BASE_URL``);
 * 3 authentication or permission: no credential in the environment, 401 or 403;
 * 4 ``check``: some inner organization at or over ``--warn-at`` of an entitlement;
@@ -12,14 +13,18 @@ are well kept and would be hundreds of lines to do by hand. Exit codes:
 * 130 interrupted (Ctrl-C): a report prints what it fetched, marked partial;
 * 141 the output pipe closed early (``| head``), whatever the format.
 
-Expected failures print one line on stderr, never a traceback, and never a credential.
+Expected failures print one line on stderr, never a traceback, and never a credential. Text
+that may come from a server (error messages, names, stop reasons) is printed through
+:mod:`ei_usage.cli._safe`, so it cannot carry terminal escapes or rich markup.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import click
@@ -31,17 +36,18 @@ from ei_usage import (
     Client,
     DateRange,
     EdgeImpulseError,
+    IncompleteListingWarning,
     PermissionDeniedError,
     ReportInterrupted,
     Unit,
 )
 
-from . import _render
+from . import _render, _safe
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ei_usage import EntitlementReport, Report
+    from ei_usage import EntitlementReport, OrganizationListing, Report
 
 
 EXIT_FAILURE = 1
@@ -66,6 +72,28 @@ PERIOD_HELP = (
     "2024, 2024-Q2, 2024-05, 2024-05-17, or A..B from the start of A to the end of B, where A "
     "and B are any of those or ISO datetimes (2024-05-01T12:00Z..2024-05-02T00:00Z). UTC."
 )
+EXIT_CODES_HELP = (
+    "\b\nExit codes:\n"
+    "  0    success\n"
+    "  1    API or network failure, or some requests of a report failed or were not attempted\n"
+    "  2    usage or configuration error (bad option, period or EI_BASE_URL)\n"
+    "  3    no credential, or authentication or permission refused\n"
+    "  4    check: some inner organization at or over --warn-at\n"
+    "  5    check: some inner organization at or over --fail-at\n"
+    "  130  interrupted (Ctrl-C); a report prints what it fetched, marked PARTIAL\n"
+    "  141  the output pipe closed early (| head)"
+)
+COMPLETION_HELP = (
+    "\b\nShell completion (add the line to your shell's startup file):\n"
+    '  bash: eval "$(_EI_USAGE_COMPLETE=bash_source ei-usage)"\n'
+    '  zsh:  eval "$(_EI_USAGE_COMPLETE=zsh_source ei-usage)"\n'
+    "  fish: _EI_USAGE_COMPLETE=fish_source ei-usage | source"
+)
+ORG_ENV_HELP = (
+    "--org can come from EI_ORG_ID (the demo's variable); an --org given on the command line "
+    "wins over it."
+)
+INSECURE_HINT = "use --allow-insecure-http (or EI_ALLOW_INSECURE_HTTP=1)"
 _UNITS = [u.value for u in Unit]
 _FORMATS = ["table", "csv", "json"]
 _REPORT_FORMATS = [*_FORMATS, "html"]
@@ -77,7 +105,7 @@ class CommandError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         """Print the one-line message (click's hook)."""
-        click.echo(f"ei-usage: error: {self.format_message()}", err=True)
+        click.echo(f"ei-usage: error: {_safe.terminal(self.format_message())}", err=True)
 
 
 class AuthCommandError(CommandError):
@@ -112,7 +140,9 @@ def _client(allow_insecure_http: bool) -> Client:
     try:
         return Client.from_env(allow_insecure_http=allow_insecure_http)
     except ValueError as error:
-        raise ConfigCommandError(f"EI_BASE_URL: {error}") from None
+        # The library names its own keyword argument; a CLI user has a flag and a variable.
+        message = str(error).replace("pass allow_insecure_http=True", INSECURE_HINT)
+        raise ConfigCommandError(f"EI_BASE_URL: {message}") from None
 
 
 class _StderrHandler(logging.Handler):
@@ -120,15 +150,19 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage().removeprefix("ei_usage: ")
-        sys.stderr.write(f"ei-usage: {message}\n")
+        sys.stderr.write(f"ei-usage: {_safe.terminal(message)}\n")
 
 
 def _setup_logging(verbose: bool) -> None:
     """Send the library's log (retries, each request's timing) to stderr with --verbose.
 
-    The library's records never hold a credential (ei_usage scrubs what it logs), so --verbose
-    is safe to paste into a ticket.
+    ``--verbose`` counts before the subcommand (``ei-usage --verbose check``) as well as after
+    it. The library's records never hold a credential (ei_usage scrubs what it logs), so
+    --verbose is safe to paste into a ticket.
     """
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        verbose = verbose or bool(context.find_root().params.get("verbose"))
     logger = logging.getLogger("ei_usage")
     for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
         logger.removeHandler(handler)
@@ -142,6 +176,32 @@ def _period(ctx: click.Context, param: click.Parameter, value: str) -> DateRange
         return DateRange.parse(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _cut_short(reason: str | None, listed: int) -> None:
+    """Say on stderr, in one line, that the white label's listing ended early."""
+    if reason is not None:
+        click.echo(
+            f"ei-usage: the listing of the inner organizations was {_safe.terminal(reason)}; "
+            f"showing the {listed:,} listed",
+            err=True,
+        )
+
+
+_SHOWN_NOT_READ = 20
+
+
+def _not_read(listing: OrganizationListing) -> None:
+    """List on stderr the organizations whose listing record could not be read."""
+    if not listing.errors:
+        return
+    count = len(listing.errors)
+    click.echo(f"ei-usage: {count:,} organization{'s' * (count > 1)} not read:", err=True)
+    for failure in listing.errors[:_SHOWN_NOT_READ]:
+        which = failure.inner_organization_id
+        click.echo(f"  inner org {which}: {_safe.terminal(failure.error.message)}", err=True)
+    if count > _SHOWN_NOT_READ:
+        click.echo(f"  and {count - _SHOWN_NOT_READ:,} more", err=True)
 
 
 def _read_ids(stream: TextIO) -> list[int]:
@@ -167,6 +227,9 @@ def _read_ids(stream: TextIO) -> list[int]:
     return ids
 
 
+_VERBOSE_HELP = "Log retries and each request's status and timing on stderr (never credentials)."
+
+
 def _output_options(
     formats: list[str],
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -178,7 +241,7 @@ def _add_output_options(command: Callable[..., None], formats: list[str]) -> Cal
     command = click.option(
         "--verbose",
         is_flag=True,
-        help="Log retries and each request's status and timing on stderr (never credentials).",
+        help=_VERBOSE_HELP,
     )(command)
     command = click.option(
         "--allow-insecure-http",
@@ -204,6 +267,15 @@ def _add_output_options(command: Callable[..., None], formats: list[str]) -> Cal
     )(command)
 
 
+_ORG_OPTION = click.option(
+    "--org",
+    "organization_id",
+    type=click.IntRange(min=0),
+    required=True,
+    envvar="EI_ORG_ID",
+    show_envvar=True,
+    help="The white-label organization you administer (the option wins over EI_ORG_ID).",
+)
 _CONCURRENCY_OPTION = click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -214,11 +286,16 @@ _CONCURRENCY_OPTION = click.option(
 
 
 @click.group(
-    help=f"Read Edge Impulse organization usage.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP}",
+    help=(
+        f"Read Edge Impulse organization usage.\n\n{UNITS_HELP}\n\n{CREDENTIALS_HELP} "
+        f"{ORG_ENV_HELP}"
+    ),
+    epilog=f"{EXIT_CODES_HELP}\n\n{COMPLETION_HELP}",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(ei_usage.__version__, prog_name="ei-usage")
-def cli() -> None:
+@click.option("--verbose", is_flag=True, help=_VERBOSE_HELP + " Also after the command.")
+def cli(verbose: bool) -> None:
     """Read Edge Impulse organization usage."""
 
 
@@ -233,13 +310,7 @@ def cli() -> None:
         f"{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
     ),
 )
-@click.option(
-    "--org",
-    "organization_id",
-    type=click.IntRange(min=0),
-    required=True,
-    help="The white-label organization you administer.",
-)
+@_ORG_OPTION
 @click.option(
     "--inner-org",
     "inner_orgs",
@@ -325,17 +396,21 @@ def compute_time(
                     or isinstance(error, APIConnectionError)
                 ):
                     _fail(error)
-                click.echo(f"ei-usage: names not shown, listing failed: {error}", err=True)
+                click.echo(
+                    f"ei-usage: names not shown, listing failed: {_safe.terminal(error)}", err=True
+                )
                 report = run(with_names=False)
         except ReportInterrupted as stopped:
             report, interrupted = cast("Report", stopped.report), True
         except ValueError as error:  # e.g. a piece of the period shorter than the wire's ms
             raise click.BadParameter(str(error), param_hint="--period") from None
+    listed = len(report.inner_organization_ids)
     if interrupted:
         # What was fetched is printed, marked partial; then the conventional status of SIGINT.
         with _render.writing():
             _render.report(report, Unit(unit), fmt, sys.stdout)
         _render.failures(report, sys.stderr)
+        _cut_short(report.listing_stop_reason, listed)
         sys.exit(EXIT_INTERRUPTED)
     refused = [f for f in report.errors if _exit_code(f.error) == EXIT_AUTH]
     if refused and not report.rows and len(refused) == len(report.errors):
@@ -347,16 +422,8 @@ def compute_time(
             _render.report(report, Unit(unit), fmt, sys.stdout)
     if not report.ok:
         _render.failures(report, sys.stderr)
+        _cut_short(report.listing_stop_reason, listed)
         sys.exit(EXIT_FAILURE)
-
-
-_ORG_OPTION = click.option(
-    "--org",
-    "organization_id",
-    type=click.IntRange(min=0),
-    required=True,
-    help="The white-label organization you administer.",
-)
 
 
 @cli.command(
@@ -368,7 +435,11 @@ _ORG_OPTION = click.option(
     ),
 )
 @_ORG_OPTION
-@click.option("--include-deleted", is_flag=True, help="List deleted organizations too.")
+@click.option(
+    "--include-deleted",
+    is_flag=True,
+    help="List deleted organizations too, marked deleted (costs a second listing).",
+)
 @click.option("--search", metavar="TEXT", help="Only organizations matching TEXT (id or name).")
 @click.option(
     "--active-within-days",
@@ -391,20 +462,26 @@ def orgs(
     _setup_logging(verbose)
     with _client(allow_insecure_http) as client:
         try:
-            listed = list(
-                client.inner_organizations(
-                    organization_id,
-                    include_deleted=include_deleted,
-                    active_within_days=active_within_days,
-                    search=search,
-                )
+            listing = client.inner_organizations(
+                organization_id,
+                include_deleted=include_deleted,
+                active_within_days=active_within_days,
+                search=search,
             )
+            with warnings.catch_warnings():
+                # Said below, on stderr and in the output, in the command line's own words.
+                warnings.simplefilter("ignore", IncompleteListingWarning)
+                listed = list(listing)
         except EdgeImpulseError as error:
             _fail(error)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--search") from None
     with _render.writing():
-        _render.organizations(organization_id, listed, Unit(unit), fmt, sys.stdout)
+        _render.organizations(organization_id, listed, Unit(unit), fmt, sys.stdout, listing)
+    _not_read(listing)
+    _cut_short(listing.stop_reason, len(listed))
+    if not listing.ok:  # a partial listing, like a report with failed rows
+        sys.exit(EXIT_FAILURE)
 
 
 EXIT_WARN = 4
@@ -477,11 +554,27 @@ def check(
     with _render.writing():
         _render.entitlements(report, Unit(unit), fmt, sys.stdout, *thresholds)
     _render.check_failures(report, sys.stderr)
+    _cut_short(
+        report.listing_stop_reason,
+        len(report.rows) + len(report.errors) + len(report.not_attempted),
+    )
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
-    if report.at_or_over(thresholds[1]):
+    over, warned = report.at_or_over(thresholds[1]), report.at_or_over(thresholds[0])
+    if over or warned:
+        # A cron mail or CI log often shows only stderr: say why the status is not 0.
+        of = f"of {len(report.rows):,} inner organizations at or over"
+        warn_level, fail_level = f"--warn-at ({warn_at:g}%)", f"--fail-at ({fail_at:g}%)"
+        if over:
+            line = f"check failed (exit 5): {len(over):,} {of} {fail_level}"
+            if len(warned) > len(over):
+                line += f", {len(warned) - len(over):,} more at or over {warn_level}"
+        else:
+            line = f"check warning (exit 4): {len(warned):,} {of} {warn_level}"
+        click.echo(f"ei-usage: {line}", err=True)
+    if over:
         sys.exit(EXIT_OVER)
-    if report.at_or_over(thresholds[0]):
+    if warned:
         sys.exit(EXIT_WARN)
     if not report.ok:
         sys.exit(EXIT_FAILURE)
@@ -499,7 +592,13 @@ def check(
     ),
 )
 @click.option(
-    "--org", "organization_id", type=click.IntRange(min=0), required=True, help="The organization."
+    "--org",
+    "organization_id",
+    type=click.IntRange(min=0),
+    required=True,
+    envvar="EI_ORG_ID",
+    show_envvar=True,
+    help="The organization (the option wins over EI_ORG_ID).",
 )
 @click.option(
     "--exclude-edge-impulse-users",
@@ -543,7 +642,10 @@ def run(argv: list[str] | None) -> int:
         try:
             result = cli.main(args=argv, prog_name="ei-usage", standalone_mode=False)
         except click.ClickException as error:
-            error.show()
+            # click's own usage errors may quote what was typed (or an environment variable).
+            shown = io.StringIO()
+            error.show(file=shown)  # our CommandError writes its one clean line itself
+            sys.stderr.write(_safe.lines(shown.getvalue()))
             return error.exit_code
         except click.exceptions.Abort:  # click's name for Ctrl-C (and EOF at a prompt)
             click.echo("ei-usage: interrupted", err=True)

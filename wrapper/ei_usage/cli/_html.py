@@ -17,15 +17,26 @@ import math
 import re
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+import attrs
 
 import ei_usage
 from ei_usage import Unit
 
+from ._render import shown_name
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ei_usage import DateRange, EntitlementReport, InnerOrganizationUsage, Report
+    from ei_usage import (
+        ComputeTime,
+        DateRange,
+        EntitlementReport,
+        InnerOrganizationUsage,
+        Report,
+        UsageTotals,
+    )
 
 _MICROSECOND = timedelta(microseconds=1)
 _US_PER_UNIT = {Unit.SECONDS: 1_000_000, Unit.MINUTES: 60_000_000, Unit.HOURS: 3_600_000_000}
@@ -80,6 +91,19 @@ def _shown(text: str, limit: int = _NAME_CHARS) -> str:
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "\u2026"
     return html.escape(line, quote=True)
+
+
+_Row = TypeVar("_Row", "ComputeTime", "InnerOrganizationUsage")
+
+
+def _deleted_named(rows: tuple[_Row, ...]) -> tuple[_Row, ...]:
+    """Return ``rows`` with deleted organizations' names marked, as the tables mark them."""
+    return tuple(
+        attrs.evolve(row, inner_organization_name=shown_name(row.inner_organization_name, True))
+        if row.inner_organization_deleted
+        else row
+        for row in rows
+    )
 
 
 def _org_title(name: str | None, inner_id: int) -> str:
@@ -203,6 +227,8 @@ h2{font-size:1.15rem;margin:1.6rem 0 .5rem}
 h3{font-size:.95rem;margin:0;overflow-wrap:anywhere}
 .note,.scale,.org p{color:var(--muted)}
 .org p{margin:0;font-size:.85rem}
+.org h3{display:flex;white-space:nowrap}.org h3 bdi{overflow:hidden;text-overflow:ellipsis}
+.org h3 span{flex:none}.org p{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .banner{border:3px solid var(--fail);padding:.6rem .9rem;font-size:1.1rem;background:#fff5f5}
 .banner strong,.failures h2{color:var(--fail)}
 .failures li{overflow-wrap:anywhere}
@@ -220,6 +246,7 @@ path.cpu{stroke:var(--cpu);fill:none}path.gpu{stroke:url(#ei-gpu);fill:none}
 .legend{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:.3rem 0;padding:0;list-style:none}
 .legend .na{color:var(--fail)}
 .legend svg{display:inline-block;width:1.6em;height:1em;vertical-align:-.15em}
+.legend svg.key{width:2.4em}
 .sw-cpu{fill:var(--cpu)}.sw-gpu{fill:url(#ei-gpu)}
 .ok{fill:var(--ok)}.warn{fill:var(--warn)}.fail{fill:var(--fail)}.unknown{fill:var(--unknown)}
 .gpu.ok{fill:url(#ei-gpu-ok)}.gpu.warn{fill:url(#ei-gpu-warn)}.gpu.fail{fill:url(#ei-gpu-fail)}
@@ -232,6 +259,10 @@ th[scope=row],th[scope=rowgroup],td.l,th.l,.rows td:first-child{text-align:left}
 thead th{border-bottom:2px solid var(--muted)}
 tbody th[scope=rowgroup]{padding-top:.7rem}
 tr.sum>*{font-weight:700}
+table.check{font-size:.8rem}
+table.check th,table.check td{padding:.2rem .4rem}
+table.check thead th{white-space:normal;vertical-align:bottom}
+table.check th[scope=row]{white-space:normal;overflow-wrap:anywhere;min-width:8rem;max-width:13rem}
 .defs{position:absolute;width:0;height:0;overflow:hidden}
 footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
 @media print{body{max-width:none;padding:0;font-size:10pt}.scroll{overflow:visible}
@@ -489,6 +520,7 @@ def compute_time_html(report: Report, unit: Unit) -> str:
         The document (UTF-8 text, ``<!DOCTYPE html>`` first).
     """
     unit = Unit(unit)
+    report = attrs.evolve(report, rows=_deleted_named(report.rows))
     slots = _slots(report)
     rows_by_org: dict[int, dict[DateRange, tuple[timedelta | None, timedelta | None]]] = {}
     names: dict[int, str] = {}
@@ -604,10 +636,23 @@ def _overall(
     )
 
 
+def _usage_order(totals: UsageTotals | None, inner: int) -> tuple[bool, int, int]:
+    """Sort key of the totals table: most used first (the API's total, else CPU + GPU), then id.
+
+    Organizations without data come last.
+    """
+    if totals is None:
+        return (True, 0, inner)
+    used = totals.total
+    if used is None:
+        used = sum((v for v in (totals.cpu, totals.gpu) if v is not None), timedelta())
+    return (False, -_us(used), inner)
+
+
 def _totals_table(report: Report, org_ids: list[int], names: dict[int, str], unit: Unit) -> str:
     totals = report.totals_by_organization()
     cells = []
-    for inner in org_ids:
+    for inner in sorted(org_ids, key=lambda i: _usage_order(totals.get(i), i)):
         t = totals.get(inner)
         if t is None:
             values = '<td colspan="5">no data</td>'
@@ -629,8 +674,8 @@ def _totals_table(report: Report, org_ids: list[int], names: dict[int, str], uni
     )
     return (
         f'<section><h2>Totals</h2><div class="scroll"><table><caption>Totals of '
-        f"{_esc(str(report.period))} per inner organization and overall ({unit.value}; "
-        "Total is the API's own, in minutes on the wire)</caption><thead><tr>"
+        f"{_esc(str(report.period))} per inner organization, most used first, and overall "
+        f"({unit.value}; Total is the API's own, in minutes on the wire)</caption><thead><tr>"
         '<th class="l" scope="col">Inner organization</th><th scope="col">Id</th>'
         '<th scope="col">CPU</th><th scope="col">GPU</th><th scope="col">Total (API)</th>'
         '<th scope="col">Total \u2212 (CPU+GPU)</th><th scope="col">Rows</th></tr></thead>'
@@ -657,10 +702,12 @@ def _small_multiples(
             if p in own or (inner, p) in missing
         ]
         t = totals.get(inner)
+        # Always one heading line and two summary lines, so that the charts of a grid row
+        # line up whatever the names (the heading's title has the name in full).
         summary = (
-            f"CPU {_amount(t.cpu, unit)} \u00b7 GPU {_amount(t.gpu, unit)} {unit.value}"
+            f"CPU {_amount(t.cpu, unit)} {unit.value}<br>GPU {_amount(t.gpu, unit)} {unit.value}"
             if t is not None
-            else "no data"
+            else "no data<br>\u00a0"
         )
         full = _org_title(names.get(inner), inner)
         svg = _columns_svg(
@@ -676,8 +723,8 @@ def _small_multiples(
             attrs=f' data-inner-organization-id="{inner}"',
         )
         charts.append(
-            f'<div class="org"><h3><bdi>{_org_shown(names.get(inner), inner)}</bdi> '
-            f"({inner})</h3><p>{summary}</p>{svg}</div>\n"
+            f'<div class="org"><h3 title="{full}"><bdi>{_org_shown(names.get(inner), inner)}'
+            f"</bdi><span>\u00a0({inner})</span></h3><p>{summary}</p>{svg}</div>\n"
         )
     return (
         '<section><h2>By inner organization</h2><p class="scale">Each chart has its own scale '
@@ -804,7 +851,7 @@ def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: 
                 continue
             y, height = _HBAR_BARS[kind]
             own = _status(fraction, warn_at, fail_at)
-            css = own if kind != "gpu" else f"gpu {own}"
+            css = _bar_class(kind, own)
             parts.append(
                 f'<rect class="{css}" x="{_HBAR_LEFT}" y="{y}" '
                 f'width="{_n(x(fraction) - _HBAR_LEFT)}" height="{height}" data-kind="{kind}" '
@@ -825,6 +872,44 @@ def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: 
         )
     parts.append(f'<path class="ax" d="M{_HBAR_LEFT} {_HBAR_TOP}V{bottom}"/></svg>')
     return "".join(parts)
+
+
+def _key(kind: str) -> str:
+    """Return a legend key of one kind of bar: its height and fill, in each status's colour.
+
+    The key's rectangles carry the very classes the chart's bars of that kind carry, so the
+    legend cannot show a colour or pattern the bars do not.
+    """
+    _, height = _HBAR_BARS[kind]
+    rects = "".join(
+        f'<rect class="{_bar_class(kind, status)}" x="{i * 8}" y="{_n((11 - height) / 2)}" '
+        f'width="8" height="{height}"/>'
+        for i, status in enumerate(("ok", "warn", "fail"))
+    )
+    return (
+        f'<svg class="key" viewBox="0 0 24 11" data-kind="{kind}" aria-hidden="true" '
+        f'focusable="false">{rects}</svg>'
+    )
+
+
+def _bar_class(kind: str, status: str) -> str:
+    return status if kind != "gpu" else f"gpu {status}"
+
+
+def _check_legend(warn_at: float, fail_at: float) -> str:
+    """Return the check chart's legend: what each bar measures, then what its colour says."""
+    return (
+        '<ul class="legend" aria-label="Legend">'
+        f"<li>{_key('compute')} thick bar: compute (CPU + GPU) against compute time per year</li>"
+        f"<li>{_key('gpu')} hatched bar: GPU against GPU compute time per year</li>"
+        f"<li>{_key('storage')} thin bar: storage against the storage limit</li></ul>"
+        '<ul class="legend" aria-label="Colours">'
+        f"<li>{_swatch('ok')} OK: under {_level(warn_at)}</li>"
+        f"<li>{_swatch('warn')} WARN: at or over {_level(warn_at)}</li>"
+        f"<li>{_swatch('fail')} FAIL: at or over {_level(fail_at)}</li>"
+        "<li>each bar in the colour of its own entitlement's status; dashed lines: the warn "
+        "and fail levels</li></ul>"
+    )
 
 
 def _bytes(size: int | None, missing: str = "n/a") -> str:
@@ -852,12 +937,14 @@ def _check_table(report: EntitlementReport, warn_at: float, fail_at: float, unit
             since,
         ]
         cells.append(
-            f'<tr data-inner-organization-id="{inner}"><th scope="row"><bdi>'
+            f'<tr data-inner-organization-id="{inner}"><th scope="row" '
+            f'title="{_org_title(row.inner_organization_name, inner)}"><bdi>'
             f"{_org_shown(row.inner_organization_name, inner)}</bdi></th><td>{inner}</td>"
             f'<td class="l">{word}</td>' + "".join(f"<td>{v}</td>" for v in values) + "</tr>"
         )
     return (
-        '<section><h2>Every inner organization</h2><div class="scroll"><table><caption>Use of '
+        '<section><h2>Every inner organization</h2><div class="scroll"><table class="check">'
+        "<caption>Use of "
         f"the running contract and entitlements (compute in {unit.value}, storage in bytes; "
         "percentages rounded down)</caption><thead><tr>"
         '<th class="l" scope="col">Inner organization</th><th scope="col">Id</th>'
@@ -893,6 +980,7 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
         ValueError: a level that is not a finite positive number, or ``warn_at > fail_at``.
     """
     unit = Unit(unit)
+    report = attrs.evolve(report, rows=_deleted_named(report.rows))
     for name, level in (("warn_at", warn_at), ("fail_at", fail_at)):
         valid = isinstance(level, int | float) and not isinstance(level, bool)
         if not (valid and math.isfinite(level) and level > 0):
@@ -941,11 +1029,8 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
             f"{len(report.errors):,} of {checked:,} inner organizations could not be read:",
             partial,
         ),
-        '<section><h2>Against entitlements</h2><ul class="legend" aria-label="Legend">'
-        f"<li>{_swatch('ok')} OK: under {_level(warn_at)}</li>"
-        f"<li>{_swatch('warn')} WARN: at or over {_level(warn_at)}</li>"
-        f"<li>{_swatch('fail')} FAIL: at or over {_level(fail_at)}</li>"
-        f"<li>{_swatch('gpu warn')} hatched: GPU</li></ul>",
+        "<section><h2>Against entitlements</h2>",
+        _check_legend(warn_at, fail_at),
         f'<figure class="scroll"><div class="wide">{_check_svg(limited, warn_at, fail_at)}'
         "</div></figure>"
         if limited

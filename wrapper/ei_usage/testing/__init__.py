@@ -35,6 +35,7 @@ from ._model import (
     default_name,
     default_organizations,
 )
+from ._quirks import ListingQuirks
 from ._studio import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FakeStudio, Now, RecordedRequest
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "FaultKind",
     "Headers",
     "JsonValue",
+    "ListingQuirks",
     "Now",
     "Operation",
     "RecordedRequest",

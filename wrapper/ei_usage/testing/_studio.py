@@ -51,6 +51,7 @@ from ._params import (
     parse_visibility,
     single,
 )
+from ._quirks import ListingQuirks, replace_fields
 from ._ratelimit import TokenBuckets
 from ._usage import DAY_MS, UsageTable, _mix, to_epoch_ms, usage_table
 
@@ -285,6 +286,12 @@ def _listing_item(organization: FakeOrganization) -> dict[str, JsonValue]:
     return item
 
 
+def _bad_item(entry: _Entry, bad: Mapping[int, Mapping[str, JsonValue]]) -> bytes:
+    item = json.loads(entry.item_json)
+    replace_fields(item, bad[entry.organization.id], add=True)
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _entry(organization: FakeOrganization) -> _Entry:
     inactive = organization.inactive_for
     return _Entry(
@@ -397,8 +404,22 @@ class _ListQuery:
             billable=parse_filters(single(query, "filters")),
         )
 
-    def page(self, catalog: _Catalog, admin: FakeOrganization) -> tuple[int, Sequence[_Entry]]:
-        """Return the total of matching organizations and this page of them."""
+    def page(
+        self, catalog: _Catalog, admin: FakeOrganization, quirks: ListingQuirks | None = None
+    ) -> tuple[int, Sequence[_Entry]]:
+        """Return the total of matching organizations and this page of them (with ``quirks``)."""
+        entries = self.matching(catalog, admin)
+        if quirks is None:
+            return len(entries), entries[self.offset : self.offset + self.limit]
+        if quirks.duplicate_id is not None:
+            twice = [i for i, e in enumerate(entries) if e.organization.id == quirks.duplicate_id]
+            if twice:
+                entries = [*entries[: twice[0] + 1], *entries[twice[0] :]]
+        offset, limit = quirks.window(self.offset, self.limit)
+        return max(0, len(entries) + quirks.total_extra), entries[offset : offset + limit]
+
+    def matching(self, catalog: _Catalog, admin: FakeOrganization) -> Sequence[_Entry]:
+        """Return every organization the query matches, in its order."""
         entries: Sequence[_Entry] = catalog.listing(
             admin, self.sort, self.include_deleted, self.billable
         )
@@ -417,7 +438,7 @@ class _ListQuery:
                 for entry in entries
                 if entry.organization.id == wanted_id or text in entry.name_key
             ]
-        return len(entries), entries[self.offset : self.offset + self.limit]
+        return entries
 
 
 class FakeStudio:
@@ -472,7 +493,13 @@ class FakeStudio:
       ``created``, each prefixed with ``-`` for descending; ties are in id order, which is also
       the default order; an unknown or repeated field is a 400;
     * ``filters`` takes comma-separated ``field:value`` items; only ``billable:true`` and
-      ``billable:false`` exist, anything else is a 400.
+      ``billable:false`` exist, anything else is a 400;
+    * with ``listing_quirks`` (a ``ListingQuirks``) it misbehaves on purpose, as broken servers
+      do: ``total_extra`` (a total that overstates), ``ignore_offset``, ``page_cap`` (pages of
+      at most N, 1 for pages of one), ``keeps_removing`` (every page after the first answered
+      one organization further on), ``duplicate_id`` (one organization listed twice in a row)
+      and ``bad_fields`` (one organization's record malformed, say
+      ``{5: {"entitlementLimits.totalStorage": "abc"}}``, in its organization info too).
 
     Organization info (``whitelabelAdminGetOrganizationInfo``) reports the compute time of the
     running contract, ``[contract_start, now)`` exactly as metrics do (``contract_usage``),
@@ -513,6 +540,10 @@ class FakeStudio:
             counters ``request_count`` and ``rate_limited_count`` still count).
         idle_timeout: Seconds an idle keep-alive connection stays open.
         request_timeout: Seconds a client has to send a whole request once it has started.
+        listing_quirks: How the organization listing misbehaves (``ListingQuirks``: a total
+            that overstates, ``offset`` ignored, a page cap, pages that keep shifting, an id
+            listed twice, a malformed record); None (the default) for an honest listing.
+            Settable later as ``listing_quirks``.
 
     Raises:
         ValueError: For an invalid argument, duplicate organization ids, both ``organizations``
@@ -540,6 +571,7 @@ class FakeStudio:
         record_requests: bool = True,
         idle_timeout: float = 15.0,
         request_timeout: float = 10.0,
+        listing_quirks: ListingQuirks | None = None,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback host {host!r}")
@@ -559,6 +591,7 @@ class FakeStudio:
         self._now: Now | None = None
         self.set_now(now)
         self.daily_metrics = daily_metrics
+        self.listing_quirks = listing_quirks
         self._clock = clock
         self._limiter: TokenBuckets | None = None
         self.set_rate_limit(rate_limit, burst)
@@ -636,6 +669,17 @@ class FakeStudio:
         if isinstance(now, datetime) and now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
         self._now = now
+
+    @property
+    def listing_quirks(self) -> ListingQuirks | None:
+        """How the organization listing misbehaves, or None; settable at any time."""
+        return self._listing_quirks
+
+    @listing_quirks.setter
+    def listing_quirks(self, quirks: ListingQuirks | None) -> None:
+        if quirks is not None and not isinstance(quirks, ListingQuirks):
+            raise ValueError(f"listing_quirks must be a ListingQuirks or None, got {quirks!r}")
+        self._listing_quirks = quirks
 
     @property
     def daily_metrics(self) -> bool:
@@ -1125,7 +1169,7 @@ class FakeStudio:
 
     def _info_body(self, organization: FakeOrganization, now: datetime) -> dict[str, JsonValue]:
         cpu, gpu = contract_usage_us(organization, self._seed, now)
-        return {
+        body: dict[str, JsonValue] = {
             "success": True,
             "cpuComputeTime": _js_number(cpu / _US_PER_SECOND),
             "gpuComputeTime": _js_number(gpu / _US_PER_SECOND),
@@ -1138,6 +1182,10 @@ class FakeStudio:
             if self._daily_metrics
             else None,
         }
+        quirks = self._listing_quirks
+        if quirks is not None and organization.id in quirks.bad_fields:
+            replace_fields(body, quirks.bad_fields[organization.id], add=False)
+        return body
 
     def _daily_metrics_records(
         self, organization: FakeOrganization, now: datetime
@@ -1200,12 +1248,16 @@ class FakeStudio:
             raise ValueError(f"organization {organization_id} is not a white label admin")
         return admin
 
-    @staticmethod
     def _listing_json(
-        catalog: _Catalog, admin: FakeOrganization, query: Mapping[str, tuple[str, ...]]
+        self, catalog: _Catalog, admin: FakeOrganization, query: Mapping[str, tuple[str, ...]]
     ) -> bytes:
-        total, page = _ListQuery.parse(query).page(catalog, admin)
-        items = b",".join(entry.item_json for entry in page)
+        quirks = self._listing_quirks
+        total, page = _ListQuery.parse(query).page(catalog, admin, quirks)
+        bad = {} if quirks is None else quirks.bad_fields
+        items = b",".join(
+            entry.item_json if entry.organization.id not in bad else _bad_item(entry, bad)
+            for entry in page
+        )
         return b'{"success":true,"total":%d,"organizations":[%b]}' % (total, items)
 
     # -- lifecycle ---------------------------------------------------------------------------
