@@ -702,3 +702,72 @@ def test_simulated_adaptive_under_a_max_rate_above_the_limit() -> None:
     check(run, server, slowdown=1.10)
     assert run.stats.rate_per_second is not None
     assert run.stats.rate_per_second <= 30
+
+
+# ---- refused waits and the throttle run ---------------------------------------------------------
+
+
+def test_a_refused_wait_neither_pauses_nor_cuts(clock: FakeClock) -> None:
+    # Before: a Retry-After the caller refused (3600 s) still paused every request for 60 s.
+    controller = RateController(clock=clock)
+    controller.on_success()
+    controller.on_throttle(3600, ticket=controller.ticket(), refused=True)
+    stats = controller.stats()
+    assert stats.throttles == 1
+    assert stats.pause_remaining_seconds == 0.0
+    assert stats.rate_per_second is None  # still unlimited
+    assert due_in(controller, clock, controller.ticket()) == 0.0
+
+
+def test_throttles_answering_one_burst_are_one_round(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    sent = clock.now
+    clock.advance(0.05)
+    for _ in range(50):  # a burst of 50, all answered 429
+        controller.on_throttle(0, sent_at=sent)
+    assert controller.stats().throttle_run == 50
+    assert controller.throttled_out() is None
+
+
+def test_a_run_of_rounds_exhausts_the_budget_and_a_success_ends_it(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    for _ in range(_ratelimit.THROTTLE_STOP_ROUNDS - 1):
+        sent = clock.now
+        clock.advance(1.0)
+        controller.on_throttle(0, sent_at=sent)
+        assert controller.throttled_out() is None
+    sent = clock.now
+    clock.advance(1.0)
+    controller.on_throttle(None, sent_at=sent)
+    reason = controller.throttled_out()
+    assert reason is not None
+    assert "429" in reason
+    rounds = _ratelimit.THROTTLE_STOP_ROUNDS
+    assert f"{rounds} answers in a row over {rounds - 1}s" in reason
+    controller.on_success()
+    assert controller.throttled_out() is None
+    assert controller.stats().throttle_run == 0
+
+
+def test_a_run_as_long_as_the_time_budget_exhausts_it(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    controller.on_throttle(60)  # a full minute, twice: still patient
+    clock.advance(60.0)
+    controller.on_throttle(60)
+    assert controller.throttled_out() is None
+    clock.advance(_ratelimit.THROTTLE_STOP_SECONDS - 60.0)
+    controller.on_throttle(60)
+    assert controller.throttled_out() is not None
+    assert controller.stats().throttle_run_seconds == _ratelimit.THROTTLE_STOP_SECONDS
+
+
+def test_an_idle_spell_starts_a_new_run(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    for _ in range(_ratelimit.THROTTLE_STOP_ROUNDS):
+        clock.advance(1.0)
+        controller.on_throttle(0)
+    assert controller.throttled_out() is not None
+    clock.advance(_ratelimit.THROTTLE_STOP_SECONDS + 1.0)  # nothing sent for a while
+    controller.on_throttle(0)
+    assert controller.throttled_out() is None
+    assert controller.stats().throttle_run == 1

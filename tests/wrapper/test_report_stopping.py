@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -34,6 +35,7 @@ from ei_usage import (
 )
 from ei_usage import _report as report_module
 from ei_usage import _runner as runner
+from ei_usage import _transport as transport_module
 from ei_usage.testing import FakeStudio, Fault
 
 from .hostile import closed_port, hostile, read_head
@@ -281,6 +283,42 @@ def test_ctrl_c_during_reads_stops_in_flight_requests() -> None:
             release.set()
     assert info.value.report.rows == ()
     assert len(info.value.report.not_attempted) == 3
+
+
+def test_a_worker_that_passed_every_check_sends_nothing_after_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The flaky `assert 10 == 9` above: a worker had checked the stop flag, connected, and was
+    # descheduled before writing its request; Ctrl-C came, and then it sent. Here that worker is
+    # held right after connecting (past every check) until the run is stopped.
+    held, parked = [False], threading.Event()
+    connect = httpcore._backends.sync.SyncBackend.connect_tcp
+
+    def connect_then_stall(self: Any, *args: Any, **kwargs: Any) -> Any:
+        stream = connect(self, *args, **kwargs)
+        attempt = transport_module.ATTEMPT.get()
+        if attempt is not None and attempt.stop is not None and not held[0]:
+            held[0] = True
+            parked.set()
+            attempt.stop.wait(GUARD)  # until Ctrl-C stops the run
+        return stream
+
+    monkeypatch.setattr(httpcore._backends.sync.SyncBackend, "connect_tcp", connect_then_stall)
+
+    def progress(done: int, total: int) -> None:
+        assert parked.wait(GUARD)
+        raise KeyboardInterrupt  # on the main thread, as a SIGINT would
+
+    with FakeStudio(api_key=KEY) as studio, Client(KEY, base_url=studio.base_url) as client:
+        with pytest.raises(ReportInterrupted) as info:
+            client.compute_time_report(1, [2, 3], "2024-01", concurrency=2, on_progress=progress)
+        sent = list(studio.requests)
+    assert held[0]
+    assert len(sent) == 1  # before: 2, the held worker's request went out after Ctrl-C
+    report = info.value.report
+    assert len(report.rows) == 1
+    assert len(report.not_attempted) == 1
+    assert report.errors == ()
 
 
 def test_interrupting_a_fake_studio_report_keeps_what_it_fetched() -> None:

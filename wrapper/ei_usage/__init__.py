@@ -7,16 +7,20 @@
 
 Every public name is importable from here; the modules behind them are private. Names load on
 first use, so ``import ei_usage`` stays cheap for command-line tools that start often.
+
+This module imports nothing but ``_version`` (no ``typing``, no ``__future__``): it runs before
+the command line's ``main`` can guard against Ctrl-C, so what it does is all the time a
+Ctrl-C at start-up could print a traceback in (``tests/wrapper/cli``).
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
+# typing.TYPE_CHECKING without importing typing (mypy and ruff know the name).
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._client import AsyncClient, Client
     from ._dates import DateRange, Every
     from ._errors import (
@@ -148,10 +152,12 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib  # here, not at the top: see the module docstring
+
     value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value  # later lookups skip this function
     return value

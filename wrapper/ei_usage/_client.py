@@ -293,11 +293,15 @@ class _BaseClient:
         """
         return self._rate.stats()
 
-    def _answered(self, error: EdgeImpulseError | None, ticket: int) -> None:
-        """Tell the rate controller how an attempt ended."""
+    def _answered(self, error: EdgeImpulseError | None, ticket: int, sent_at: float) -> None:
+        """Tell the rate controller how an attempt ended (``sent_at``: ``_clock()`` at sending)."""
         if error is None or isinstance(error, APIError | ResponseValidationError):
             if isinstance(error, RateLimitError):
-                self._rate.on_throttle(error.retry_after, ticket=ticket)
+                # A Retry-After longer than the policy waits raises for this call alone: it
+                # must not pause (or slow) every other request of the client.
+                wait = error.retry_after
+                refused = wait is not None and wait.total_seconds() > self._policy.max_retry_after
+                self._rate.on_throttle(wait, ticket=ticket, sent_at=sent_at, refused=refused)
                 cuts = self._rate.stats()
                 if cuts.rate_cuts != self._rate_cuts:
                     self._rate_cuts = cuts.rate_cuts
@@ -317,13 +321,15 @@ class _BaseClient:
         A 429 is retried up to ``THROTTLE_RETRIES`` times, apart from ``max_retries``, and with
         no backoff of its own: the client-wide rate control (the pause for ``Retry-After`` and
         the slower schedule) already spaces the retry. A ``Retry-After`` beyond the policy's
-        limit is raised at once.
+        limit is raised at once, and so is every 429 once the server's throttling has outlasted
+        the client's patience (:meth:`RateController.throttled_out`).
         """
         if isinstance(error, RateLimitError) and error.status_code == 429:
             if (
                 self._policy.max_retries == 0
                 or throttles >= THROTTLE_RETRIES
                 or self._policy.delay(0, error) is None
+                or self._rate.throttled_out() is not None
             ):
                 return None
             logger.info("ei_usage: %s; retrying when the rate allows", error)
@@ -517,12 +523,13 @@ class Client(_BaseClient):
                     break
                 _pace(wait, stop)
             failure: EdgeImpulseError | None = None
+            sent_at = _clock()
             try:
                 answer = self._attempt(http, prepared, request, stop)
                 result = _read(answer, call, request, self._redact)
             except EdgeImpulseError as error:
                 failure = error
-            self._answered(failure, ticket)
+            self._answered(failure, ticket, sent_at)
             if failure is None:
                 if logger.isEnabledFor(logging.DEBUG):
                     _log_timing(request, answer, started, retries + throttles)
@@ -641,7 +648,9 @@ class Client(_BaseClient):
             return self._send(_calls.compute_time_call(org, *job), stop)  # type: ignore[no-any-return]
 
         try:
-            outcomes, reason = _runner.run_threads(plan.jobs(), send, limit, on_progress)
+            outcomes, reason = _runner.run_threads(
+                plan.jobs(), send, limit, on_progress, throttled=self._rate.throttled_out
+            )
         except _runner.Interrupted as interrupted:
             report = plan.report(interrupted.outcomes, _runner.INTERRUPTED)
             raise ReportInterrupted(report) from None
@@ -759,7 +768,9 @@ class Client(_BaseClient):
             return _calls.named(usage, listed)
 
         try:
-            outcomes, reason = _runner.run_threads(ids, send, limit, on_progress)
+            outcomes, reason = _runner.run_threads(
+                ids, send, limit, on_progress, throttled=self._rate.throttled_out
+            )
         except _runner.Interrupted as interrupted:
             partial = EntitlementReport.of(
                 org, ids, interrupted.outcomes, _runner.INTERRUPTED, listing_stop
@@ -938,12 +949,13 @@ class AsyncClient(_BaseClient):
             while (wait := self._rate.seconds_until(ticket)) > 0:
                 await _async_pace(wait)
             failure: EdgeImpulseError | None = None
+            sent_at = _clock()
             try:
                 answer = await self._attempt(http, prepared, request)
                 result = _read(answer, call, request, self._redact)
             except EdgeImpulseError as error:
                 failure = error
-            self._answered(failure, ticket)
+            self._answered(failure, ticket, sent_at)
             if failure is None:
                 if logger.isEnabledFor(logging.DEBUG):
                     _log_timing(request, answer, started, retries + throttles)
@@ -1030,7 +1042,9 @@ class AsyncClient(_BaseClient):
         async def send(job: tuple[int, DateRange]) -> ComputeTime:
             return await self._send(_calls.compute_time_call(org, *job))  # type: ignore[no-any-return]
 
-        outcomes, reason = await _runner.run_async(plan.jobs(), send, limit, on_progress)
+        outcomes, reason = await _runner.run_async(
+            plan.jobs(), send, limit, on_progress, throttled=self._rate.throttled_out
+        )
         return plan.report(outcomes, reason)
 
     def inner_organizations(
@@ -1102,7 +1116,9 @@ class AsyncClient(_BaseClient):
             usage = await self._send(_calls.organization_info_call(org, inner))
             return _calls.named(usage, listed)
 
-        outcomes, reason = await _runner.run_async(ids, send, limit, on_progress)
+        outcomes, reason = await _runner.run_async(
+            ids, send, limit, on_progress, throttled=self._rate.throttled_out
+        )
         return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     async def metrics(

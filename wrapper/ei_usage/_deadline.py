@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
-from ._transport import ATTEMPT, Attempt
+from ._transport import ATTEMPT, Attempt, StopEvent
 
 if TYPE_CHECKING:
     import ssl
+    import threading
     from collections.abc import Iterable
 
     import httpx
@@ -45,6 +46,12 @@ def _limit(attempt: Attempt, timeout: float | None) -> float:
     if left <= 0:
         raise httpcore.ReadTimeout("the attempt's deadline passed")
     return left if timeout is None else min(timeout, left)
+
+
+def _unless_stopped(stop: threading.Event) -> None:
+    if stop.is_set():
+        # Like a failed connection to the caller, which sees the flag and reports the stop.
+        raise httpcore.WriteError("the call was stopped before its request was written")
 
 
 class _Stream(httpcore.NetworkStream):
@@ -72,7 +79,19 @@ class _Stream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         # A request is a few hundred bytes: it always fits the socket's buffer, so a write never
         # waits on the server, and httpx's own write timeout is enough.
-        self._stream.write(buffer, timeout)
+        attempt = ATTEMPT.get()
+        stop = None if attempt is None else attempt.stop
+        if stop is None:
+            self._stream.write(buffer, timeout)
+        elif isinstance(stop, StopEvent):
+            # Under the lock StopEvent.set takes: a stopped call writes nothing, however late
+            # its thread got here (see ei_usage._transport).
+            with stop.gate:
+                _unless_stopped(stop)
+                self._stream.write(buffer, timeout)
+        else:
+            _unless_stopped(stop)
+            self._stream.write(buffer, timeout)
 
     def close(self) -> None:
         self._stream.close()

@@ -54,6 +54,22 @@ Adaptive rate (the default)
       Without a ticket, a throttle during a pause or within ``HOLDOFF_SECONDS`` of the last cut
       is treated the same way.
 
+Refused waits
+    A ``Retry-After`` the caller will not wait for (longer than its retry policy's limit: the call
+    raises ``RateLimitError`` at once) is counted, but neither pauses the client nor cuts its
+    rate: the other requests were not asked to wait that long, and pacing them slower would not
+    shorten an hour's ban.
+
+Running out of patience
+    A server that answers 429 forever (``Retry-After: 0``, or none) would otherwise be retried
+    at the floor rate for ever: ten tries of ten seconds per request. The controller keeps the
+    current *throttle run*: the 429 answers since the last answer that was not one. Once a run
+    spans ``THROTTLE_STOP_SECONDS`` or ``THROTTLE_STOP_ROUNDS`` rounds, :meth:`throttled_out`
+    says so; the client then retries no 429 until an answer that is not a throttle, and a report
+    stops, listing what it did not do. A *round* is a 429 to a request sent after the run's
+    previous round came back, so the 32 answers to one burst of 32 requests are one round, not
+    32. A run also ends after ``THROTTLE_STOP_SECONDS`` without any throttle (an idle client).
+
 ``max_rate`` with ``adaptive=False`` is a plain token bucket at that rate (``burst`` tokens); with
 ``adaptive=True`` it is the ceiling of the adaptive rate, which starts there. ``adaptive=False``
 without ``max_rate`` only honours pauses.
@@ -146,6 +162,22 @@ HEADROOM: Final = 2.0
 METER_SECONDS: Final = 1.0
 """Time constant of the measured rate, an exponentially weighted count of answers."""
 
+THROTTLE_STOP_SECONDS: Final = 120.0
+"""A throttle run this long (first to last 429, no other answer between) exhausts the budget.
+
+Twice the longest ``Retry-After`` ei-usage waits for, so a server that asks for a full minute
+twice is still given a third chance.
+"""
+
+THROTTLE_STOP_ROUNDS: Final = 12
+"""A throttle run of this many rounds exhausts the budget (see the module docstring).
+
+One more than the tries a single request gets against 429s (the client's ``THROTTLE_RETRIES``
+of 10, plus the first), so a lone call keeps all of them; in a report the next request's first
+429 then stops it. Against a server that answers 429 with ``Retry-After: 0`` that is at most
+about 40 requests and 40 virtual seconds (``tests/wrapper/test_throttle_budget.py``).
+"""
+
 # 2 ** 60 times any rate is beyond every bound; capping the exponent avoids OverflowError.
 _MAX_DOUBLINGS: Final = 60.0
 
@@ -162,6 +194,8 @@ class RateStats:
         rate_cuts: the throttles that cut the rate (the others were stale, or not adaptive).
         pause_remaining_seconds: how long the current pause lasts still; 0.0 when none.
         waiting: tickets taken and not yet due.
+        throttle_run: 429 answers since the last answer that was not one (0: none).
+        throttle_run_seconds: from the first to the last of those answers.
     """
 
     rate_per_second: float | None
@@ -170,6 +204,8 @@ class RateStats:
     rate_cuts: int
     pause_remaining_seconds: float
     waiting: int
+    throttle_run: int = 0
+    throttle_run_seconds: float = 0.0
 
 
 def _check_max_rate(max_rate: float | None) -> float | None:
@@ -279,6 +315,12 @@ class RateController:
         self._start_rate = 0.0
         self._throttles = 0
         self._cuts = 0
+        # The throttle run (module docstring, "Running out of patience").
+        self._run = 0
+        self._run_rounds = 0
+        self._run_start = now
+        self._run_last = now
+        self._run_round_at = now
 
     # ---- the schedule --------------------------------------------------------------------------
 
@@ -339,6 +381,7 @@ class RateController:
         """Report an answer that was not a throttle (any status but 429)."""
         now = self._clock()
         with self._lock:
+            self._run = 0  # the throttle run, if any, is over
             meter = self._measure(now) + 1.0 / METER_SECONDS
             self._meter = self._meter_top = meter
             w_max = self._w_max
@@ -356,7 +399,12 @@ class RateController:
             self._set_rate(now, self._bounded(min(target, max(w_max, HEADROOM * meter))))
 
     def on_throttle(
-        self, retry_after: float | timedelta | None, *, ticket: int | None = None
+        self,
+        retry_after: float | timedelta | None,
+        *,
+        ticket: int | None = None,
+        sent_at: float | None = None,
+        refused: bool = False,
     ) -> None:
         """Report a throttle (a 429): pause the whole client for ``retry_after``, cut the rate.
 
@@ -367,6 +415,10 @@ class RateController:
             ticket: the throttled request's ticket. A request sent before the last cut says
                 nothing about the new rate and does not cut again; without a ticket, time
                 decides (see the module docstring).
+            sent_at: when the throttled request was sent (this controller's clock); it decides
+                whether the answer starts a new round of the throttle run. None: it does.
+            refused: the caller will not wait for ``retry_after`` (it raises instead): the
+                throttle is counted, but neither pauses the client nor cuts the rate.
 
         Raises:
             TypeError: ``retry_after`` of the wrong type.
@@ -375,6 +427,9 @@ class RateController:
         now = self._clock()
         with self._lock:
             self._throttles += 1
+            self._extend_run(now, sent_at)
+            if refused:
+                return
             if self._w_max is None:
                 stale = False
             elif ticket is not None and ticket >= 0:
@@ -388,6 +443,23 @@ class RateController:
                 self._pause(now, now + seconds)
             if self._adaptive and not stale:
                 self._cut(now, saturated, position)
+
+    def throttled_out(self) -> str | None:
+        """Return why the server's throttling has exhausted the client's patience, or None.
+
+        True once the current throttle run spans ``THROTTLE_STOP_SECONDS`` or
+        ``THROTTLE_STOP_ROUNDS`` rounds, until an answer that is not a 429 (or an idle spell as
+        long) ends the run.
+        """
+        with self._lock:
+            run, rounds = self._run, self._run_rounds
+            seconds = self._run_last - self._run_start
+        if run == 0 or (rounds < THROTTLE_STOP_ROUNDS and seconds < THROTTLE_STOP_SECONDS):
+            return None
+        return (
+            f"the server kept answering 429 (too many requests): {run} answers in a row over "
+            f"{seconds:.0f}s, none successful"
+        )
 
     def stats(self) -> RateStats:
         """Return a snapshot: the rate, the measured rate, throttles, the pause, the waiters."""
@@ -404,6 +476,8 @@ class RateController:
                 rate_cuts=self._cuts,
                 pause_remaining_seconds=max(0.0, self._pause_until - now),
                 waiting=waiting,
+                throttle_run=self._run,
+                throttle_run_seconds=self._run_last - self._run_start if self._run else 0.0,
             )
 
     # ---- internals, called with the lock held -------------------------------------------------
@@ -423,6 +497,17 @@ class RateController:
             return self._pause_until
         due = self._base_time + (ticket - self._base_ticket) * self._interval
         return max(due, self._pause_until)
+
+    def _extend_run(self, now: float, sent_at: float | None) -> None:
+        """Count a throttle into the current throttle run, or start a new run with it."""
+        if self._run == 0 or now - self._run_last > THROTTLE_STOP_SECONDS:
+            self._run = self._run_rounds = 0
+            self._run_start = now
+        if self._run_rounds == 0 or sent_at is None or sent_at >= self._run_round_at:
+            self._run_rounds += 1
+            self._run_round_at = now
+        self._run += 1
+        self._run_last = now
 
     def _measure(self, now: float) -> float:
         """Decay the meter to ``now`` and return it, in answers per second."""

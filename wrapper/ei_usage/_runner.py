@@ -13,9 +13,14 @@ A run stops early, and says why:
 
 * when the server is clearly unreachable: after ``stop_after`` consecutive jobs failed with a
   connection error (refused, reset, timed out, bad certificate), the rest are not sent;
-* on Ctrl-C (threads): nothing more is sent, waits and reads in flight end within a fraction of a
-  second (their ``stop`` event is set), and :class:`Interrupted` carries the outcomes so far. In
-  async code the caller's cancellation propagates as usual.
+* when the server keeps throttling: a job failed with a 429 once the client's patience with
+  throttling ran out (``throttled``, the client's :meth:`RateController.throttled_out`); the
+  jobs in flight stop too, and nothing more is sent;
+* on Ctrl-C (threads): nothing more is sent (not even by a worker that had passed every check
+  and was about to write its request: see :class:`~ei_usage._transport.StopEvent`), waits and
+  reads in flight end within a fraction of a second (their ``stop`` event is set), and
+  :class:`Interrupted` carries the outcomes so far. In async code the caller's cancellation
+  propagates as usual.
 
 At most ``concurrency`` jobs are in flight, and never more alive than that: memory grows with the
 results kept, not with the number of jobs.
@@ -24,13 +29,14 @@ results kept, not with the number of jobs.
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ._errors import APIConnectionError, EdgeImpulseError
+from ._errors import APIConnectionError, EdgeImpulseError, RateLimitError
+from ._transport import StopEvent
 
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Awaitable, Callable, Sequence
 
 J = TypeVar("J")
@@ -76,10 +82,15 @@ def _as_outcome(error: Exception) -> EdgeImpulseError | None:
 
 
 class Breaker:
-    """Trips after ``limit`` consecutive connection failures, in the order jobs finish."""
+    """Trips after ``limit`` consecutive connection failures, in the order jobs finish.
 
-    def __init__(self, limit: int) -> None:
+    Also on a job failed by a 429 while ``throttled()`` gives a reason: the server's throttling
+    outlasted the client's patience.
+    """
+
+    def __init__(self, limit: int, throttled: Callable[[], str | None] | None = None) -> None:
         self._limit = limit
+        self._throttled = throttled
         self._streak = 0
         self.reason: str | None = None
 
@@ -88,6 +99,11 @@ class Breaker:
 
         A success or another kind of failure resets the count; a stopped job (None) does not.
         """
+        if isinstance(outcome, RateLimitError) and self._throttled is not None:
+            reason = self._throttled()
+            if reason is not None and self.reason is None:
+                self.reason = reason
+                return True
         if isinstance(outcome, APIConnectionError):
             self._streak += 1
             if self._streak >= self._limit and self.reason is None:
@@ -113,15 +129,18 @@ async def run_async(
     on_progress: Callable[[int, int], None] | None,
     *,
     stop_after: int = DEFAULT_STOP_AFTER,
+    throttled: Callable[[], str | None] | None = None,
 ) -> tuple[list[R | EdgeImpulseError | None], str | None]:
     """Run ``jobs`` on the running event loop with ``concurrency`` workers.
+
+    ``throttled`` says why the client gave up on a throttling server, or None (see module).
 
     Returns:
         The outcome of each job, in job order, and why the run stopped early (or None).
     """
     outcomes: list[R | EdgeImpulseError | None] = [None] * len(jobs)
     pending = enumerate(jobs)
-    breaker = Breaker(stop_after)
+    breaker = Breaker(stop_after, throttled)
     workers: list[asyncio.Task[None]] = []
     done = 0
 
@@ -163,8 +182,11 @@ def run_threads(
     on_progress: Callable[[int, int], None] | None,
     *,
     stop_after: int = DEFAULT_STOP_AFTER,
+    throttled: Callable[[], str | None] | None = None,
 ) -> tuple[list[R | EdgeImpulseError | None], str | None]:
     """Run ``jobs`` on a thread pool (sharing the sync client's connection pool).
+
+    ``throttled`` says why the client gave up on a throttling server, or None (see module).
 
     ``on_progress`` is called on the calling thread, never concurrently. ``send`` gets the run's
     stop event: once it is set, the call sends nothing more and raises :class:`Stopped`.
@@ -176,8 +198,9 @@ def run_threads(
         Interrupted: Ctrl-C; it carries the outcomes so far.
     """
     outcomes: list[R | EdgeImpulseError | None] = [None] * len(jobs)
-    stop = threading.Event()
-    breaker = Breaker(stop_after)
+    # Set, it also keeps every request not yet written off the wire (see _transport).
+    stop = StopEvent()
+    breaker = Breaker(stop_after, throttled)
 
     def attempt(index: int, job: J) -> None:
         if stop.is_set():

@@ -5,6 +5,12 @@ the whole answer must have arrived, and the event that tells a stopping call (Ct
 an unreachable server) to give up. The sync client's sockets read it (:mod:`ei_usage._deadline`);
 the async client bounds an attempt with ``asyncio.timeout`` instead.
 
+**Stopping.** A stopping call must send nothing more, even when its thread had already passed
+every check before the stop and was about to write (a loaded machine can hold it there for a
+tenth of a second). The runners stop with a :class:`StopEvent`: the sync client's sockets write a
+request under its lock and only while it is not set, and :meth:`StopEvent.set` takes the same
+lock, so once it returns no request starts.
+
 **The body.** Every answer ei-usage expects is small (under a kilobyte for usage, a few hundred
 kilobytes for an organization's daily metrics), so a body is streamed and counted *after*
 decompression, and reading stops as soon as it passes a cap. A 1 MiB gzip body that inflates to
@@ -18,18 +24,35 @@ environment cannot change what arrives. Anything else is reported as unreadable.
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import AsyncIterator, Iterator
 
     import httpx
 
 ACCEPT_ENCODING = "gzip, deflate"
+
+
+class StopEvent(threading.Event):
+    """The stop flag of a run, ordered with the requests its calls write.
+
+    ``gate`` is held while a socket checks the flag and writes a request; :meth:`set` takes it
+    too, so a request is either written before ``set`` returns or not at all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Lock()
+
+    def set(self) -> None:
+        """Set the flag; waits for a request being written (a few hundred bytes) to finish."""
+        with self.gate:
+            super().set()
 
 
 class Attempt(NamedTuple):

@@ -91,14 +91,108 @@ def test_ctrl_c_prints_what_was_fetched_marked_partial_and_exits_130(
         assert len(report.rows) + len(report.not_attempted) + len(report.errors) == 24
 
 
+def _read_until_main_imports(running: Any) -> bytes:
+    """Read the child's stderr (``-X importtime`` lines) until main() has imported something.
+
+    A SIGINT sent a fixed time after start used to land, on a loaded machine, in the
+    interpreter's own start-up (importing ``site``): a traceback from Python, before any code
+    of ours runs. Anchored here, it lands where ei-usage answers for it. Read with os.read, not
+    the pipe's buffered reader, so that ``communicate()`` later gets every byte after these.
+    """
+    stream = running.process.stderr
+    assert stream is not None
+    seen = b""
+    deadline = time.monotonic() + GUARD
+    marker = b"| ei_usage.cli\n"
+    while not (marker in seen and seen.split(marker, 1)[1].count(b"\n") >= 1):
+        assert time.monotonic() < deadline, seen.decode()
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"the command ended before main() started: {seen.decode()}"
+        seen += chunk
+    return seen
+
+
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3])
 def test_ctrl_c_while_starting_up_prints_no_traceback(cli: Cli, delay: float) -> None:
-    running = cli.start(*compute(2, period="2024-05"))
+    running = cli.start(*compute(2, period="2024-05"), env={"PYTHONPROFILEIMPORTTIME": "1"})
+    before = _read_until_main_imports(running)
     time.sleep(delay)
     running.process.send_signal(signal.SIGINT)
     outcome = running.wait()  # the conftest fails the test on any traceback
-    assert outcome.code in (130, 0, -signal.SIGINT), outcome.stderr
+    assert b"Traceback" not in before
+    assert outcome.code in (130, 0), outcome.stderr
+    if outcome.code == 130:
+        assert any("interrupted" in line for line in outcome.stderr_lines), outcome.stderr
+
+
+# What runs before main() can guard: importing ei_usage and ei_usage.cli. A Ctrl-C then printed
+# a traceback from `import typing` (2 runs in 3 on a loaded machine); now they import nothing.
+_IMPORTED_BEFORE_MAIN = """
+import sys
+before = set(sys.modules)
+import ei_usage.cli
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_nothing_is_imported_before_main_can_guard_against_ctrl_c() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_BEFORE_MAIN],
+        env=clean_environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ei_usage", "ei_usage._version", "ei_usage.cli"]
+
+
+# Delivers a real SIGINT from inside the n-th import that main() makes (argv[1]); without one
+# (n = 0), prints how many imports there were.
+_INTERRUPT_AT_IMPORT = """
+import os, signal, sys
+import ei_usage.cli
+
+n, seen = int(sys.argv[1]), [0]
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        seen[0] += 1
+        if seen[0] == n:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+try:
+    ei_usage.cli.main(["--version"])
+finally:
+    if n == 0:
+        sys.stderr.write(f"imports: {seen[0]}\\n")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_ctrl_c_at_any_import_after_main_starts_exits_130_quietly() -> None:
+    def start(n: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _INTERRUPT_AT_IMPORT, str(n)],
+            env=clean_environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    counted = start(0)
+    assert counted.returncode == 0, counted.stderr
+    imports = int(counted.stderr.split("imports: ")[1])
+    assert imports > 50  # click, rich, httpx...
+    for n in sorted({1, 2, 3, imports // 4, imports // 2, imports - 1, imports}):
+        outcome = start(n)
+        assert (outcome.returncode, outcome.stderr) == (130, "ei-usage: interrupted\n"), n
+        assert outcome.stdout == ""
 
 
 # ---- a closed pipe ------------------------------------------------------------------------------

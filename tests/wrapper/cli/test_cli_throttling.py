@@ -1,0 +1,47 @@
+"""The command line against a server that throttles for ever: it stops and says so in one line.
+
+In process (``cli.invoke``), on the virtual clock of ``tests/conftest.py``: no real waiting.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ei_usage.testing import FakeStudio, Fault, Operation
+
+from .conftest import Cli
+
+FOREVER = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("args", "operation", "what"),
+    [
+        (["check", "--org", "1"], Operation.ORGANIZATION_INFO, "organizations"),
+        (
+            [
+                "compute-time",
+                "--org",
+                "1",
+                "--inner-org",
+                "2",
+                "--inner-org",
+                "3",
+                "--period",
+                "2024",
+            ],
+            Operation.COMPUTE_TIME,
+            "requests",
+        ),
+    ],
+)
+def test_a_server_that_always_throttles_stops_the_command_with_one_line(
+    cli: Cli, studio: FakeStudio, args: list[str], operation: Operation, what: str
+) -> None:
+    studio.inject(Fault.rate_limited(retry_after=0), times=FOREVER, operation=operation)
+    outcome = cli.invoke(*args)
+    assert outcome.code == 1, outcome.stderr
+    stopped = [line for line in outcome.stderr_lines if "not attempted" in line]
+    assert len(stopped) == 1, outcome.stderr
+    assert f"{what} not attempted: the server kept answering 429 (too many requests)" in stopped[0]
+    assert len([r for r in studio.requests if r.operation is operation]) <= 80
