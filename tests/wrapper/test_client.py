@@ -153,9 +153,14 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def paces(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record every wait for the rate schedule (after a 429) on a virtual clock."""
+    """Record every wait for the rate schedule (after a 429) on a virtual clock.
+
+    The clock moves only by the waits, never by real time: on a loaded machine the real time
+    between a 429 and the next request would otherwise shorten the wait the test adds up.
+    """
     waits: list[float] = []
     offset = [0.0]
+    start = time.monotonic()
 
     def pace(seconds: float, stop: object = None) -> None:
         waits.append(seconds)
@@ -166,7 +171,7 @@ def paces(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(client_module, "_pace", pace)
     monkeypatch.setattr(client_module, "_async_pace", async_pace)
-    monkeypatch.setattr(client_module, "_clock", lambda: time.monotonic() + offset[0])
+    monkeypatch.setattr(client_module, "_clock", lambda: start + offset[0])
     return waits
 
 
