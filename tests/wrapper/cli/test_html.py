@@ -960,3 +960,29 @@ def test_against_a_fake_studio() -> None:
     tree = parse(check_html(check, Unit.HOURS, warn_at=0.8, fail_at=1.0))
     statuses = {g.get("data-status") for g in chart_rows(tree)}
     assert {"ok", "warn", "fail"} <= statuses  # the simulator's profiles cover all three
+
+
+def test_server_text_in_banners_and_failures_cannot_reorder_the_page() -> None:
+    # A U+202E in a stop reason or error message would reverse the rest of its line on screen.
+    evil = "bad\u202e gateway\u2066\nnext line"
+    compute = Report(
+        1,
+        (2,),
+        YEAR,
+        "month",
+        (),
+        (ReportFailure(2, MONTHS[0], ServerError(evil, 502)),),
+        ((2, MONTHS[1]),),
+        f"stopped: {evil}",
+    )
+    check = EntitlementReport(1, (), (EntitlementFailure(3, ServerError(evil, 502)),), (4,), evil)
+    for document in (
+        compute_time_html(compute, Unit.HOURS),
+        check_html(check, Unit.HOURS, warn_at=0.8, fail_at=1.0),
+    ):
+        tree = parse(document)
+        (banner,) = tree.find_all("p", **{"class": "banner"})
+        (failures,) = tree.find_all("section", **{"class": "failures"})
+        for text in (banner.text(), *(li.text() for li in failures.find_all("li"))):
+            assert "bad gateway next line" in text
+            assert not set(text) & {"\u202e", "\u2066", "\n"}

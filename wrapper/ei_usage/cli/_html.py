@@ -42,6 +42,9 @@ _MICROSECOND = timedelta(microseconds=1)
 _US_PER_UNIT = {Unit.SECONDS: 1_000_000, Unit.MINUTES: 60_000_000, Unit.HOURS: 3_600_000_000}
 _DECIMALS = {Unit.SECONDS: 1, Unit.MINUTES: 2, Unit.HOURS: 3}
 _NAME_CHARS = 40  # names longer than this are cut for display (the <title> keeps them whole)
+# Server text in banners and failure lines: one line, no bidi controls (a U+202E would reorder
+# the rest of the line), and bounded (error summaries are already cut to 1 KiB).
+_TEXT_CHARS = 2000
 
 COLOURS = {
     "text": "#171717",
@@ -500,7 +503,7 @@ def _compute_failures(report: Report) -> list[str]:
                 f"{len(which):,} requests, inner organizations "
                 f"{_ids(f.inner_organization_id for f in which)}"
             )
-        lines.append(f"{where}: {_esc(cause)}")
+        lines.append(f"{where}: {_shown(cause, _TEXT_CHARS)}")
     return lines
 
 
@@ -548,8 +551,8 @@ def compute_time_html(report: Report, unit: Unit) -> str:
     if report.not_attempted:
         partial = (
             f"{len(report.not_attempted):,} of {requests:,} requests not done "
-            f"({_esc(report.stop_reason or 'stopped early')}). The charts and totals cover only "
-            "what was fetched."
+            f"({_shown(report.stop_reason or 'stopped early', _TEXT_CHARS)}). "
+            "The charts and totals cover only what was fetched."
         )
     body = [
         f'<header><h1>{heading}</h1>\n<p class="note">The API reports CPU/GPU in seconds and '
@@ -1001,7 +1004,8 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
     if report.not_attempted:
         partial = (
             f"{len(report.not_attempted):,} of {checked:,} inner organizations not checked "
-            f"({_esc(report.stop_reason or 'stopped early')}): {_ids(report.not_attempted)}."
+            f"({_shown(report.stop_reason or 'stopped early', _TEXT_CHARS)}): "
+            f"{_ids(report.not_attempted)}."
         )
     lines = []
     for cause, which in report.failures_by_cause().items():
@@ -1011,7 +1015,7 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
             if len(ids) == 1
             else f"{len(ids):,} inner organizations ({_ids(ids)})"
         )
-        lines.append(f"{where}: {_esc(cause)}")
+        lines.append(f"{where}: {_shown(cause, _TEXT_CHARS)}")
     summary = (
         f"{counts['fail']:,} at or over fail ({_level(fail_at)}), {counts['warn']:,} at or "
         f"over warn ({_level(warn_at)}), {counts['ok']:,} under, "
