@@ -9,6 +9,7 @@ import csv
 import html
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -315,11 +316,13 @@ def test_orgs_marks_deleted_organizations_in_every_format(cli: Cli, studio: Fake
     data = json.loads(cli.invoke(*listed, "json").stdout)["organizations"]
     assert [o["id"] for o in data if o["deleted"] is True] == deleted
     assert all(o["deleted"] is False for o in data if o["id"] not in deleted)
-    table = cli.invoke(*listed, "table").stdout
-    marked = [line for line in table.splitlines() if "(deleted)" in line]
-    assert len(marked) == len(deleted)
-    for inner, line in zip(deleted, marked, strict=True):
-        assert f"(deleted) {studio.organizations[inner].name}" in line
+    for columns in ("200", "80"):  # at 80 columns the names are left out, the mark is not
+        table = cli.invoke(*listed, "table", env={"COLUMNS": columns}).stdout
+        marked = [line for line in table.splitlines() if re.match(r"│ *\d+\* │", line)]
+        assert [int(line.split("│")[1].strip(" *")) for line in marked] == deleted, table
+        assert "* after an id: a deleted organization." in " ".join(table.split())
+        for inner, line in zip(deleted, marked, strict=True):
+            assert (studio.organizations[inner].name in line) == (columns == "200"), line
     # Without --include-deleted nothing is deleted, and the column says so.
     plain = rows_of(cli.invoke("orgs", "--org", "1", "--format", "csv").stdout)
     assert {r["deleted"] for r in plain} == {"False"}
@@ -340,11 +343,10 @@ def test_compute_time_of_all_marks_deleted_organizations_in_every_format(
     assert {r["inner_organization_deleted"] for r in usage} == {"True", "False"}
     report = Report.from_json(cli.invoke(*args, "json").stdout)
     assert {r.inner_organization_id for r in report.rows if r.inner_organization_deleted} == {gone}
-    table = cli.invoke(*args, "table").stdout
-    assert [line for line in table.splitlines() if "(deleted)" in line] == [
-        line for line in table.splitlines() if f"(deleted) {name}" in line
-    ]
-    assert f"(deleted) {name}" in table
+    table = cli.invoke(*args, "table", env={"COLUMNS": "200"}).stdout
+    marked = [line for line in table.splitlines() if re.match(r"│ *\d+\* │", line)]
+    assert marked
+    assert all(line.split("│")[1].strip() == f"{gone}*" and name in line for line in marked)
     document = cli.invoke(*args, "html").stdout
     assert f"(deleted) {html.escape(name)}" in document
     assert document.count("(deleted)") >= 3  # totals, its chart and its rows
@@ -358,7 +360,9 @@ def test_check_rows_say_they_are_not_deleted(cli: Cli) -> None:
     assert {r["inner_organization_deleted"] for r in rows} == {"False"}
     data = json.loads(check(cli, "--format", "json").stdout)
     assert {row["inner_organization_deleted"] for row in data["rows"]} == {False}
-    assert "(deleted)" not in check(cli).stdout
+    table = check(cli).stdout
+    assert "(deleted)" not in table
+    assert "* after an id" not in " ".join(table.split())  # nothing deleted, no note
 
 
 # ---- hostile listings: what was listed is shown, the rest is said in one line -------------------

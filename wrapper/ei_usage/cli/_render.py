@@ -342,13 +342,24 @@ def _plain(text: object) -> str:
 
 
 DELETED = "(deleted) "
-"""Put before the name of a deleted organization in tables and HTML: first, so that cutting a
-long name to its column never hides it."""
+"""Put before the name of a deleted organization in HTML: first, so that cutting a long name for
+display never hides it. (Tables mark the id instead: see :func:`_id_cell`.)"""
 
 
 def shown_name(name: str | None, deleted: bool | None) -> str:
-    """An organization's name as tables show it (raw text: ``_plain`` it for a table)."""
+    """An organization's name as HTML shows it: marked first when deleted (raw text)."""
     return (DELETED if deleted else "") + (name or "")
+
+
+# Tables mark a deleted organization's id, not its name: names are the first column a narrow
+# terminal leaves out, and the mark must survive that without widening the table (a column of
+# its own pushed compute-time at 80 columns into the stacked layout).
+_DELETED_MARK = "*"
+_DELETED_NOTE = f" {_DELETED_MARK} after an id: a deleted organization."
+
+
+def _id_cell(inner: int | str, deleted: bool | None) -> str:
+    return f"{inner}{_DELETED_MARK}" if deleted else str(inner)
 
 
 def _number(value: timedelta | None, unit: Unit) -> str:
@@ -441,10 +452,8 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
             f" - PARTIAL: {len(result.not_attempted):,} requests not done "
             f"({_plain(result.stop_reason)})"
         )
-    names = {
-        r.inner_organization_id: shown_name(r.inner_organization_name, r.inner_organization_deleted)
-        for r in result.rows
-    }
+    names = {r.inner_organization_id: r.inner_organization_name for r in result.rows}
+    gone = {r.inner_organization_id for r in result.rows if r.inner_organization_deleted}
     named = any(names.values())
     columns = [_Col("Inner org", "right")]
     if named:
@@ -458,13 +467,16 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
         columns,
         title=f"Compute time of organization {result.organization_id}'s inner organizations, "
         f"{result.period} by {result.every} ({unit.value}){partial}",
-        caption=_SOURCE_NOTE.format(unit=unit.value),
+        caption=_SOURCE_NOTE.format(unit=unit.value) + (_DELETED_NOTE if gone else ""),
     )
     by_org = result.totals_by_organization()
     several_periods = len({row.period for row in result.rows}) > 1
 
     def label(inner: int | str, name: str | None) -> list[Cell]:
-        return [str(inner), _plain(name or "")] if named else [str(inner)]
+        cells: list[Cell] = [_id_cell(inner, inner in gone)]
+        if named:
+            cells.append(_plain(name or ""))
+        return cells
 
     rows_by_org: dict[int, list[ComputeTime]] = {}
     for row in result.rows:
@@ -649,6 +661,7 @@ def organizations(
     if fmt == "csv":
         _safe.write_csv(out, ORGANIZATION_COLUMNS, (_organization_row(o, unit) for o in listed))
         return
+    any_deleted = any(o.deleted for o in listed)
     table = _Grid(
         [
             _Col("Id", "right"),
@@ -663,13 +676,13 @@ def organizations(
         ],
         title=f"Inner organizations of white label {organization_id}: {len(listed):,}",
         caption=f"Entitlements per year; compute in {unit.value}, storage in bytes; "
-        "unlimited: no limit set.",
+        "unlimited: no limit set." + (_DELETED_NOTE if any_deleted else ""),
     )
     for o in listed:
         e = o.entitlements
         table.add_row(
-            str(o.id),
-            _plain(shown_name(o.name, o.deleted)),
+            _id_cell(o.id, o.deleted),
+            _plain(o.name),
             o.created.strftime("%Y-%m-%d"),
             {True: "yes", False: "no", None: "?"}[o.billable],
             _allowed(e.compute_time_per_year, unit),
@@ -778,6 +791,7 @@ def entitlements(
             f" - PARTIAL: {len(report.not_attempted):,} organizations not read "
             f"({_plain(report.stop_reason)})"
         )
+    any_deleted = any(usage.inner_organization_deleted for usage in report.rows)
     table = _Grid(
         [
             _Col("Inner org", "right"),
@@ -792,14 +806,15 @@ def entitlements(
         title=f"Entitlements of white label {report.organization_id}'s inner organizations, "
         f"running contracts (warn at {warn_at:.0%}, fail at {fail_at:.0%}){partial}",
         caption=f"Compute = CPU + GPU, against compute per year; durations in {unit.value}. "
-        "Sorted by the highest fraction of any entitlement.",
+        "Sorted by the highest fraction of any entitlement."
+        + (_DELETED_NOTE if any_deleted else ""),
     )
     for usage in report.rows:
         state = status(usage, warn_at, fail_at)
         limit = usage.entitlements.compute_time_per_year
         table.add_row(
-            str(usage.inner_organization_id),
-            _plain(shown_name(usage.inner_organization_name, usage.inner_organization_deleted)),
+            _id_cell(usage.inner_organization_id, usage.inner_organization_deleted),
+            _plain(usage.inner_organization_name or ""),
             state,
             (_bar(usage.compute_used_fraction), _percent(usage.compute_used_fraction)),
             _number(usage.compute, unit),
