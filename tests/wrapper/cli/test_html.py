@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
+import attrs
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -986,3 +987,30 @@ def test_server_text_in_banners_and_failures_cannot_reorder_the_page() -> None:
         for text in (banner.text(), *(li.text() for li in failures.find_all("li"))):
             assert "bad gateway next line" in text
             assert not set(text) & {"\u202e", "\u2066", "\n"}
+
+
+def test_a_listing_cut_short_is_in_the_banner_and_the_table_title() -> None:
+    # A report of "all" whose listing ended early misses organizations it never reached: every
+    # human-readable output says so, not only stderr.
+    import io
+
+    from ei_usage.cli import _render
+
+    reason = "cut short: the server repeated a page"
+    compute = attrs.evolve(year_report([2, 3], name=lambda i: None), listing_stop_reason=reason)
+    check = EntitlementReport(1, (usage(2, 60, 0, compute_h=1),), listing_stop_reason=reason)
+    for report, document in (
+        (compute, compute_time_html(compute, Unit.HOURS)),
+        (check, check_html(check, Unit.HOURS, warn_at=0.8, fail_at=1.0)),
+    ):
+        tree = parse(document)
+        (banner,) = tree.find_all("p", **{"class": "banner"})
+        assert f"listing of the inner organizations was {reason}" in banner.text()
+        assert tree.find_all("head")[0].find_all("title")[0].text().startswith("PARTIAL: ")
+        out = io.StringIO()
+        if isinstance(report, Report):
+            _render.report(report, Unit.HOURS, "table", out)
+        else:
+            _render.entitlements(report, Unit.HOURS, "table", out, warn_at=0.8, fail_at=1.0)
+        title = " ".join(out.getvalue().split())
+        assert f"PARTIAL: the listing of the organizations was {reason}" in title

@@ -318,6 +318,17 @@ def _swatch(css_class: str) -> str:
     )
 
 
+def _with_listing(partial: str | None, reason: str | None) -> str | None:
+    """Add a listing of "all" that ended early to the PARTIAL banner (escaped text)."""
+    if reason is None:
+        return partial
+    cut = (
+        f"The listing of the inner organizations was {_shown(reason, _TEXT_CHARS)}: "
+        "organizations it did not reach are missing."
+    )
+    return cut if partial is None else f"{partial} {cut}"
+
+
 def _failure_section(lines: Sequence[str], heading: str, partial: str | None) -> list[str]:
     """Return the PARTIAL banner (if any) and the failures list; texts are escaped already."""
     parts = []
@@ -554,6 +565,7 @@ def compute_time_html(report: Report, unit: Unit) -> str:
             f"({_shown(report.stop_reason or 'stopped early', _TEXT_CHARS)}). "
             "The charts and totals cover only what was fetched."
         )
+    partial = _with_listing(partial, report.listing_stop_reason)
     body = [
         f'<header><h1>{heading}</h1>\n<p class="note">The API reports CPU/GPU in seconds and '
         f"totals in minutes; all shown in {unit.value}. Periods are UTC, [start, end). "
@@ -1007,6 +1019,7 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
             f"({_shown(report.stop_reason or 'stopped early', _TEXT_CHARS)}): "
             f"{_ids(report.not_attempted)}."
         )
+    partial = _with_listing(partial, report.listing_stop_reason)
     lines = []
     for cause, which in report.failures_by_cause().items():
         ids = [f.inner_organization_id for f in which]

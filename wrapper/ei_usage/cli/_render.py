@@ -452,6 +452,7 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
             f" - PARTIAL: {len(result.not_attempted):,} requests not done "
             f"({_plain(result.stop_reason)})"
         )
+    partial += _listing_cut_short(result.listing_stop_reason)
     names = {r.inner_organization_id: r.inner_organization_name for r in result.rows}
     gone = {r.inner_organization_id for r in result.rows if r.inner_organization_deleted}
     named = any(names.values())
@@ -500,6 +501,13 @@ def report(result: Report, unit: Unit, fmt: str, out: TextIO) -> None:
     overall = _totals_cells(str(result.period), result.total(), unit)
     table.add_row(*label("all", ""), *overall, style="bold")
     table.print(out)
+
+
+def _listing_cut_short(reason: str | None) -> str:
+    """Return the title's mark of a listing of "all" that ended early (empty if it did not)."""
+    if reason is None:
+        return ""
+    return f" - PARTIAL: the listing of the organizations was {_plain(reason)}"
 
 
 def _ids(ids: list[int]) -> str:
@@ -791,6 +799,7 @@ def entitlements(
             f" - PARTIAL: {len(report.not_attempted):,} organizations not read "
             f"({_plain(report.stop_reason)})"
         )
+    partial += _listing_cut_short(report.listing_stop_reason)
     any_deleted = any(usage.inner_organization_deleted for usage in report.rows)
     table = _Grid(
         [
