@@ -11,9 +11,11 @@ marked ``generator``: those run the real generator (a few, for the cases only it
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -23,6 +25,21 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 # The module vendor_spec.py imports as `generate`, whichever way a test loads vendor_spec.
 generate_module = importlib.import_module("generate")
+
+
+def load_tools(name: str) -> tuple[ModuleType, ModuleType]:
+    """Return ``(spec_diff, vendor_spec)`` as the scripts see them, vendor_spec under ``name``.
+
+    vendor_spec imports spec_diff from its own directory, as it does when run as a script.
+    """
+    differ = importlib.import_module("spec_diff")
+    spec = importlib.util.spec_from_file_location(name, TOOLS / "vendor_spec.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return differ, module
 
 
 @pytest.fixture(autouse=True)

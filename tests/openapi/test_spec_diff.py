@@ -7,8 +7,6 @@ from it), so none of these tests needs ../shared.
 from __future__ import annotations
 
 import copy
-import importlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from .conftest import load_tools
+
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "openapi" / "tools"
@@ -38,23 +37,7 @@ METRICS_PATH = "/api/organizations/{organizationId}/metrics"
 INFO_PATH = "/api/organizations/{organizationId}/whitelabel/organizations/{innerOrganizationId}"
 
 
-def _import_tools() -> tuple[ModuleType, ModuleType]:
-    # vendor_spec imports spec_diff from its own directory, as it does when run as a script.
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
-    differ = importlib.import_module("spec_diff")
-    spec = importlib.util.spec_from_file_location(
-        "_vendor_spec_for_spec_diff", TOOLS / "vendor_spec.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return differ, module
-
-
-sd, vs = _import_tools()
+sd, vs = load_tools("_vendor_spec_for_spec_diff")
 SLICE: dict[str, Any] = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
 WRAPPER = sd.load_wrapper_fields(WRAPPER_FIELDS)
 

@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from .conftest import load_tools
+
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "openapi" / "tools"
@@ -52,22 +53,7 @@ METRICS_PATH = "/api/organizations/{organizationId}/metrics"
 LIST_PATH = "/api/organizations/{organizationId}/whitelabel/organizations"
 
 
-def _import_tools() -> tuple[ModuleType, ModuleType]:
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
-    differ = importlib.import_module("spec_diff")
-    spec = importlib.util.spec_from_file_location(
-        "_vendor_spec_for_verdicts", TOOLS / "vendor_spec.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return differ, module
-
-
-sd, vs = _import_tools()
+sd, vs = load_tools("_vendor_spec_for_verdicts")
 SLICE: dict[str, Any] = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
 Document = dict[str, Any]
 

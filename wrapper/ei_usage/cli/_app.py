@@ -267,15 +267,20 @@ def _add_output_options(command: Callable[..., None], formats: list[str]) -> Cal
     )(command)
 
 
-_ORG_OPTION = click.option(
-    "--org",
-    "organization_id",
-    type=click.IntRange(min=0),
-    required=True,
-    envvar="EI_ORG_ID",
-    show_envvar=True,
-    help="The white-label organization you administer (the option wins over EI_ORG_ID).",
-)
+def _org_option(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The ``--org`` option (or ``EI_ORG_ID``, the demo's variable): ``what`` it names."""
+    return click.option(
+        "--org",
+        "organization_id",
+        type=click.IntRange(min=0),
+        required=True,
+        envvar="EI_ORG_ID",
+        show_envvar=True,
+        help=f"{what} (the option wins over EI_ORG_ID).",
+    )
+
+
+_ORG_OPTION = _org_option("The white-label organization you administer")
 _CONCURRENCY_OPTION = click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -591,15 +596,7 @@ def check(
         f"{UNITS_HELP}\n\n{CREDENTIALS_HELP}"
     ),
 )
-@click.option(
-    "--org",
-    "organization_id",
-    type=click.IntRange(min=0),
-    required=True,
-    envvar="EI_ORG_ID",
-    show_envvar=True,
-    help="The organization (the option wins over EI_ORG_ID).",
-)
+@_org_option("The organization")
 @click.option(
     "--exclude-edge-impulse-users",
     is_flag=True,
