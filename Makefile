@@ -36,8 +36,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 venv: $(STAMP)
 
+# _version.py too: the editable install's metadata (what importlib.metadata reports) holds the
+# version it was installed at.
 $(STAMP): requirements/dev.lock requirements/runtime.lock requirements/cli.lock \
-		requirements/build.lock pyproject.toml
+		requirements/build.lock pyproject.toml wrapper/ei_usage/_version.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ei-usage needs Python >= 3.11; set PYTHON=python3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
