@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make Ctrl-C deliverable: the Ctrl-C tests send real SIGINTs, in process and to children.
+
+    A shell starts a background job (``make test &`` in a script, some CI runners) with SIGINT
+    ignored, and Python then installs no handler: an in-process SIGINT would be lost (the report
+    under test runs on, and a test waiting for the interruption hangs), and children would inherit
+    the ignored signal. The tests need the terminal's usual disposition, so they restore it.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -195,6 +195,24 @@ def test_ctrl_c_at_any_import_after_main_starts_exits_130_quietly() -> None:
         assert outcome.stdout == ""
 
 
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_a_process_started_with_ctrl_c_ignored_keeps_ignoring_it() -> None:
+    # A shell starts a background job (`ei-usage check ... &` in a script) with SIGINT ignored:
+    # the terminal's Ctrl-C is not for it, and main() must not take it back.
+    for n in (1, 3, 10):
+        outcome = subprocess.run(
+            [sys.executable, "-c", _INTERRUPT_AT_IMPORT, str(n)],
+            env=clean_environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        assert (outcome.returncode, outcome.stderr) == (0, ""), n
+        assert outcome.stdout.startswith("ei-usage, version ")
+
+
 # ---- a closed pipe ------------------------------------------------------------------------------
 
 

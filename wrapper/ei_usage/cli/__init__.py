@@ -8,7 +8,7 @@ of :func:`main` on. Before that, Python imports ``ei_usage`` and this module (co
 so that unguarded moment is as short as the interpreter's own start-up. :func:`main` then makes
 Ctrl-C exit at once while the command line's modules load (there is nothing to clean up yet),
 gives it back to the command (which prints what a report fetched, marked partial), and ignores it
-while exiting.
+while exiting. A process started with SIGINT ignored (a shell's background job) keeps ignoring it.
 """
 
 import sys
@@ -56,7 +56,11 @@ def main(argv: "Sequence[str] | None" = None) -> None:
     try:
         import signal  # inside the guard: a Ctrl-C during this import is caught below
 
-        _on_sigint(_exit_now)
+        # Started with Ctrl-C ignored (a shell's background job): the terminal's Ctrl-C is not
+        # meant for this process, so it stays ignored throughout.
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if not ignored:
+            _on_sigint(_exit_now)
         try:
             from ._app import run  # click and rich are an optional extra
         except ImportError as error:
@@ -66,8 +70,9 @@ def main(argv: "Sequence[str] | None" = None) -> None:
                 "pip install 'ei-usage[cli]'\n"
             )
             sys.exit(2)
-        # The command handles Ctrl-C itself from here (a report keeps what it fetched).
-        _on_sigint(signal.default_int_handler)
+        if not ignored:
+            # The command handles Ctrl-C itself from here (a report keeps what it fetched).
+            _on_sigint(signal.default_int_handler)
         code = run(list(argv) if argv is not None else None)
     except KeyboardInterrupt:
         # Ctrl-C outside a command's own handling: no traceback, and no second one while
