@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ei_usage._ratelimit import THROTTLE_STOP_ROUNDS
 from ei_usage.testing import FakeStudio, Fault, Operation
 
 from .conftest import Cli
@@ -44,4 +45,7 @@ def test_a_server_that_always_throttles_stops_the_command_with_one_line(
     stopped = [line for line in outcome.stderr_lines if "not attempted" in line]
     assert len(stopped) == 1, outcome.stderr
     assert f"{what} not attempted: the server kept answering 429 (too many requests)" in stopped[0]
-    assert len([r for r in studio.requests if r.operation is operation]) <= 80
+    # The budget's bound (tests/wrapper/test_throttle_budget.py) at the default --concurrency 8:
+    # scheduling decides where in it a run ends (84 requests once on a loaded machine).
+    sent = len([r for r in studio.requests if r.operation is operation])
+    assert sent <= 8 * (THROTTLE_STOP_ROUNDS + 1)
