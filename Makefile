@@ -120,14 +120,14 @@ demo: $(STAMP)
 
 # Re-resolve the pinned environments after editing pyproject.toml's dependencies. Existing pins are
 # kept (uv prefers the versions already in the output file; `--upgrade-package NAME` via LOCK_ARGS
-# moves one). dev.lock: runtime + cli extra + the dev dependency group. runtime.lock: what
+# moves one). dev.lock: runtime + every extra + the dev dependency group. runtime.lock: what
 # `pip install ei-usage` needs, at dev.lock's versions (the release test serves these wheels).
 # cli.lock: what `pip install 'ei-usage[cli]'` needs, at dev.lock's versions, likewise served.
 # build.lock: [build-system] requires (hatchling), at dev.lock's versions, for git pins and sdists.
 LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
 lock: $(STAMP)
-	$(UV) pip compile pyproject.toml --extra cli --group dev $(LOCK_FLAGS) -o requirements/dev.lock
+	$(UV) pip compile pyproject.toml --all-extras --group dev $(LOCK_FLAGS) -o requirements/dev.lock
 	$(UV) pip compile pyproject.toml --constraint requirements/dev.lock $(LOCK_FLAGS) \
 		-o requirements/runtime.lock
 	$(UV) pip compile pyproject.toml --extra cli --constraint requirements/dev.lock $(LOCK_FLAGS) \

@@ -81,6 +81,10 @@ def _metadata(dist: Path) -> Message:
     return HeaderParser().parsestr(raw)
 
 
+def _extras(requirement: Requirement) -> str:
+    return f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+
+
 def _by_extra(requirements: list[Requirement]) -> dict[str | None, list[Requirement]]:
     """Group requirements by the extra that brings them in (None: always installed)."""
     groups: dict[str | None, list[Requirement]] = {}
@@ -93,22 +97,26 @@ def _by_extra(requirements: list[Requirement]) -> dict[str | None, list[Requirem
     return groups
 
 
-def test_wheel_metadata_publishes_ranges_and_the_cli_extra_only(built_dist: Path) -> None:
+EXTRAS = ("cli", "store", "postgres", "exporter")
+
+
+def test_wheel_metadata_publishes_ranges_and_the_declared_extras(built_dist: Path) -> None:
     metadata = _metadata(built_dist)
-    assert metadata.get_all("Provides-Extra") == ["cli"]
+    assert sorted(metadata.get_all("Provides-Extra") or []) == sorted(EXTRAS)
     requirements = [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
     groups = _by_extra(requirements)
-    assert set(groups) == {None, "cli"}
+    assert set(groups) == {None, *EXTRAS}
 
     def declared(lines: list[str]) -> set[str]:
         return {str(Requirement(line)) for line in lines}
 
     published = {
-        extra: {str(Requirement(f"{r.name}{r.specifier}")) for r in reqs}
+        extra: {str(Requirement(f"{r.name}{_extras(r)}{r.specifier}")) for r in reqs}
         for extra, reqs in groups.items()
     }
     assert published[None] == declared(PYPROJECT["project"]["dependencies"])
-    assert published["cli"] == declared(PYPROJECT["project"]["optional-dependencies"]["cli"])
+    for extra in EXTRAS:
+        assert published[extra] == declared(PYPROJECT["project"]["optional-dependencies"][extra])
 
 
 def test_wheel_metadata_has_no_pins_and_no_duplicates(built_dist: Path) -> None:
@@ -130,8 +138,14 @@ def test_wheel_metadata_has_no_pins_and_no_duplicates(built_dist: Path) -> None:
         canonicalize_name(Requirement(r).name) for r in PYPROJECT["dependency-groups"]["dev"]
     }
     published = {canonicalize_name(r.name) for r in requirements}
-    # click and rich are the cli extra's own dependencies; every other dev tool stays out.
-    assert development & published == {"click", "rich"}
+    # The extras' own dependencies are pinned in the dev group for tests; every other dev tool
+    # stays out.
+    extras = {
+        canonicalize_name(Requirement(line).name)
+        for extra in EXTRAS
+        for line in PYPROJECT["project"]["optional-dependencies"][extra]
+    }
+    assert development & published == extras
 
 
 def _lock(name: str) -> dict[str, tuple[str, frozenset[str]]]:
