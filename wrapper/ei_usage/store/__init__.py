@@ -1,0 +1,28 @@
+"""The usage history store: ``pip install 'ei-usage[store]'``.
+
+SQLite in one file by default, PostgreSQL by URL; see :class:`Store`. :func:`sync` fills it from
+the API, fetching each closed period once. Never imported by ``from ei_usage import Client``.
+"""
+
+from ._records import ComputeTimeChange, StoredComputeTime, StoredOrganization, SyncRun
+from ._store import (
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_SETTLE,
+    ENVIRONMENT_VARIABLE,
+    Store,
+    StoreError,
+    default_path,
+)
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_SETTLE",
+    "ENVIRONMENT_VARIABLE",
+    "ComputeTimeChange",
+    "Store",
+    "StoreError",
+    "StoredComputeTime",
+    "StoredOrganization",
+    "SyncRun",
+    "default_path",
+]
