@@ -42,8 +42,19 @@ class PostgresServer:
         if self.root:
             account = pwd.getpwnam("postgres")
             os.chown(self.directory, account.pw_uid, account.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
-                  "-E", "UTF8", "--locale=C")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
 
     def _command(self, tool: str, *args: str) -> list[str]:
         command = [str(self.binaries / tool), *args]
@@ -64,8 +75,19 @@ class PostgresServer:
     def start(self) -> None:
         """Start (or restart) the server; returns when it accepts connections."""
         options = f"-k {self.directory} -c listen_addresses='' -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
-                  "-t", "60", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``immediate``: as if it crashed)."""
@@ -80,8 +102,9 @@ class PostgresServer:
         import psycopg
 
         name = f"store_{os.getpid()}_{next(_DATABASES)}"
-        with psycopg.connect(host=str(self.directory), user="postgres", dbname="postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            host=str(self.directory), user="postgres", dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
 

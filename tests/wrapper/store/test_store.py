@@ -34,7 +34,9 @@ def row(inner: int, period: DateRange, cpu_s: float, gpu_s: float, total_min: fl
     )
 
 
-def organization(inner: int, *, name: str = "", deleted: bool = False, limit_s: int | None = None) -> InnerOrganization:
+def organization(
+    inner: int, *, name: str = "", deleted: bool = False, limit_s: int | None = None
+) -> InnerOrganization:
     return InnerOrganization(
         id=inner,
         name=name or f"Org {inner}",
@@ -78,13 +80,17 @@ def test_a_saved_closed_row_comes_back_equal(store: Store) -> None:
 def test_open_periods_and_rows_fetched_while_open_are_not_known(store: Store) -> None:
     # Fetched two days after February ended: not yet final with the default 3-day margin.
     early = datetime(2024, 3, 2, tzinfo=UTC)
-    store.save_compute_time([row(2, JAN, 1, 1, 0.03), row(2, FEB, 2, 2, 0.07)], every="month",
-                            fetched_at=early)
+    store.save_compute_time(
+        [row(2, JAN, 1, 1, 0.03), row(2, FEB, 2, 2, 0.07)], every="month", fetched_at=early
+    )
     keys = [(2, JAN), (2, FEB), (2, DateRange.month(2024, 3))]
     known = store.known_compute_time(1, keys, every="month", closed_before=CLOSED)
     assert set(known) == {(2, JAN)}
     # Not closed yet by the caller's clock: not known either.
-    assert store.known_compute_time(1, keys, every="month", closed_before=JAN.end - timedelta(days=1)) == {}
+    assert (
+        store.known_compute_time(1, keys, every="month", closed_before=JAN.end - timedelta(days=1))
+        == {}
+    )
     # Another white label's keys are not this one's.
     assert store.known_compute_time(9, keys, every="month", closed_before=CLOSED) == {}
 
@@ -111,7 +117,9 @@ def test_a_changed_closed_period_keeps_the_new_value_and_logs_the_change(store: 
 
 def test_an_open_period_changing_is_not_a_logged_change(store: Store) -> None:
     running = DateRange.month(2024, 5)
-    store.save_compute_time([row(2, running, 1, 0, 0.02)], every="month", fetched_at=T0 - timedelta(days=10))
+    store.save_compute_time(
+        [row(2, running, 1, 0, 0.02)], every="month", fetched_at=T0 - timedelta(days=10)
+    )
     store.save_compute_time([row(2, running, 9, 0, 0.15)], every="month", fetched_at=T0)
     assert store.changes(1) == []
     assert store.monthly_compute_time(1)[2][0].cpu == timedelta(seconds=9)
@@ -125,8 +133,11 @@ def test_wire_numbers_are_stored_exactly_with_their_units(store: Store) -> None:
     store.save_compute_time([row(2, JAN, 90, 30, 2)], every="month", fetched_at=T0)
     with store._read() as connection:
         wire, cpu, total = connection.execute(
-            sa.select(_schema.compute_time.c.wire, _schema.compute_time.c.cpu_seconds,
-                      _schema.compute_time.c.total_minutes)
+            sa.select(
+                _schema.compute_time.c.wire,
+                _schema.compute_time.c.cpu_seconds,
+                _schema.compute_time.c.total_minutes,
+            )
         ).one()
     assert wire == '{"cpuComputeTime":90,"gpuComputeTime":30,"totalComputeTime":2}'
     assert (cpu, total) == (90, 2)
@@ -146,8 +157,9 @@ def test_monthly_reads_are_named_in_time_order_and_whole_months_only(store: Stor
         every="month",
         fetched_at=T0,
     )
-    store.save_compute_time([row(2, DateRange.day(datetime(2024, 1, 3)), 1, 0, 0.02)], every="day",
-                            fetched_at=T0)
+    store.save_compute_time(
+        [row(2, DateRange.day(datetime(2024, 1, 3)), 1, 0, 0.02)], every="day", fetched_at=T0
+    )
     months = store.monthly_compute_time(1)
     assert [r.period for r in months[2]] == [JAN, FEB]
     assert {(r.inner_organization_name, r.inner_organization_deleted) for r in months[2]} == {
@@ -162,14 +174,21 @@ def test_monthly_reads_are_named_in_time_order_and_whole_months_only(store: Stor
 def test_listing_keeps_first_and_last_seen_and_limits_only_when_changed(store: Store) -> None:
     store.record_listing(1, [organization(2, limit_s=100), organization(3)], T0)
     later = T0 + timedelta(days=1)
-    store.record_listing(1, [organization(2, name="Renamed", limit_s=100), organization(3, deleted=True)], later)
-    store.record_listing(1, [organization(2, name="Renamed", limit_s=200)], later + timedelta(days=1))
+    store.record_listing(
+        1, [organization(2, name="Renamed", limit_s=100), organization(3, deleted=True)], later
+    )
+    store.record_listing(
+        1, [organization(2, name="Renamed", limit_s=200)], later + timedelta(days=1)
+    )
     two, three = store.organizations(1)
     assert (two.name, two.first_seen, two.last_seen) == ("Renamed", T0, later + timedelta(days=1))
     assert two.entitlements.compute_time_per_year == timedelta(seconds=200)
     assert (three.deleted, three.last_seen) == (True, later)
     history = store.entitlement_history(1)
-    assert [e.compute_time_per_year for _, e in history[2]] == [timedelta(seconds=100), timedelta(seconds=200)]
+    assert [e.compute_time_per_year for _, e in history[2]] == [
+        timedelta(seconds=100),
+        timedelta(seconds=200),
+    ]
     assert len(history[3]) == 1
 
 
@@ -191,18 +210,35 @@ def test_contract_snapshots_one_per_organization_per_sync(store: Store) -> None:
         timedelta(seconds=7200),
     ]
     latest = store.latest_contracts(1)[2]
-    assert latest == attrs.evolve(usage(2, 20, limit_s=7200), inner_organization_name="Cedar",
-                                  inner_organization_deleted=False)
+    assert latest == attrs.evolve(
+        usage(2, 20, limit_s=7200),
+        inner_organization_name="Cedar",
+        inner_organization_deleted=False,
+    )
     assert latest.compute_used_fraction == pytest.approx(21.5 / 7200)
 
 
 def test_sync_runs_are_recorded(store: Store) -> None:
     run = store.begin_sync(1, started_at=T0, every="day", period=JAN)
     assert [r.finished_at for r in store.unfinished_syncs(1, since=T0)] == [None]
-    store.finish_sync(run, requests=5, throttles=1, errors=2, stop_reason="boom", fetched=3,
-                      reused=4, finished_at=T0 + timedelta(seconds=5))
+    store.finish_sync(
+        run,
+        requests=5,
+        throttles=1,
+        errors=2,
+        stop_reason="boom",
+        fetched=3,
+        reused=4,
+        finished_at=T0 + timedelta(seconds=5),
+    )
     (done,) = store.sync_runs(1)
-    assert (done.every, done.period, done.requests, done.throttles, done.errors) == ("day", JAN, 5, 1, 2)
+    assert (done.every, done.period, done.requests, done.throttles, done.errors) == (
+        "day",
+        JAN,
+        5,
+        1,
+        2,
+    )
     assert (done.fetched, done.reused, done.stop_reason) == (3, 4, "boom")
     assert done.finished_at == T0 + timedelta(seconds=5)
     assert store.unfinished_syncs(1, since=T0) == []
@@ -210,8 +246,9 @@ def test_sync_runs_are_recorded(store: Store) -> None:
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StoreError, match="naive"):
-        store.save_compute_time([row(2, JAN, 1, 1, 0.03)], every="month",
-                                fetched_at=datetime(2024, 6, 1))
+        store.save_compute_time(
+            [row(2, JAN, 1, 1, 0.03)], every="month", fetched_at=datetime(2024, 6, 1)
+        )
 
 
 def test_a_closed_store_says_so(store_url: str) -> None:

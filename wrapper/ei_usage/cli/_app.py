@@ -633,6 +633,269 @@ def metrics(
         _render.metrics(result, Unit(unit), fmt, sys.stdout)
 
 
+# ---- the history store: sync and history ---------------------------------------------------
+# The store (SQLAlchemy, Alembic) is imported inside these commands only: the other commands,
+# and `ei-usage --help`, never pay for it, and work without the store extra.
+
+STORE_EXTRA_HINT = "pip install 'ei-usage[store]'"
+DB_HELP = (
+    "The store: a SQLite file (default: history.sqlite3 in your user data directory) or a "
+    "postgresql:// URL (a store shared by several tools). Also EI_USAGE_DB."
+)
+
+
+def _store_module() -> Any:
+    try:
+        from ei_usage import store
+    except ImportError as error:
+        raise ConfigCommandError(
+            f"this command needs the history store, which is not installed ({error.name or error} "
+            f"is missing): {STORE_EXTRA_HINT}"
+        ) from None
+    return store
+
+
+def _open_store(db: str | None, *, create: bool, settle_days: int | None = None) -> Any:
+    store = _store_module()
+    options: dict[str, Any] = {"create": create}
+    if settle_days is not None:
+        from datetime import timedelta
+
+        options["settle"] = timedelta(days=settle_days)
+    try:
+        return store.Store.open(db, **options)
+    except store.StoreError as error:
+        raise CommandError(str(error)) from None
+
+
+_DB_OPTION = click.option(
+    "--db", metavar="PATH|URL", envvar="EI_USAGE_DB", show_envvar=True, help=DB_HELP
+)
+
+
+@cli.command(
+    "sync",
+    help=(
+        "Fetch usage into the history store: the white label's organizations (deleted ones "
+        "too), a snapshot of each one's contract usage, and compute time per organization and "
+        "--every period from --since on.\n\n"
+        "A period is closed once it ended more than --settle-days ago; a closed period already "
+        "in the store is never fetched again (unless --refresh), and the running one is fetched "
+        "on each sync. Rows are saved as they arrive, so an interrupted sync (Ctrl-C, a killed "
+        "process) continues where it stopped when run again. Exit codes as for compute-time.\n\n"
+        f"{CREDENTIALS_HELP}"
+    ),
+)
+@_ORG_OPTION
+@click.option(
+    "--since",
+    required=True,
+    callback=_period,
+    metavar="PERIOD",
+    help="The first period to sync: 2024, 2024-01, 2024-01-15 (UTC).",
+)
+@click.option(
+    "--until",
+    callback=lambda c, p, v: None if v is None else _period(c, p, v),
+    metavar="PERIOD",
+    help="The last period to sync (default: the running one).",
+)
+@click.option(
+    "--every",
+    type=click.Choice(["month", "day"]),
+    default="month",
+    show_default=True,
+    help="Calendar unit of the compute-time facts.",
+)
+@_DB_OPTION
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Fetch closed periods again; changed numbers are kept and logged.",
+)
+@click.option(
+    "--settle-days",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    metavar="N",
+    help="A period is closed N days after it ended (usage arrives late).",
+)
+@_CONCURRENCY_OPTION
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    envvar="EI_ALLOW_INSECURE_HTTP",
+    help="Allow a plain http:// EI_BASE_URL to a host other than loopback.",
+)
+@click.option("--verbose", is_flag=True, help=_VERBOSE_HELP)
+def sync_command(
+    organization_id: int,
+    since: DateRange,
+    until: DateRange | None,
+    every: str,
+    db: str | None,
+    refresh: bool,
+    settle_days: int,
+    concurrency: int,
+    allow_insecure_http: bool,
+    verbose: bool,
+) -> None:
+    """Fetch usage into the history store."""
+    _setup_logging(verbose)
+    store_module = _store_module()
+    from datetime import UTC, datetime, timedelta
+
+    with (
+        _client(allow_insecure_http) as client,
+        _open_store(db, create=True, settle_days=settle_days) as store,
+    ):
+        try:
+            others = store.unfinished_syncs(
+                organization_id, since=datetime.now(UTC) - timedelta(hours=1)
+            )
+        except store_module.StoreError as error:
+            raise CommandError(str(error)) from None
+        if others:
+            click.echo(
+                f"ei-usage: another sync of organization {organization_id} started in the last "
+                "hour has not finished (still running, or killed); this one goes on: rows are "
+                "upserted, never duplicated",
+                err=True,
+            )
+        interrupted = False
+        with _render.progress(client.rate_stats) as on_progress:
+            try:
+                result = store_module.sync(
+                    client,
+                    store,
+                    organization_id,
+                    since,
+                    until=until,
+                    every=every,
+                    refresh=refresh,
+                    concurrency=concurrency,
+                    on_progress=on_progress,
+                )
+            except store_module.SyncInterrupted as stopped:
+                result, interrupted = stopped.result, True
+            except store_module.StoreError as error:
+                raise CommandError(
+                    f"{error}; the sync stopped: what was saved stays, run it again to continue"
+                ) from None
+            except EdgeImpulseError as error:
+                _fail(error)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--since") from None
+        waited = store.waited
+        store_name = store.name
+    partial = " - PARTIAL" if not result.ok else ""
+    with _render.writing():
+        click.echo(
+            f"synced organization {organization_id}, {result.period} by {result.every}, into "
+            f"{_safe.terminal(store_name)}{partial}"
+        )
+        click.echo(
+            f"  organizations: {result.listed:,} listed ({result.deleted:,} deleted); contract "
+            f"snapshots: {result.contracts:,}"
+        )
+        click.echo(
+            f"  compute time: {result.fetched:,} fetched, {result.reused:,} reused from the store "
+            f"(closed periods), {result.failed:,} failed, {result.not_attempted:,} not attempted"
+        )
+        click.echo(f"  requests: {result.requests:,} ({result.throttles:,} x 429 absorbed)")
+    if waited.total_seconds() > 0.5:
+        click.echo(
+            f"ei-usage: waited {waited.total_seconds():.1f} s in all for another process writing "
+            f"{_safe.terminal(store_name)}",
+            err=True,
+        )
+    for line in result.failures[:10]:
+        click.echo(f"ei-usage: failed: {_safe.terminal(line)}", err=True)
+    if result.listing_stop_reason:
+        _cut_short(result.listing_stop_reason, result.listed)
+    if result.stop_reason:
+        click.echo(
+            f"ei-usage: stopped early: {_safe.terminal(result.stop_reason)}; run it again "
+            "to continue",
+            err=True,
+        )
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if not result.ok:
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command(
+    "history",
+    help=(
+        "Compute time from the history store alone (no network, no credential): per inner "
+        "organization and --every period, with the change against the previous period, and "
+        "overall. Fill the store with `ei-usage sync`.\n\n"
+        f"{UNITS_HELP}"
+    ),
+)
+@_ORG_OPTION
+@click.option(
+    "--inner",
+    "inner_orgs",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="Only this inner organization (repeat for more).",
+)
+@click.option(
+    "--every",
+    type=click.Choice(["month", "quarter", "year"]),
+    default="month",
+    show_default=True,
+    help="Calendar unit of each row.",
+)
+@_DB_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_REPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="html: one self-contained file with a chart.",
+)
+@click.option(
+    "--unit",
+    type=click.Choice(_UNITS),
+    default="minutes",
+    show_default=True,
+    help="Unit of every duration shown.",
+)
+def history_command(
+    organization_id: int,
+    inner_orgs: tuple[int, ...],
+    every: str,
+    db: str | None,
+    fmt: str,
+    unit: str,
+) -> None:
+    """Compute time from the history store alone."""
+    store_module = _store_module()
+    from . import _history
+
+    with _open_store(db, create=False) as store:
+        try:
+            monthly = store.monthly_compute_time(organization_id, inner_orgs or None)
+        except store_module.StoreError as error:
+            raise CommandError(str(error)) from None
+        name = store.name
+    if not monthly:
+        click.echo(
+            f"ei-usage: no compute time of organization {organization_id} in "
+            f"{_safe.terminal(name)}: run `ei-usage sync --org {organization_id} --since ...` first",
+            err=True,
+        )
+    with _render.writing():
+        _history.render(
+            organization_id, monthly, every, Unit(unit), fmt, sys.stdout, store_name=name
+        )
+
+
 def run(argv: list[str] | None) -> int:
     """Run the command line and return its exit status (see the module docstring)."""
     try:

@@ -13,6 +13,7 @@ from ._store import (
     StoreError,
     default_path,
 )
+from ._sync import SyncInterrupted, SyncResult, sync
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -23,6 +24,9 @@ __all__ = [
     "StoreError",
     "StoredComputeTime",
     "StoredOrganization",
+    "SyncInterrupted",
+    "SyncResult",
     "SyncRun",
     "default_path",
+    "sync",
 ]

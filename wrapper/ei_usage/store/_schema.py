@@ -112,7 +112,9 @@ entitlements = Table(
     Column("storage_bytes", BigInteger),
     Column("projects", BigInteger),
     Column("users", BigInteger),
-    Index("ix_ei_usage_entitlements_inner_seen", "organization_id", "inner_organization_id", "seen_at"),
+    Index(
+        "ix_ei_usage_entitlements_inner_seen", "organization_id", "inner_organization_id", "seen_at"
+    ),
 )
 
 compute_time = Table(

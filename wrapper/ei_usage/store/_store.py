@@ -89,8 +89,7 @@ def _target(url: str | os.PathLike[str] | None) -> tuple[URL, str, Path | None]:
             path = Path(parsed.database).expanduser()
             return URL.create("sqlite+pysqlite", database=str(path)), str(path), path
         raise StoreError(
-            f"{shown}: a store is a SQLite file (a path or sqlite:///path) or a "
-            "postgresql:// URL"
+            f"{shown}: a store is a SQLite file (a path or sqlite:///path) or a postgresql:// URL"
         )
     path = Path(text).expanduser()
     return URL.create("sqlite+pysqlite", database=str(path)), str(path), path
@@ -549,9 +548,7 @@ class Store:
                 )
             )
 
-    def unfinished_syncs(
-        self, organization_id: int, *, since: datetime
-    ) -> list[SyncRun]:
+    def unfinished_syncs(self, organization_id: int, *, since: datetime) -> list[SyncRun]:
         """Return the runs started after ``since`` that have not finished (running, or killed)."""
         t = s.sync_runs
         with self._read() as connection:
@@ -875,7 +872,9 @@ class Store:
         }
         with self._read() as connection:
             return {
-                name: int(connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+                name: int(
+                    connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                )
                 for name, t in tables.items()
             }
 
