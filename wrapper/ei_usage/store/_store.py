@@ -207,13 +207,10 @@ class Store:
             cursor = dbapi.cursor()
             try:
                 cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout.total_seconds() * 1000)}")
-                # Reading the schema first: a file that is not a database fails here, before
-                # the journal mode would touch it.
+                # Reading the schema first: a file that is not a database fails here.
                 cursor.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    cursor.execute("PRAGMA journal_mode = WAL").fetchone()
-                # WAL with NORMAL survives a killed process (not a power cut mid-commit).
+                # WAL (set once the file is known to be ours, see _migrate) with NORMAL survives
+                # a killed process (not a power cut mid-commit).
                 cursor.execute("PRAGMA synchronous = NORMAL")
             finally:
                 cursor.close()
@@ -230,32 +227,54 @@ class Store:
     def _migrate(self, path: Path | None) -> None:
         from alembic import command
         from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         script = ScriptDirectory.from_config(config)
         head = script.get_current_head()
+        if path is not None:
+            # Checked before anything is written: the journal mode below rewrites the header.
+            with self._guard(path), self._engine.connect() as connection:
+                self._check_schema(connection, script, head, path)
+            with self._guard(path):
+                raw = self._engine.raw_connection()
+                try:
+                    cursor = raw.cursor()
+                    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                        cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+                    cursor.close()
+                finally:
+                    raw.close()
         with self._guard(path), self._write() as connection:
-            current = MigrationContext.configure(
-                connection, opts={"version_table": s.VERSION_TABLE}
-            ).get_current_revision()
-            if current is not None and current not in {r.revision for r in script.walk_revisions()}:
-                raise StoreError(
-                    f"{self.name} was written by a newer ei-usage (schema revision {current}; "
-                    f"this one knows up to {head}): upgrade ei-usage; the store was left as it is"
-                )
-            if current is None and path is not None:
-                tables = sa.inspect(connection).get_table_names()
-                if tables:
-                    raise StoreError(
-                        f"{self.name} is a SQLite database but not an ei-usage store (it has "
-                        f"tables {', '.join(sorted(tables)[:5])}); it was left as it is"
-                    )
+            # Again inside the write transaction: another process may have migrated meanwhile.
+            current = self._check_schema(connection, script, head, path)
             if current != head:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
+
+    def _check_schema(
+        self, connection: Connection, script: Any, head: str | None, path: Path | None
+    ) -> str | None:
+        """Return the store's revision; refuse a newer schema, or a database of something else."""
+        from alembic.runtime.migration import MigrationContext
+
+        current = MigrationContext.configure(
+            connection, opts={"version_table": s.VERSION_TABLE}
+        ).get_current_revision()
+        if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+            raise StoreError(
+                f"{self.name} was written by a newer ei-usage (schema revision {current}; "
+                f"this one knows up to {head}): upgrade ei-usage; the store was left as it is"
+            )
+        if current is None and path is not None:
+            tables = set(sa.inspect(connection).get_table_names()) - {s.VERSION_TABLE}
+            if tables:
+                raise StoreError(
+                    f"{self.name} is a SQLite database but not an ei-usage store (it has "
+                    f"tables {', '.join(sorted(tables)[:5])}); it was left as it is"
+                )
+        return current
 
     # -- plumbing ------------------------------------------------------------------------------
 
