@@ -35,8 +35,11 @@ if TYPE_CHECKING:
 
     from ._store import Store
 
-CHUNK_REQUESTS = 64
-"""Compute-time requests per committed chunk: what a killed sync can lose, at most."""
+CHUNK_REQUESTS_PER_THREAD = 8
+"""Compute-time requests per committed chunk, per request in flight (at least 16 a chunk).
+
+A chunk is what a killed sync can lose at most; each chunk's last requests leave threads idle
+a moment, so chunks are several rounds of requests long."""
 
 _INTERRUPTED = "interrupted (Ctrl-C)"
 
@@ -259,7 +262,7 @@ def sync(
         progress.done_part()
 
     # 4. The missing compute time, chunk by chunk, each saved as soon as it is answered.
-    for inners, span in _chunks(missing, every, max(CHUNK_REQUESTS, concurrency * 8)):
+    for inners, span in _chunks(missing, every, max(16, concurrency * CHUNK_REQUESTS_PER_THREAD)):
         size = len(inners) * len(span.split(every))
         try:
             report = _fetch(
