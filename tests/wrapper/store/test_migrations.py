@@ -21,7 +21,9 @@ def config() -> Config:
     return cfg
 
 
-REVISIONS = [r.revision for r in reversed(list(ScriptDirectory.from_config(config()).walk_revisions()))]
+REVISIONS = [
+    r.revision for r in reversed(list(ScriptDirectory.from_config(config()).walk_revisions()))
+]
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -48,7 +50,9 @@ def test_revision_one_is_the_first() -> None:
 
 
 @pytest.mark.parametrize("start", [None, *REVISIONS])
-def test_upgrading_from_every_revision_reaches_the_models(store_url: str, start: str | None) -> None:
+def test_upgrading_from_every_revision_reaches_the_models(
+    store_url: str, start: str | None
+) -> None:
     engine = engine_of(store_url)
     try:
         if start is not None:
@@ -92,8 +96,11 @@ def test_a_store_written_by_a_newer_schema_is_refused_and_left_alone(store_url: 
         with pytest.raises(StoreError) as raised:
             Store.open(store_url)
         message = str(raised.value)
-        assert "newer ei-usage" in message and "0099" in message
-        assert ("history.sqlite3" in message) if before is not None else ("postgresql://" in message)
+        assert "newer ei-usage" in message
+        assert "0099" in message
+        assert (
+            ("history.sqlite3" in message) if before is not None else ("postgresql://" in message)
+        )
         assert current(engine) == "0099"
         if before is not None:
             assert Path(store_url).read_bytes() == before

@@ -16,6 +16,7 @@ import pytest
 from ei_usage import ComputeTime, DateRange
 from ei_usage.store import Store, StoreError
 
+
 def stored(path: Path) -> None:
     from datetime import timedelta
 
@@ -88,7 +89,9 @@ def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
         Store.open(tmp_path)
 
 
-def test_the_default_location_and_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_location_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("EI_USAGE_DB", raising=False)
     with Store.open() as store:
@@ -128,10 +131,15 @@ def read_only(path: Path) -> Iterator[None]:
         return
     chattr = shutil.which("chattr")
     if chattr is None:
-        pytest.skip("running as root (which ignores permissions) and no chattr to make it immutable")
+        pytest.skip(
+            "running as root (which ignores permissions) and no chattr to make it immutable"
+        )
     made = subprocess.run([chattr, "+i", str(path)], capture_output=True, check=False, timeout=30)
     if made.returncode != 0:
-        pytest.skip(f"running as root (which ignores permissions) on a filesystem without chattr +i: {made.stderr!r}")
+        pytest.skip(
+            "running as root (which ignores permissions) on a filesystem without chattr +i: "
+            f"{made.stderr!r}"
+        )
     try:
         yield
     finally:
@@ -145,7 +153,8 @@ def test_a_read_only_store_file_is_named_and_left_alone(tmp_path: Path) -> None:
     with read_only(path):
         with pytest.raises(StoreError) as raised, Store.open(path) as store:
             store.begin_sync(1, started_at=datetime.now(UTC))
-        assert str(path) in str(raised.value) and "read-only" in str(raised.value)
+        assert str(path) in str(raised.value)
+        assert "read-only" in str(raised.value)
     assert snapshot(tmp_path)["history.sqlite3"] == before["history.sqlite3"]
 
 

@@ -138,11 +138,18 @@ def test_days(studio: FakeStudio, client: Client, store: Store) -> None:
     assert store.monthly_compute_time(1) == {}
 
 
-def test_deleted_organizations_are_synced_too(studio: FakeStudio, client: Client, store: Store) -> None:
+def test_deleted_organizations_are_synced_too(
+    studio: FakeStudio, client: Client, store: Store
+) -> None:
     studio.set_deleted(3)
     result = sync(client, store, 1, "2024-10", until="2024-11", clock=clock)
     assert (result.listed, result.deleted, result.contracts, result.fetched) == (4, 1, 3, 8)
-    assert {o.id: o.deleted for o in store.organizations(1)} == {2: False, 3: True, 4: False, 5: False}
+    assert {o.id: o.deleted for o in store.organizations(1)} == {
+        2: False,
+        3: True,
+        4: False,
+        5: False,
+    }
     assert store.monthly_compute_time(1)[3][0].inner_organization_deleted is True
 
 
@@ -152,7 +159,8 @@ def test_a_server_that_goes_away_stops_the_sync_and_a_rerun_completes_it(
     with Client(KEY, base_url=studio.base_url, max_retries=0) as client:
         studio.inject(Fault.drop_connection(), times=1000, operation=Operation.COMPUTE_TIME)
         broken = sync(client, store, 1, "2024-01", clock=clock)
-        assert not broken.ok and broken.stop_reason
+        assert not broken.ok
+        assert broken.stop_reason
         assert broken.fetched + broken.failed + broken.not_attempted == 48
         studio.reset()  # the server is back
     with Client(KEY, base_url=studio.base_url) as client:
@@ -169,11 +177,13 @@ def test_a_listing_refused_is_raised_and_recorded(studio: FakeStudio, store: Sto
     with Client("wrong", base_url=studio.base_url) as client, pytest.raises(AuthenticationError):
         sync(client, store, 1, "2024-01", clock=clock)
     (run,) = store.sync_runs(1)
-    assert run.stop_reason is not None and "listing failed" in run.stop_reason
+    assert run.stop_reason is not None
+    assert "listing failed" in run.stop_reason
 
 
-def test_a_store_error_mid_sync_is_raised(studio: FakeStudio, client: Client, store: Store,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_store_error_mid_sync_is_raised(
+    studio: FakeStudio, client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = []
     original = store.save_compute_time
 
@@ -189,5 +199,6 @@ def test_a_store_error_mid_sync_is_raised(studio: FakeStudio, client: Client, st
     monkeypatch.undo()
     rerun = sync(client, store, 1, "2023-01", clock=clock)
     # The first chunk (2 organizations x 24 months) was kept: its 23 closed months each.
-    assert rerun.ok and (rerun.reused, rerun.fetched) == (2 * 23, 4 * 24 - 2 * 23)
+    assert rerun.ok
+    assert (rerun.reused, rerun.fetched) == (2 * 23, 4 * 24 - 2 * 23)
     assert sum(len(rows) for rows in store.monthly_compute_time(1).values()) == 4 * 24

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -56,8 +57,23 @@ def start_sync(studio: FakeStudio, db: Path, *extra: str) -> subprocess.Popen[st
     if _PYCACHE is not None:
         env["PYTHONPYCACHEPREFIX"] = _PYCACHE
     return subprocess.Popen(
-        [sys.executable, "-m", "ei_usage.cli", "sync", "--org", "1", "--since", "2023-01",
-         "--until", "2024-12", "--db", str(db), "--concurrency", "2", *extra],
+        [
+            sys.executable,
+            "-m",
+            "ei_usage.cli",
+            "sync",
+            "--org",
+            "1",
+            "--since",
+            "2023-01",
+            "--until",
+            "2024-12",
+            "--db",
+            str(db),
+            "--concurrency",
+            "2",
+            *extra,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -102,7 +118,9 @@ def fetched_reused(stdout: str) -> tuple[int, int]:
 ALL_REQUESTS = 2 + INNER + len(EXPECTED)  # two listings, organization info, compute time
 
 
-def kill_when(process: subprocess.Popen[str], studio: FakeStudio, requests: int, delay: float) -> None:
+def kill_when(
+    process: subprocess.Popen[str], studio: FakeStudio, requests: int, delay: float
+) -> None:
     """SIGKILL ``process`` once the studio has seen ``requests`` requests, ``delay`` s after."""
     deadline = time.monotonic() + TIMEOUT
     while studio.request_count < requests and process.poll() is None:
@@ -141,7 +159,9 @@ def kill_and_resume(index: int, tmp_path: Path) -> tuple[int, int]:
     return requests, len(before)
 
 
-def test_a_sync_killed_at_random_points_resumes_without_duplicates_or_losses(tmp_path: Path) -> None:
+def test_a_sync_killed_at_random_points_resumes_without_duplicates_or_losses(
+    tmp_path: Path,
+) -> None:
     runs = 20
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(lambda i: kill_and_resume(i, tmp_path), range(runs)))
@@ -164,7 +184,8 @@ def test_ctrl_c_saves_what_was_fetched_and_a_rerun_continues(tmp_path: Path) -> 
         first.send_signal(signal.SIGINT)
         stdout, stderr = first.communicate(timeout=TIMEOUT)
         assert first.returncode == 130, stderr
-        assert "PARTIAL" in stdout and "Traceback" not in stderr
+        assert "PARTIAL" in stdout
+        assert "Traceback" not in stderr
         before = set(stored_keys(db))
         assert 0 < len(before) < len(EXPECTED)
         second = start_sync(studio, db)
@@ -188,7 +209,8 @@ def test_two_syncs_of_one_file_at_once_both_finish_correct(tmp_path: Path) -> No
         check_complete(studio, db)
         with Store.open(db) as store:
             runs = store.sync_runs(1)
-        assert len(runs) == 2 and all(r.finished_at is not None for r in runs)
+        assert len(runs) == 2
+        assert all(r.finished_at is not None for r in runs)
 
 
 def hold_write_lock(db: Path, seconds: float, held: threading.Event) -> None:
@@ -215,16 +237,19 @@ def test_a_writer_waits_for_another_and_says_so(tmp_path: Path) -> None:
         holder = threading.Thread(target=hold_write_lock, args=(db, 1.5, held))
         holder.start()
         try:
-            stdout, stderr = process.communicate(timeout=TIMEOUT)
+            _stdout, stderr = process.communicate(timeout=TIMEOUT)
         finally:
             holder.join()
         assert process.returncode == 0, stderr
         check_complete(studio, db)
-    assert re.search(r"waited \d+\.\d s in all for another process writing .*history\.sqlite3",
-                     stderr), stderr
+    assert re.search(
+        r"waited \d+\.\d s in all for another process writing .*history\.sqlite3", stderr
+    ), stderr
 
 
-def test_a_writer_that_waits_longer_than_the_busy_timeout_gets_a_clear_error(tmp_path: Path) -> None:
+def test_a_writer_that_waits_longer_than_the_busy_timeout_gets_a_clear_error(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "history.sqlite3"
     held = threading.Event()
     with Store.open(db, busy_timeout=timedelta(seconds=0.2)) as store:
@@ -251,10 +276,8 @@ def own_postgres() -> Iterator[PostgresServer]:
     try:
         yield server
     finally:
-        try:
+        with contextlib.suppress(RuntimeError):  # already stopped by the test
             server.stop("immediate")
-        except RuntimeError:
-            pass  # already stopped by the test
         server.remove()
 
 
@@ -263,9 +286,10 @@ def test_a_postgresql_that_goes_away_mid_sync_stops_it_clearly_and_it_resumes_la
 ) -> None:
     url = own_postgres.create_database()
     now = datetime(2025, 3, 15, tzinfo=UTC)
-    with FakeStudio(api_key=KEY, inner_organizations=INNER) as studio, Client(
-        KEY, base_url=studio.base_url
-    ) as client:
+    with (
+        FakeStudio(api_key=KEY, inner_organizations=INNER) as studio,
+        Client(KEY, base_url=studio.base_url) as client,
+    ):
         stopped = []
 
         def on_progress(done: int, total: int) -> None:
@@ -276,8 +300,15 @@ def test_a_postgresql_that_goes_away_mid_sync_stops_it_clearly_and_it_resumes_la
 
         with Store.open(url) as store:
             with pytest.raises(StoreError) as raised:
-                sync(client, store, 1, "2023-01", until="2024-12", on_progress=on_progress,
-                     clock=lambda: now)
+                sync(
+                    client,
+                    store,
+                    1,
+                    "2023-01",
+                    until="2024-12",
+                    on_progress=on_progress,
+                    clock=lambda: now,
+                )
             assert str(raised.value).startswith(f"store {url.split('?')[0]}")
             own_postgres.start()
             before = {
@@ -292,4 +323,5 @@ def test_a_postgresql_that_goes_away_mid_sync_stops_it_clearly_and_it_resumes_la
             assert (resumed.fetched, resumed.reused) == (len(EXPECTED - before), len(before))
             months = store.monthly_compute_time(1)
             keys = [(inner, row.period) for inner, rows in months.items() for row in rows]
-            assert len(keys) == len(set(keys)) and set(keys) == EXPECTED
+            assert len(keys) == len(set(keys))
+            assert set(keys) == EXPECTED

@@ -887,7 +887,8 @@ def history_command(
     if not monthly:
         click.echo(
             f"ei-usage: no compute time of organization {organization_id} in "
-            f"{_safe.terminal(name)}: run `ei-usage sync --org {organization_id} --since ...` first",
+            f"{_safe.terminal(name)}: run `ei-usage sync --org {organization_id} --since ...` "
+            "first",
             err=True,
         )
     with _render.writing():

@@ -9,7 +9,6 @@ used nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,6 +20,8 @@ from ei_usage._dates import _floor, _next, format_iso_z
 from . import _html, _render, _safe
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from ei_usage import ComputeTime
 
 HISTORY_FORMAT = "ei-usage.history"
@@ -100,7 +101,7 @@ def rollup(
     for period in sorted(everyone, key=lambda p: p.start):
         totals = UsageTotals.of(everyone[period])
         adjacent = before is not None and before.period.end == period.start
-        row = HistoryRow(
+        summed = HistoryRow(
             inner=None,
             name=None,
             deleted=None,
@@ -110,8 +111,8 @@ def rollup(
             running=period.end > now,
             change=_change(totals.total, before.totals.total if before and adjacent else None),
         )
-        overall.append(row)
-        before = row
+        overall.append(summed)
+        before = summed
     return per_org, overall
 
 
@@ -327,7 +328,8 @@ def _chart(rows: Sequence[HistoryRow], unit: Unit) -> str:
             f'<rect x="{_html._n(x)}" y="{_html._n(top + plot_h - h)}" '
             f'width="{_html._n(slot * 0.8)}" height="{_html._n(h)}" '
             f'fill="{_html.COLOURS["cpu"]}"{faded}>'
-            f"<title>{_html._esc(_period_label(row))}: {_html._esc(_render._number(row.totals.total, unit))} "
+            f"<title>{_html._esc(_period_label(row))}: "
+            f"{_html._esc(_render._number(row.totals.total, unit))} "
             f"{_html._esc(unit.value)}</title></rect>"
         )
         if index % every_n == 0:

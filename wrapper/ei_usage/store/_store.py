@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from ._records import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from types import TracebackType
 
     from sqlalchemy.engine import Connection, Engine
@@ -309,11 +309,14 @@ class Store:
             raise StoreError(f"store {self.name} is closed")
 
     def _insert(self, table: sa.Table) -> Any:
+        """An INSERT with the dialect's ON CONFLICT (both spell upserts alike)."""
         if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
 
     @property
     def dialect(self) -> str:

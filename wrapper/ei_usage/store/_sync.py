@@ -15,9 +15,8 @@ the store. Everything goes through the public client API.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import attrs
 
@@ -31,7 +30,9 @@ from ei_usage import (
 from ei_usage._dates import PERIODS
 
 if TYPE_CHECKING:
-    from ei_usage import Client, Every, ProgressCallback, Report
+    from collections.abc import Callable, Sequence
+
+    from ei_usage import Client, EntitlementReport, Every, ProgressCallback, Report
 
     from ._store import Store
 
@@ -248,9 +249,9 @@ def sync(
                 on_progress=progress.part(len(contract_targets)),
             )
         except ReportInterrupted as stopped:
-            partial = stopped.report
-            store.record_contracts(partial.rows, now_of(), sync_run_id=run_id)  # type: ignore[attr-defined]
-            counts.contracts = len(partial.rows)  # type: ignore[attr-defined]
+            partial = cast("EntitlementReport", stopped.report)
+            store.record_contracts(list(partial.rows), now_of(), sync_run_id=run_id)
+            counts.contracts = len(partial.rows)
             raise SyncInterrupted(finish(_INTERRUPTED, interrupted=True)) from None
         store.record_contracts(list(contracts.rows), now_of(), sync_run_id=run_id)
         counts.contracts = len(contracts.rows)
@@ -331,9 +332,9 @@ def _chunks(
     for inner, pieces in by_inner.items():
         groups.setdefault(tuple(sorted(pieces, key=lambda p: p.start)), []).append(inner)
     chunks: list[tuple[list[int], DateRange]] = []
-    for pieces, inners in groups.items():
+    for wanted, inners in groups.items():
         runs: list[list[DateRange]] = []
-        for piece in pieces:
+        for piece in wanted:
             if runs and runs[-1][-1].end == piece.start:
                 runs[-1].append(piece)
             else:
@@ -344,8 +345,11 @@ def _chunks(
                 part = run[start : start + size]
                 span = DateRange(part[0].start, part[-1].end)
                 per_chunk = max(1, size // len(part))
-                for first in range(0, len(inners), per_chunk):
-                    chunks.append((sorted(inners)[first : first + per_chunk], span))
+                ordered = sorted(inners)
+                chunks.extend(
+                    (ordered[first : first + per_chunk], span)
+                    for first in range(0, len(ordered), per_chunk)
+                )
     return chunks
 
 
