@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from ._models import ComputeTime
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ._dates import DateRange, Every
-    from ._models import ComputeTime
 
 DEFAULT_SETTLE = timedelta(days=3)
 """How long after a period ends its usage may still change: periods are closed after this."""
@@ -77,3 +78,54 @@ def closed_before(settle: timedelta | None, now: datetime | None = None) -> date
     if margin < timedelta(0):
         raise ValueError(f"settle must not be negative, got {margin}")
     return (now or datetime.now(UTC)) - margin
+
+
+def lookup(
+    store: UsageHistory | None,
+    organization_id: int,
+    jobs: Sequence[tuple[int, DateRange]],
+    *,
+    every: Every,
+    refresh: bool,
+    settle: timedelta | None,
+) -> tuple[Mapping[tuple[int, DateRange], StoredComputeTime], Sequence[tuple[int, DateRange]]]:
+    """Return what ``store`` already knows of a report's requests, and the requests to send.
+
+    Without a store, or with ``refresh``, nothing is known and every request is sent.
+
+    Raises:
+        TypeError: ``store`` lacks the methods of :class:`UsageHistory`; a bad ``settle``.
+        ValueError: a negative ``settle``.
+    """
+    before = closed_before(settle)
+    if store is None:
+        return {}, jobs
+    for method in ("known_compute_time", "save_compute_time"):
+        if not callable(getattr(store, method, None)):
+            raise TypeError(f"store must have a {method}() method (see ei_usage.UsageHistory)")
+    if refresh:
+        return {}, jobs
+    known = store.known_compute_time(organization_id, jobs, every=every, closed_before=before)
+    if not known:
+        return known, jobs
+    return known, [job for job in jobs if job not in known]
+
+
+class Keeper:
+    """Hands each row a report fetches to the store as it arrives (``on_outcome`` of a run).
+
+    One row at a time, each durable before the next request's outcome is handled: a report
+    interrupted (Ctrl-C, kill -9) keeps every row it had fetched but the one in hand.
+    """
+
+    def __init__(self, store: UsageHistory, every: Every) -> None:
+        self._store = store
+        self._every = every
+
+    def __call__(self, index: int, outcome: object) -> None:
+        if isinstance(outcome, ComputeTime):
+            self._store.save_compute_time([outcome], every=self._every, fetched_at=_now())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
