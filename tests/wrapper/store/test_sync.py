@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
-from ei_usage import Client, DateRange
+from ei_usage import Client, ComputeTime, DateRange
 from ei_usage.store import Store, StoreError, sync
 from ei_usage.testing import FakeStudio, Fault, Operation
 
@@ -184,21 +185,53 @@ def test_a_listing_refused_is_raised_and_recorded(studio: FakeStudio, store: Sto
 def test_a_store_error_mid_sync_is_raised(
     studio: FakeStudio, client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = []
+    saved: list[ComputeTime] = []
     original = store.save_compute_time
 
-    def failing(*args: object, **kwargs: object) -> None:
-        calls.append(1)
-        if len(calls) > 1:
+    def failing(rows: list[ComputeTime], **kwargs: object) -> None:
+        if len(saved) >= 10:
             raise StoreError(f"store {store.name}: gone")
-        original(*args, **kwargs)  # type: ignore[arg-type]
+        original(rows, **kwargs)  # type: ignore[arg-type]
+        saved.extend(rows)
 
     monkeypatch.setattr(store, "save_compute_time", failing)
     with pytest.raises(StoreError, match="gone"):
         sync(client, store, 1, "2023-01", clock=clock)
     monkeypatch.undo()
     rerun = sync(client, store, 1, "2023-01", clock=clock)
-    # The first chunk (2 organizations x 24 months) was kept: its 23 closed months each.
+    # Each row was saved as it arrived: the ten saved before the failure are not asked again
+    # (but the running month, which is never taken from the store).
+    closed = [row for row in saved if row.period.end <= NOW - store.settle]
     assert rerun.ok
-    assert (rerun.reused, rerun.fetched) == (2 * 23, 4 * 24 - 2 * 23)
+    assert (rerun.reused, rerun.fetched) == (len(closed), 4 * 24 - len(closed))
     assert sum(len(rows) for rows in store.monthly_compute_time(1).values()) == 4 * 24
+
+
+def test_the_api_numbers_are_stored_exactly_as_sent(
+    studio: FakeStudio, client: Client, store: Store
+) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    from ei_usage.store import _schema
+
+    sync(client, store, 1, "2024-05", until="2024-05", clock=clock)
+    t = _schema.compute_time
+    with store._read() as connection:
+        rows = connection.execute(sa.select(t.c.inner_organization_id, t.c.wire)).all()
+    period = DateRange.month(2024, 5)
+    for inner, wire in rows:
+        body = studio.compute_time_body(inner, period.start, period.end)
+        sent = {k: v for k, v in body.items() if k != "success"}
+        assert json.loads(wire) == sent
+        # Types too: an integer stays an integer, a fraction a float.
+        assert {k: type(v) for k, v in json.loads(wire).items()} == {
+            k: type(v) for k, v in sent.items()
+        }
+    # Contract snapshots keep organization info's answer (its limits too), and read back equal.
+    for inner, snapshots in store.contract_snapshots(1).items():
+        (_, usage) = snapshots[0]
+        assert attrs.evolve(
+            usage, inner_organization_name=None, inner_organization_deleted=None
+        ) == (client.inner_organization(1, inner))

@@ -294,7 +294,7 @@ def history_html(
     for row in per_org:
         by_org.setdefault(row.inner or 0, []).append(row)
     for inner, rows in by_org.items():
-        name = _render.shown_name(rows[0].name, rows[0].deleted) or None
+        name = _html.shown_name(rows[0].name, rows[0].deleted) or None
         body.append(_rows_table(_html._org_shown(name, inner), rows, unit, escaped=True))
     return _html._document(title, body)
 

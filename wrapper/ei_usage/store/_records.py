@@ -6,24 +6,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ei_usage._history import StoredComputeTime
+
+__all__ = ["ComputeTimeChange", "StoredComputeTime", "StoredOrganization", "SyncRun"]
+
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ei_usage._dates import DateRange, Every
     from ei_usage._models import ComputeTime, Entitlements
-
-
-@attrs.frozen
-class StoredComputeTime:
-    """A compute-time row read from the store, and when it was fetched from the API.
-
-    Attributes:
-        row: the row, rebuilt from the stored wire numbers with the network path's unit rules.
-        fetched_at: when the API answered it (aware UTC).
-    """
-
-    row: ComputeTime
-    fetched_at: datetime
 
 
 @attrs.frozen

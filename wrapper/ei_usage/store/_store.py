@@ -21,11 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
 from ei_usage._dates import PERIODS, DateRange
+from ei_usage._errors import ResponseValidationError
 from ei_usage._models import ComputeTime, Entitlements, InnerOrganization, InnerOrganizationUsage
 
 from . import _schema as s
@@ -284,7 +286,7 @@ class Store:
             yield
         except StoreError:
             raise
-        except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
+        except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError, ResponseValidationError) as error:
             is_file = path is not None or self._engine.dialect.name == "sqlite"
             where = Path(self.name) if is_file else None
             raise StoreError(_explain(self.name, error, where)) from error
@@ -395,6 +397,7 @@ class Store:
                     organization_id=organization_id,
                     inner_organization_id=inner,
                     period=period,
+                    source=self.name,
                 )
                 found[key] = StoredComputeTime(row, fetched_at)
         return found
@@ -429,9 +432,7 @@ class Store:
                     "period_end": row.period.end,
                     "granularity": every,
                     "wire": _wire.dumps(wire),
-                    "cpu_seconds": wire.get(_wire.CPU),
-                    "gpu_seconds": wire.get(_wire.GPU),
-                    "total_minutes": wire.get(_wire.TOTAL),
+                    **_wire.numbers(wire),
                     "fetched_at": fetched_at,
                     "sync_run_id": sync_run_id,
                 }
@@ -670,9 +671,7 @@ class Store:
                     "fetched_at": fetched_at,
                     "sync_run_id": sync_run_id,
                     "wire": _wire.dumps(wire),
-                    "cpu_seconds": wire.get(_wire.CPU),
-                    "gpu_seconds": wire.get(_wire.GPU),
-                    "total_minutes": wire.get(_wire.TOTAL),
+                    **_wire.numbers(wire),
                     "storage_bytes": usage.storage_bytes,
                     "contract_since": usage.contract_since,
                     "billable": usage.billable,
@@ -741,17 +740,11 @@ class Store:
                     organization_id=organization_id,
                     inner_organization_id=inner,
                     period=period,
+                    source=self.name,
                 )
                 result.setdefault(inner, []).append(
-                    ComputeTime(
-                        organization_id=row.organization_id,
-                        inner_organization_id=inner,
-                        period=period,
-                        cpu=row.cpu,
-                        gpu=row.gpu,
-                        total=row.total,
-                        inner_organization_name=name,
-                        inner_organization_deleted=deleted,
+                    attrs.evolve(
+                        row, inner_organization_name=name, inner_organization_deleted=deleted
                     )
                 )
         return result
@@ -796,6 +789,7 @@ class Store:
                     contract_since=since,
                     billable=billable,
                     entitlements=_as_of(history.get(inner, []), fetched_at),
+                    source=self.name,
                 )
                 result.setdefault(inner, []).append(
                     (
@@ -870,6 +864,7 @@ class Store:
                     organization_id=organization_id,
                     inner_organization_id=inner,
                     period=period,  # noqa: B023 - used at once
+                    source=self.name,
                 )
 
             result.append(
@@ -951,8 +946,6 @@ def _named(
 ) -> InnerOrganizationUsage:
     if name is None:
         return usage
-    import attrs
-
     return attrs.evolve(usage, inner_organization_name=name, inner_organization_deleted=deleted)
 
 

@@ -7,9 +7,10 @@ closed when it ended more than the store's settle margin ago; a closed period al
 store (fetched after it closed) is never fetched again unless ``refresh``. Open periods are
 fetched on every sync.
 
-Rows are saved in chunks, each committed as soon as its requests are answered, so a sync killed
-at any point (Ctrl-C, ``kill -9``) resumes where it stopped: a rerun fetches only what is not in
-the store. Everything goes through the public client API.
+Compute time goes through ``Client.compute_time_report(store=...)``, which reads closed periods
+from the store and saves each row as it arrives (committed before the next is handled), so a
+sync killed at any point (Ctrl-C, ``kill -9``) resumes where it stopped: a rerun fetches only
+what is not in the store. Everything goes through the public client API.
 """
 
 from __future__ import annotations
@@ -30,17 +31,12 @@ from ei_usage import (
 from ei_usage._dates import PERIODS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
-    from ei_usage import Client, EntitlementReport, Every, ProgressCallback, Report
+    from ei_usage import Client, ComputeTime, EntitlementReport, Every, ProgressCallback, Report
+    from ei_usage._history import StoredComputeTime
 
     from ._store import Store
-
-CHUNK_REQUESTS_PER_THREAD = 8
-"""Compute-time requests per committed chunk, per request in flight (at least 16 a chunk).
-
-A chunk is what a killed sync can lose at most; each chunk's last requests leave threads idle
-a moment, so chunks are several rounds of requests long."""
 
 _INTERRUPTED = "interrupted (Ctrl-C)"
 
@@ -224,7 +220,7 @@ def sync(
     counts.requests += 2 * max(1, -(-len(listed) // 50))  # both listings, 50 per page
     store.record_listing(organization_id, listed, now_of())
 
-    # 2. What compute time is missing.
+    # 2. What compute time is missing (for the progress bar's size; the report looks again).
     targets = sorted({o.id for o in listed} | set(unread))
     pairs = [(inner, piece) for inner in targets for piece in pieces]
     known = (
@@ -235,7 +231,6 @@ def sync(
         )
     )
     missing = [pair for pair in pairs if pair not in known]
-    counts.reused = len(known)
     progress = _Progress(on_progress, len(live) + len(unread) + len(missing))
 
     # 3. Contract usage of every live organization: one snapshot per organization per sync.
@@ -262,95 +257,64 @@ def sync(
             return finish(contracts.stop_reason)
         progress.done_part()
 
-    # 4. The missing compute time, chunk by chunk, each saved as soon as it is answered.
-    for inners, span in _chunks(missing, every, max(16, concurrency * CHUNK_REQUESTS_PER_THREAD)):
-        size = len(inners) * len(span.split(every))
-        try:
-            report = _fetch(
-                client, organization_id, inners, span, every, concurrency, progress.part(size)
-            )
-        except ReportInterrupted as stopped:
-            report = stopped.report  # type: ignore[assignment]
-            _save(store, report, every, now_of(), run_id, counts)
-            counts.not_attempted = len(missing) - counts.fetched - counts.failed
-            raise SyncInterrupted(finish(_INTERRUPTED, interrupted=True)) from None
-        _save(store, report, every, now_of(), run_id, counts)
-        progress.done_part()
-        if report.stop_reason is not None:
-            counts.not_attempted = len(missing) - counts.fetched - counts.failed
-            return finish(report.stop_reason)
-    return finish(None)
+    # 4. Compute time: closed periods the store holds are read from it, the rest is fetched,
+    #    each row saved as it arrives (the client reads through the store).
+    if not pieces or not targets:
+        return finish(None)
+    history = _RunHistory(store, run_id, now_of)
+    try:
+        report = client.compute_time_report(
+            organization_id,
+            targets,
+            DateRange(pieces[0].start, pieces[-1].end),
+            every=every,
+            concurrency=concurrency,
+            on_progress=progress.part(len(missing)),
+            store=history,
+            refresh=refresh,
+            settle=store.settle,
+        )
+    except ReportInterrupted as stopped:
+        counts.add(cast("Report", stopped.report))
+        raise SyncInterrupted(finish(_INTERRUPTED, interrupted=True)) from None
+    counts.add(report)
+    return finish(report.stop_reason)
 
 
-def _fetch(
-    client: Client,
-    organization_id: int,
-    inners: Sequence[int],
-    span: DateRange,
-    every: Every,
-    concurrency: int,
-    on_progress: ProgressCallback,
-) -> Report:
-    """Fetch one chunk of compute time through the public client API.
+class _RunHistory:
+    """The store as this sync's report reads through it: its clock, its run id.
 
-    The one place to switch to ``compute_time_report(store=...)`` once the client reads
-    through the store itself (it then also saves each row as it arrives).
+    The client decides what is closed with the system clock; a sync decides with its own (the
+    same, except in tests), and marks the rows it saves with its run.
     """
-    return client.compute_time_report(
-        organization_id,
-        list(inners),
-        span,
-        every=every,
-        concurrency=concurrency,
-        on_progress=on_progress,
-    )
 
+    def __init__(self, store: Store, run_id: int, now_of: Callable[[], datetime]) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._now_of = now_of
 
-def _save(
-    store: Store, report: Report, every: Every, fetched_at: datetime, run_id: int, counts: _Counts
-) -> None:
-    store.save_compute_time(report.rows, every=every, fetched_at=fetched_at, sync_run_id=run_id)
-    counts.fetched += len(report.rows)
-    counts.failed += len(report.errors)
-    counts.requests += len(report.rows) + len(report.errors)
-    counts.fail([failure.error for failure in report.errors])
+    def known_compute_time(
+        self,
+        organization_id: int,
+        keys: Sequence[tuple[int, DateRange]],
+        *,
+        every: Every,
+        closed_before: datetime,
+    ) -> Mapping[tuple[int, DateRange], StoredComputeTime]:
+        """The store's closed rows, closed by this sync's clock."""
+        del closed_before  # the system clock's; this sync's is the one that counts
+        return self._store.known_compute_time(
+            organization_id, keys, every=every, closed_before=self._now_of() - self._store.settle
+        )
 
-
-def _chunks(
-    missing: Sequence[tuple[int, DateRange]], every: Every, size: int
-) -> list[tuple[list[int], DateRange]]:
-    """Cut the missing (inner, period) pairs into rectangles of contiguous periods.
-
-    Inner organizations missing the same periods share rectangles (the usual case: every one
-    misses the running month, or everything on a first sync), each of at most about ``size``
-    requests.
-    """
-    by_inner: dict[int, list[DateRange]] = {}
-    for inner, piece in missing:
-        by_inner.setdefault(inner, []).append(piece)
-    groups: dict[tuple[DateRange, ...], list[int]] = {}
-    for inner, pieces in by_inner.items():
-        groups.setdefault(tuple(sorted(pieces, key=lambda p: p.start)), []).append(inner)
-    chunks: list[tuple[list[int], DateRange]] = []
-    for wanted, inners in groups.items():
-        runs: list[list[DateRange]] = []
-        for piece in wanted:
-            if runs and runs[-1][-1].end == piece.start:
-                runs[-1].append(piece)
-            else:
-                runs.append([piece])
-        for run in runs:
-            # Long runs of one organization are cut too, so that a chunk stays small.
-            for start in range(0, len(run), size):
-                part = run[start : start + size]
-                span = DateRange(part[0].start, part[-1].end)
-                per_chunk = max(1, size // len(part))
-                ordered = sorted(inners)
-                chunks.extend(
-                    (ordered[first : first + per_chunk], span)
-                    for first in range(0, len(ordered), per_chunk)
-                )
-    return chunks
+    def save_compute_time(
+        self, rows: Sequence[ComputeTime], *, every: Every, fetched_at: datetime
+    ) -> None:
+        """Save rows fetched by this sync, at this sync's clock."""
+        del fetched_at
+        self._store.save_compute_time(
+            rows, every=every, fetched_at=self._now_of(), sync_run_id=self._run_id
+        )
 
 
 @attrs.define
@@ -365,6 +329,15 @@ class _Counts:
     requests: int = 0
     listing_stop_reason: str | None = None
     _causes: dict[str, int] = attrs.field(factory=dict)
+
+    def add(self, report: Report) -> None:
+        """Count a compute-time report's outcomes."""
+        self.reused = len(report.from_store)
+        self.fetched = len(report.rows) - len(report.from_store)
+        self.failed += len(report.errors)
+        self.not_attempted = len(report.not_attempted)
+        self.requests += self.fetched + len(report.errors)
+        self.fail([failure.error for failure in report.errors])
 
     def fail(self, errors: Sequence[EdgeImpulseError]) -> None:
         for error in errors:

@@ -1,33 +1,38 @@
-"""The API's numbers as stored: exact JSON numbers keyed by their wire names.
+"""The API's answers as stored: exact JSON, keyed by wire name.
 
-The store keeps what the API sent (``cpuComputeTime`` and ``gpuComputeTime`` in seconds,
-``totalComputeTime`` in minutes), not a conversion of it, and rebuilds results through the same
-unit rules as the network path. Until ``ComputeTime.wire`` lands in the core, the numbers are
-computed back from the exact timedeltas (:func:`compute_time_wire` is the one place to change).
+The store keeps what the API sent (:attr:`ComputeTime.wire`: ``cpuComputeTime`` and
+``gpuComputeTime`` in seconds, ``totalComputeTime`` in minutes; :attr:`InnerOrganizationUsage.wire`:
+organization info's fields), not a conversion of it, and rebuilds results through the network
+path's own checks and unit rules (``ei_usage._parse.*_from_wire``), so a stored row equals the
+API's. A result built by hand (no ``wire``) is stored as the numbers its durations stand for.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ei_usage._models import ComputeTime, Entitlements, InnerOrganizationUsage
-from ei_usage._units import minutes, seconds
+import attrs
+
+from ei_usage import _parse
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime, timedelta
+
+    from ei_usage._models import ComputeTime, Entitlements, InnerOrganizationUsage
 
     from ei_usage._dates import DateRange
 
-Wire = dict[str, int | float]
+Wire = dict[str, Any]
 
 CPU, GPU, TOTAL = "cpuComputeTime", "gpuComputeTime", "totalComputeTime"
 STORAGE = "totalStorage"
+LIMITS = "entitlementLimits"
 
 
 def _number(value: float) -> int | float:
-    # The wire's integers stay integers (12, not 12.0): what JSON had.
+    # Whole numbers as integers (12, not 12.0), as JSON would carry them.
     return int(value) if float(value).is_integer() else value
 
 
@@ -39,44 +44,40 @@ def _minutes(duration: timedelta) -> int | float:
     return _number(duration.total_seconds() / 60)
 
 
-def _given(row: object) -> Wire | None:
-    wire = getattr(row, "wire", None)  # ComputeTime.wire once the core has it
-    return dict(wire) if isinstance(wire, Mapping) else None
+def _given(result: ComputeTime | InnerOrganizationUsage) -> Wire | None:
+    wire = result.wire
+    return {k: v for k, v in wire.items() if k != "success"} if wire is not None else None
+
+
+def _durations(result: ComputeTime | InnerOrganizationUsage) -> Wire:
+    wire: Wire = {}
+    if result.cpu is not None:
+        wire[CPU] = _seconds(result.cpu)
+    if result.gpu is not None:
+        wire[GPU] = _seconds(result.gpu)
+    if result.total is not None:
+        wire[TOTAL] = _minutes(result.total)
+    return wire
 
 
 def compute_time_wire(row: ComputeTime) -> Wire:
     """Return the numbers the API sent for ``row``, keyed by wire name."""
     given = _given(row)
-    if given is not None:
-        return given
-    wire: Wire = {}
-    if row.cpu is not None:
-        wire[CPU] = _seconds(row.cpu)
-    if row.gpu is not None:
-        wire[GPU] = _seconds(row.gpu)
-    if row.total is not None:
-        wire[TOTAL] = _minutes(row.total)
-    return wire
+    return given if given is not None else _durations(row)
 
 
 def usage_wire(usage: InnerOrganizationUsage) -> Wire:
-    """Return the numbers organization info sent for ``usage``, keyed by wire name."""
+    """Return the fields organization info sent for ``usage``, keyed by wire name."""
     given = _given(usage)
     if given is not None:
         return given
-    wire: Wire = {}
-    if usage.cpu is not None:
-        wire[CPU] = _seconds(usage.cpu)
-    if usage.gpu is not None:
-        wire[GPU] = _seconds(usage.gpu)
-    if usage.total is not None:
-        wire[TOTAL] = _minutes(usage.total)
+    wire = _durations(usage)
     if usage.storage_bytes is not None:
         wire[STORAGE] = usage.storage_bytes
     return wire
 
 
-def dumps(wire: Mapping[str, int | float]) -> str:
+def dumps(wire: Mapping[str, Any]) -> str:
     """Return the canonical JSON text of ``wire`` (sorted keys, numbers as Python writes them)."""
     return json.dumps(dict(wire), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -84,53 +85,66 @@ def dumps(wire: Mapping[str, int | float]) -> str:
 def loads(text: str) -> Wire:
     """Read back what :func:`dumps` wrote."""
     value: Any = json.loads(text)
-    return {str(k): v for k, v in value.items()}
+    return dict(value)
 
 
-def _duration(wire: Mapping[str, int | float], key: str) -> timedelta | None:
-    value = wire.get(key)
-    if value is None:
-        return None
-    return minutes(value) if key == TOTAL else seconds(value)
+def numbers(wire: Mapping[str, Any]) -> dict[str, float | None]:
+    """The three compute-time numbers of ``wire`` (for the store's SQL-friendly columns)."""
+
+    def number(key: str) -> float | None:
+        value = wire.get(key)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    return {"cpu_seconds": number(CPU), "gpu_seconds": number(GPU), "total_minutes": number(TOTAL)}
 
 
 def compute_time_from_wire(
-    wire: Mapping[str, int | float],
+    wire: Mapping[str, Any],
     *,
     organization_id: int,
     inner_organization_id: int,
     period: DateRange,
+    source: str,
 ) -> ComputeTime:
-    """Rebuild a row from stored wire numbers, with the network path's unit rules."""
-    return ComputeTime(
+    """Rebuild a row from stored wire numbers, with the network path's checks and units.
+
+    Raises:
+        ResponseValidationError: the stored numbers are not what an answer may hold.
+    """
+    return _parse.compute_time_from_wire(
+        wire,
         organization_id=organization_id,
         inner_organization_id=inner_organization_id,
         period=period,
-        cpu=_duration(wire, CPU),
-        gpu=_duration(wire, GPU),
-        total=_duration(wire, TOTAL),
+        source=source,
     )
 
 
 def usage_from_wire(
-    wire: Mapping[str, int | float],
+    wire: Mapping[str, Any],
     *,
     organization_id: int,
     inner_organization_id: int,
     contract_since: datetime | None,
     billable: bool | None,
     entitlements: Entitlements,
+    source: str,
 ) -> InnerOrganizationUsage:
-    """Rebuild a contract-usage snapshot from stored wire numbers."""
-    storage = wire.get(STORAGE)
-    return InnerOrganizationUsage(
+    """Rebuild a contract-usage snapshot from its stored fields.
+
+    A snapshot stored from the API's answer has everything in its wire fields; one stored from
+    a result built by hand takes its date, billable flag and limits from the store's columns.
+    """
+    usage = _parse.organization_info_from_wire(
+        wire,
         organization_id=organization_id,
         inner_organization_id=inner_organization_id,
-        cpu=_duration(wire, CPU),
-        gpu=_duration(wire, GPU),
-        total=_duration(wire, TOTAL),
-        contract_since=contract_since,
-        storage_bytes=None if storage is None else round(storage),
-        billable=billable,
-        entitlements=entitlements,
+        source=source,
     )
+    if LIMITS not in wire:
+        usage = attrs.evolve(usage, entitlements=entitlements)
+    if usage.contract_since is None and contract_since is not None:
+        usage = attrs.evolve(usage, contract_since=contract_since)
+    if usage.billable is None and billable is not None:
+        usage = attrs.evolve(usage, billable=billable)
+    return usage
