@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime, timedelta
 
-    from ei_usage._models import ComputeTime, Entitlements, InnerOrganizationUsage
-
     from ei_usage._dates import DateRange
+    from ei_usage._models import ComputeTime, Entitlements, InnerOrganizationUsage
 
 Wire = dict[str, Any]
 
