@@ -45,8 +45,10 @@ def current(engine: sa.Engine) -> str | None:
         ).get_current_revision()
 
 
-def test_revision_one_is_the_first() -> None:
+def test_revision_one_is_the_first_and_the_store_knows_every_revision() -> None:
     assert REVISIONS[0] == "0001"
+    # The store checks an open store's revision without Alembic, against this list.
+    assert list(_schema.REVISIONS) == REVISIONS
 
 
 @pytest.mark.parametrize("start", [None, *REVISIONS])

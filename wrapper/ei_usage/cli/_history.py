@@ -8,6 +8,7 @@ used nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
@@ -40,13 +41,10 @@ class HistoryRow:
     months: int
     running: bool  # the period has not ended yet
     change: float | None
-
-    @property
-    def complete(self) -> bool:
-        """Whether every month of the period is stored."""
-        return self.months == months_in(self.period)
+    complete: bool  # every month of the period is stored
 
 
+@functools.cache
 def months_in(period: DateRange) -> int:
     """Calendar months in ``period``."""
     return len(period.split("month"))
@@ -63,12 +61,16 @@ def rollup(
 ) -> tuple[list[HistoryRow], list[HistoryRow]]:
     """Return the rows per organization and the overall rows, by ``every``, in time order."""
     unit = every  # month, quarter or year
+    buckets: dict[datetime, DateRange] = {}
 
     def bucket(start: datetime) -> DateRange:
-        first = _floor(start, unit)  # type: ignore[arg-type]
-        end = _next(first, unit)  # type: ignore[arg-type]
-        assert end is not None
-        return DateRange(first, end)
+        found = buckets.get(start)
+        if found is None:
+            first = _floor(start, unit)  # type: ignore[arg-type]
+            end = _next(first, unit)  # type: ignore[arg-type]
+            assert end is not None
+            found = buckets[start] = DateRange(first, end)
+        return found
 
     per_org: list[HistoryRow] = []
     everyone: dict[DateRange, list[ComputeTime]] = {}
@@ -76,8 +78,9 @@ def rollup(
         rows = monthly[inner]
         groups: dict[DateRange, list[ComputeTime]] = {}
         for row in rows:
-            groups.setdefault(bucket(row.period.start), []).append(row)
-            everyone.setdefault(bucket(row.period.start), []).append(row)
+            key = bucket(row.period.start)
+            groups.setdefault(key, []).append(row)
+            everyone.setdefault(key, []).append(row)
         previous: UsageTotals | None = None
         previous_period: DateRange | None = None
         for period in sorted(groups, key=lambda p: p.start):
@@ -91,6 +94,7 @@ def rollup(
                     period=period,
                     totals=totals,
                     months=len(groups[period]),
+                    complete=len(groups[period]) == months_in(period),
                     running=period.end > now,
                     change=_change(totals.total, previous.total if previous and adjacent else None),
                 )
@@ -108,6 +112,7 @@ def rollup(
             period=period,
             totals=totals,
             months=len({r.period for r in everyone[period]}),
+            complete=len({r.period for r in everyone[period]}) == months_in(period),
             running=period.end > now,
             change=_change(totals.total, before.totals.total if before and adjacent else None),
         )
@@ -121,7 +126,7 @@ def _percent(change: float | None) -> str:
 
 
 def _period_label(row: HistoryRow) -> str:
-    label = str(row.period)
+    label = _label(row.period)[0]
     if row.running:
         return f"{label} (so far)"
     if not row.complete:
@@ -129,14 +134,21 @@ def _period_label(row: HistoryRow) -> str:
     return label
 
 
+@functools.cache
+def _label(period: DateRange) -> tuple[str, dict[str, str]]:
+    """A period's text and its bounds (the same few periods recur in every organization)."""
+    return str(period), period.to_dict()
+
+
 def _as_dict(row: HistoryRow, unit: Unit) -> dict[str, Any]:
     numbers = row.totals.to_dict(unit)
+    text, bounds = _label(row.period)
     return {
         "inner_organization_id": row.inner,
         "inner_organization_name": row.name,
         "inner_organization_deleted": row.deleted,
-        "period": str(row.period),
-        **row.period.to_dict(),
+        "period": text,
+        **bounds,
         "months": row.months,
         "complete": row.complete,
         "running": row.running,
@@ -194,7 +206,14 @@ def render(
             "rows": [_as_dict(row, unit) for row in per_org],
             "overall": [_as_dict(row, unit) for row in overall],
         }
-        out.write(json.dumps(document, indent=2) + "\n")
+        # One row per line: readable, and json's fast encoder (indent= takes its slow one).
+        head = {k: v for k, v in document.items() if k not in ("rows", "overall")}
+        out.write(json.dumps(head)[:-1])
+        for key in ("rows", "overall"):
+            out.write(f', "{key}": [\n')
+            out.write(",\n".join(json.dumps(item) for item in document[key]))  # type: ignore[attr-defined]
+            out.write("\n]")
+        out.write("}\n")
         return
     if fmt == "csv":
         rows = [

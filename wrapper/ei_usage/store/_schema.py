@@ -33,6 +33,13 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 VERSION_TABLE = "ei_usage_alembic_version"
 
+REVISIONS = ("0001",)
+"""Every schema revision this ei-usage knows, oldest first (the migrations' ids; a test checks
+them against Alembic's script directory)."""
+
+REVISION = REVISIONS[-1]
+"""The revision the tables below are."""
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

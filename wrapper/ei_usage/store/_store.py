@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from ei_usage._dates import PERIODS, DateRange
 from ei_usage._errors import ResponseValidationError
 from ei_usage._models import ComputeTime, Entitlements, InnerOrganization, InnerOrganizationUsage
+from ei_usage._units import minutes, seconds
 
 from . import _schema as s
 from . import _wire
@@ -227,18 +228,15 @@ class Store:
                 self._waited += waited
 
     def _migrate(self, path: Path | None) -> None:
-        from alembic import command
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
+        """Check the schema, and bring it to :data:`_schema.REVISION` if it is older.
 
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        script = ScriptDirectory.from_config(config)
-        head = script.get_current_head()
+        A store already at the current revision (every open after the first) is checked with
+        one query, without importing Alembic (a third of a second).
+        """
+        with self._guard(path), self._engine.connect() as connection:
+            # Before anything is written: the journal mode below rewrites a SQLite header.
+            current = self._check_schema(connection, path)
         if path is not None:
-            # Checked before anything is written: the journal mode below rewrites the header.
-            with self._guard(path), self._engine.connect() as connection:
-                self._check_schema(connection, script, head, path)
             with self._guard(path):
                 raw = self._engine.raw_connection()
                 try:
@@ -248,29 +246,40 @@ class Store:
                     cursor.close()
                 finally:
                     raw.close()
+        if current == s.REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
         with self._guard(path), self._write() as connection:
             # Again inside the write transaction: another process may have migrated meanwhile.
-            current = self._check_schema(connection, script, head, path)
-            if current != head:
+            if self._check_schema(connection, path) != s.REVISION:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
 
-    def _check_schema(
-        self, connection: Connection, script: Any, head: str | None, path: Path | None
-    ) -> str | None:
+    def _check_schema(self, connection: Connection, path: Path | None) -> str | None:
         """Return the store's revision; refuse a newer schema, or a database of something else."""
-        from alembic.runtime.migration import MigrationContext
-
-        current = MigrationContext.configure(
-            connection, opts={"version_table": s.VERSION_TABLE}
-        ).get_current_revision()
-        if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        inspector = sa.inspect(connection)
+        current = None
+        if inspector.has_table(s.VERSION_TABLE):
+            found = (
+                connection.execute(
+                    sa.text(f"SELECT version_num FROM {s.VERSION_TABLE}")  # noqa: S608 - a constant
+                )
+                .scalars()
+                .all()
+            )
+            current = found[0] if found else None
+        if current is not None and current not in s.REVISIONS:
             raise StoreError(
                 f"{self.name} was written by a newer ei-usage (schema revision {current}; "
-                f"this one knows up to {head}): upgrade ei-usage; the store was left as it is"
+                f"this one knows up to {s.REVISION}): upgrade ei-usage; the store was left as "
+                "it is"
             )
         if current is None and path is not None:
-            tables = set(sa.inspect(connection).get_table_names()) - {s.VERSION_TABLE}
+            tables = set(inspector.get_table_names()) - {s.VERSION_TABLE}
             if tables:
                 raise StoreError(
                     f"{self.name} is a SQLite database but not an ei-usage store (it has "
@@ -717,34 +726,48 @@ class Store:
         """Return stored compute time of whole calendar ``every`` periods, per inner id.
 
         Rows are in time order and carry the organization's stored name and deleted mark; the
-        running period's row is its latest fetch.
+        running period's row is its latest fetch. Built for bulk reads from the store's number
+        columns (the same numbers as the wire text, with the same unit rules), so their
+        ``wire`` is None; :meth:`known_compute_time` rebuilds from the wire text itself.
         """
         t = s.compute_time
         query = (
-            sa.select(t.c.inner_organization_id, t.c.period_start, t.c.period_end, t.c.wire)
+            sa.select(
+                t.c.inner_organization_id,
+                t.c.period_start,
+                t.c.period_end,
+                t.c.cpu_seconds,
+                t.c.gpu_seconds,
+                t.c.total_minutes,
+            )
             .where(t.c.organization_id == organization_id, t.c.granularity == every)
             .order_by(t.c.inner_organization_id, t.c.period_start)
         )
         if inner_ids is not None:
             query = query.where(t.c.inner_organization_id.in_(sorted(set(inner_ids))))
         result: dict[int, list[ComputeTime]] = {}
+        periods: dict[tuple[datetime, datetime], DateRange | None] = {}
         with self._read() as connection:
             names = _names(connection, organization_id)
-            for inner, start, end, wire in connection.execute(query):
-                period = DateRange(start, end)
-                if not _whole(period, every):
-                    continue  # a clipped piece of some report, not a calendar period
+            for inner, start, end, cpu, gpu, total in connection.execute(query):
+                period = periods.get((start, end), _UNSEEN)
+                if period is _UNSEEN:
+                    whole = DateRange(start, end)
+                    # A clipped piece of some report is not a calendar period: left out.
+                    period = periods[(start, end)] = whole if _whole(whole, every) else None
+                if period is None:
+                    continue
                 name, deleted = names.get(inner, (None, None))
-                row = _wire.compute_time_from_wire(
-                    _wire.loads(wire),
-                    organization_id=organization_id,
-                    inner_organization_id=inner,
-                    period=period,
-                    source=self.name,
-                )
                 result.setdefault(inner, []).append(
-                    attrs.evolve(
-                        row, inner_organization_name=name, inner_organization_deleted=deleted
+                    ComputeTime(
+                        organization_id=organization_id,
+                        inner_organization_id=inner,
+                        period=period,
+                        cpu=None if cpu is None else seconds(cpu),
+                        gpu=None if gpu is None else seconds(gpu),
+                        total=None if total is None else minutes(total),
+                        inner_organization_name=name,
+                        inner_organization_deleted=deleted,
                     )
                 )
         return result
@@ -756,18 +779,27 @@ class Store:
         return self.compute_time(organization_id, inner_ids, every="month")
 
     def contract_snapshots(
-        self, organization_id: int, inner_ids: Iterable[int] | None = None
+        self,
+        organization_id: int,
+        inner_ids: Iterable[int] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> dict[int, list[tuple[datetime, InnerOrganizationUsage]]]:
-        """Return every contract-usage snapshot per inner id, in time order.
+        """Return the contract-usage snapshots per inner id, in time order.
 
-        Each carries the entitlements as they were when it was fetched.
+        Each carries the entitlements as they were when it was fetched (the store's entitlement
+        history, recorded from the same answers). ``since``: only snapshots fetched from then
+        on (a forecast needs the running contract's, not years of them).
         """
         t = s.contract_usage
         query = (
             sa.select(
                 t.c.inner_organization_id,
                 t.c.fetched_at,
-                t.c.wire,
+                t.c.cpu_seconds,
+                t.c.gpu_seconds,
+                t.c.total_minutes,
+                t.c.storage_bytes,
                 t.c.contract_since,
                 t.c.billable,
             )
@@ -776,35 +808,68 @@ class Store:
         )
         if inner_ids is not None:
             query = query.where(t.c.inner_organization_id.in_(sorted(set(inner_ids))))
-        result: dict[int, list[tuple[datetime, InnerOrganizationUsage]]] = {}
+        if since is not None:
+            query = query.where(t.c.fetched_at >= since)
         with self._read() as connection:
-            history = _entitlement_history(connection, organization_id)
-            names = _names(connection, organization_id)
-            for inner, fetched_at, wire, since, billable in connection.execute(query):
-                name, deleted = names.get(inner, (None, None))
-                usage = _wire.usage_from_wire(
-                    _wire.loads(wire),
-                    organization_id=organization_id,
-                    inner_organization_id=inner,
-                    contract_since=since,
-                    billable=billable,
-                    entitlements=_as_of(history.get(inner, []), fetched_at),
-                    source=self.name,
-                )
-                result.setdefault(inner, []).append(
-                    (
-                        fetched_at,
-                        _named(usage, name, deleted),
-                    )
-                )
+            return self._snapshots(connection, organization_id, connection.execute(query))
+
+    def _snapshots(
+        self, connection: Connection, organization_id: int, rows: Iterable[Any]
+    ) -> dict[int, list[tuple[datetime, InnerOrganizationUsage]]]:
+        history = _entitlement_history(connection, organization_id)
+        names = _names(connection, organization_id)
+        result: dict[int, list[tuple[datetime, InnerOrganizationUsage]]] = {}
+        for inner, fetched_at, cpu, gpu, total, storage, since, billable in rows:
+            name, deleted = names.get(inner, (None, None))
+            usage = InnerOrganizationUsage(
+                organization_id=organization_id,
+                inner_organization_id=inner,
+                cpu=None if cpu is None else seconds(cpu),
+                gpu=None if gpu is None else seconds(gpu),
+                total=None if total is None else minutes(total),
+                contract_since=since,
+                storage_bytes=storage,
+                billable=billable,
+                entitlements=_as_of(history.get(inner, []), fetched_at),
+                inner_organization_name=name,
+                inner_organization_deleted=deleted,
+            )
+            result.setdefault(inner, []).append((fetched_at, usage))
         return result
 
     def latest_contracts(self, organization_id: int) -> dict[int, InnerOrganizationUsage]:
         """Return each inner organization's latest contract-usage snapshot."""
-        return {
-            inner: snapshots[-1][1]
-            for inner, snapshots in self.contract_snapshots(organization_id).items()
-        }
+        t = s.contract_usage
+        latest = (
+            sa.select(
+                t.c.inner_organization_id.label("inner"),
+                sa.func.max(t.c.fetched_at).label("at"),
+            )
+            .where(t.c.organization_id == organization_id)
+            .group_by(t.c.inner_organization_id)
+            .subquery()
+        )
+        query = (
+            sa.select(
+                t.c.inner_organization_id,
+                t.c.fetched_at,
+                t.c.cpu_seconds,
+                t.c.gpu_seconds,
+                t.c.total_minutes,
+                t.c.storage_bytes,
+                t.c.contract_since,
+                t.c.billable,
+            )
+            .join(
+                latest,
+                sa.and_(t.c.inner_organization_id == latest.c.inner, t.c.fetched_at == latest.c.at),
+            )
+            .where(t.c.organization_id == organization_id)
+            .order_by(t.c.inner_organization_id, t.c.id)
+        )
+        with self._read() as connection:
+            snapshots = self._snapshots(connection, organization_id, connection.execute(query))
+        return {inner: found[-1][1] for inner, found in snapshots.items()}
 
     def organizations(self, organization_id: int) -> list[StoredOrganization]:
         """Return the inner organizations ever listed, by id, with first and last seen."""
@@ -897,6 +962,9 @@ class Store:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+_UNSEEN: Any = object()
 
 
 def _whole(period: DateRange, every: Every) -> bool:
