@@ -1076,3 +1076,11 @@ def _as_of(changes: Sequence[tuple[datetime, Entitlements]], instant: datetime) 
             break
         current = entitlements
     return current
+
+
+if TYPE_CHECKING:
+    from ei_usage._history import UsageHistory
+
+    def _is_usage_history(store: Store) -> UsageHistory:
+        """A Store is what a report reads through (checked by mypy)."""
+        return store
