@@ -143,8 +143,10 @@ def big_store(path: Path, years: int, days: int) -> float:
         for inner in range(2, 2 + ORGANIZATIONS):
             store.save_compute_time(
                 [
-                    ComputeTime(1, inner, month, timedelta(seconds=3600 + inner * index),
-                                timedelta(seconds=60 * index), timedelta(minutes=61 + index))
+                    # Fractional seconds, as the API sends them (a whole number converts faster).
+                    ComputeTime(1, inner, month, timedelta(seconds=3600.123457 + inner * index),
+                                timedelta(seconds=60.5 * index + 0.25),
+                                timedelta(minutes=61.002058 + index))
                     for index, month in enumerate(months)
                 ],
                 every="month",

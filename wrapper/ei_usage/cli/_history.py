@@ -84,7 +84,12 @@ def rollup(
         previous: UsageTotals | None = None
         previous_period: DateRange | None = None
         for period in sorted(groups, key=lambda p: p.start):
-            totals = UsageTotals.of(groups[period])
+            group = groups[period]
+            totals = (
+                UsageTotals(group[0].cpu, group[0].gpu, group[0].total, 1)
+                if len(group) == 1
+                else UsageTotals.of(group)
+            )
             adjacent = previous_period is not None and previous_period.end == period.start
             per_org.append(
                 HistoryRow(
@@ -140,8 +145,18 @@ def _label(period: DateRange) -> tuple[str, dict[str, str]]:
     return str(period), period.to_dict()
 
 
+_MICROSECOND = timedelta(microseconds=1)
+_MICROSECONDS = {Unit.SECONDS: 1_000_000, Unit.MINUTES: 60_000_000, Unit.HOURS: 3_600_000_000}
+
+
+def _in(duration: timedelta | None, per_unit: int) -> float | None:
+    # What UsageTotals.to_dict does (from_timedelta), without its per-value unit lookup.
+    return None if duration is None else (duration // _MICROSECOND) / per_unit
+
+
 def _as_dict(row: HistoryRow, unit: Unit) -> dict[str, Any]:
-    numbers = row.totals.to_dict(unit)
+    per_unit = _MICROSECONDS[unit]
+    totals = row.totals
     text, bounds = _label(row.period)
     return {
         "inner_organization_id": row.inner,
@@ -153,9 +168,9 @@ def _as_dict(row: HistoryRow, unit: Unit) -> dict[str, Any]:
         "complete": row.complete,
         "running": row.running,
         "unit": unit.value,
-        "cpu": numbers["cpu"],
-        "gpu": numbers["gpu"],
-        "total": numbers["total"],
+        "cpu": _in(totals.cpu, per_unit),
+        "gpu": _in(totals.gpu, per_unit),
+        "total": _in(totals.total, per_unit),
         "change": row.change,
     }
 
