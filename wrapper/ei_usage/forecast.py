@@ -338,8 +338,9 @@ def _month_points(
         elif now_us - start_us >= _MIN_PARTIAL_US:
             span = now_us - start_us
             partial = _Point((start_us + now_us) // 2, span, Fraction(used, span))
-    while full and full[0].rate == 0:  # months before the organization started using compute
-        full.pop(0)
+    if any(p.rate for p in full):  # months before the organization started using compute
+        while full[0].rate == 0:
+            full.pop(0)
     return full[-12:], partial
 
 
@@ -455,7 +456,8 @@ def _slope(points: list[_Point]) -> Fraction:
 def _crossing(
     threshold: float, limit_us: int, used_us: int, paths: _Rate, now_us: int, end_us: int
 ) -> Crossing:
-    target = Fraction(threshold) * limit_us
+    # The decimal the user wrote (0.8), not the binary float just above it.
+    target = Fraction(repr(threshold)) * limit_us
     if used_us >= target:
         now = _moment(now_us)
         return Crossing(threshold, now, now, now, reached=True)

@@ -459,6 +459,10 @@ def _varied(organization_id: int, seed: int, **overrides: Any) -> FakeOrganizati
         "deleted": profile == 8,
         "inactive_for": None if activity < 2 else timedelta(milliseconds=inactive_ms),
     }
+    if overrides.get("usage_shape") is not None and month == 1:
+        # A shaped contract renews yearly: one starting in January would renew exactly at
+        # DEFAULT_NOW, leaving nothing used to set its limits against.
+        fields["contract_start"] = datetime(2024, 2, 1, tzinfo=UTC)
     fields.update(overrides)
     organization = FakeOrganization(organization_id, **fields)
     if "entitlements" in overrides:

@@ -157,7 +157,7 @@ _WINDOW_DAYS = (
     (SHAPE_WINDOW[0] - date(1970, 1, 1)).days,
     (SHAPE_WINDOW[1] - date(1970, 1, 1)).days,
 )
-_SEASON_PER_MILLE = (300, 520, 600, 520, 300, 0, -300, -520, -600, -520, -300, 0)  # Jan..Dec
+_SEASON_PER_MILLE = (0, 300, 520, 600, 520, 300, 0, -300, -520, -600, -520, -300)  # Jan..Dec
 _STEP_DAY = (date(2024, 4, 15) - date(1970, 1, 1)).days
 _RENEWAL_DAY = (date(2024, 7, 1) - date(1970, 1, 1)).days
 
