@@ -29,7 +29,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-HISTORY_START = (2023, 1)
+HISTORY_START = (2022, 1)  # the first month the shapes vary in
 FIRST_STATE = (2023, 6)  # the earliest state forecast from has six months of history
 LAST_STATE = (2026, 9)  # M+3 is December 2026, the last month the shapes vary in
 HORIZONS = (1, 2, 3)

@@ -368,3 +368,27 @@ def test_projections_add_up_in_whole_microseconds(
     # Units: the JSON figures are the same durations, converted exactly.
     data = forecast.to_dict("seconds")
     assert data["compute"]["projected"] == forecast.compute.projected.total_seconds()
+
+
+SEASON = [2, 3, 4, 5, 4, 3, 2, 1, 0.5, 0.3, 0.5, 1]  # hours a day, January to December
+
+
+def test_a_yearly_pattern_is_followed_when_it_predicts_better() -> None:
+    rows = months(SEASON * 2, last=11)  # January 2023 to December 2024
+    forecast = forecast_usage(usage(400 * HOUR), rows, now=NOW)
+    assert forecast.method == "yearly"
+    assert any("yearly pattern" in note for note in forecast.notes)
+    april = forecast.projected_between(
+        datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 5, 1, tzinfo=UTC)
+    )[0]
+    october = forecast.projected_between(
+        datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC)
+    )[0]
+    assert april == 30 * 5 * HOUR  # same as a year earlier: nothing changed year on year
+    assert october == timedelta(hours=31 * 0.3)
+
+
+def test_a_step_is_not_taken_for_a_season() -> None:
+    rows = months([1.0] * 12 + [4.0] * 12, last=11)
+    forecast = forecast_usage(usage(400 * HOUR), rows, now=NOW)
+    assert forecast.method == "trend"

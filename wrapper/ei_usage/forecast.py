@@ -46,11 +46,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Crossing", "Forecast", "LimitForecast", "Method", "forecast_usage"]
 
-Method = Literal["trend", "trailing", "short", "contract", "none"]
-"""How the rate was estimated: ``trend`` (four or more full months: level and damped trend),
-``trailing`` (two or three full months: level only), ``short`` (under two full months, or only
-snapshots: a wide range), ``contract`` (no history: the contract's own average so far), ``none``
-(nothing to go on: rate zero)."""
+Method = Literal["yearly", "trend", "trailing", "short", "contract", "none"]
+"""How the rate was estimated.
+
+``yearly``: 15 or more full months, and a yearly pattern that predicted the last three months
+better than the trend: each month is the same month a year earlier, scaled. ``trend``: four or
+more full months: level and damped trend. ``trailing``: two or three full months: level only.
+``short``: under two full months, or only snapshots: a wide range. ``contract``: no history: the
+contract's own average so far. ``none``: nothing to go on: rate zero.
+"""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -62,6 +66,8 @@ _TREND_DAMPING = Fraction(1, 2)
 _TREND_HORIZON_US = 3 * 30 * _DAY_US  # the trend is followed this far, then held
 _MIN_PARTIAL_US = 7 * _DAY_US
 _SHORT_LOW = Fraction(1, 2)  # and double for the high end
+_HISTORY_MONTHS = 24
+_YEARLY_MONTHS = 15  # a year plus the three months whose ratio scales it
 
 
 def _us(moment: datetime) -> int:
@@ -208,6 +214,33 @@ class _Path:
         return total + held * (t - ramp)
 
 
+@attrs.frozen
+class _Steps:
+    """A projected rate path of calendar months, never below zero.
+
+    ``(start_us, end_us, rate)`` steps; the last rate is held after them.
+    """
+
+    steps: tuple[tuple[int, int, Fraction], ...]
+
+    def shifted(self, by: Fraction, *, trend: bool = True) -> _Steps:
+        del trend  # a yearly path has no trend to leave out
+        return _Steps(tuple((a, b, rate + by) for a, b, rate in self.steps))
+
+    def integral(self, start_us: int, end_us: int) -> Fraction:
+        """Compute used in ``[start_us, end_us)``."""
+        total = Fraction(0)
+        for a, b, rate in self.steps:
+            overlap = min(b, end_us) - max(a, start_us)
+            if overlap > 0:
+                total += max(Fraction(0), rate) * overlap
+        last_end, last_rate = self.steps[-1][1], self.steps[-1][2]
+        held = end_us - max(last_end, start_us)
+        if held > 0:
+            total += max(Fraction(0), last_rate) * held
+        return total
+
+
 def _clamped_linear(start: Fraction, slope: Fraction, length: Fraction) -> Fraction:
     """Integral over ``[0, length]`` of ``max(0, start + slope * t)``."""
     if length <= 0:
@@ -259,7 +292,9 @@ class Forecast:
     months: int
     method: Method
     notes: tuple[str, ...]
-    _paths: tuple[_Path, _Path, _Path] = attrs.field(repr=False, eq=False, alias="paths")
+    _paths: tuple[_Path | _Steps, _Path | _Steps, _Path | _Steps] = attrs.field(
+        repr=False, eq=False, alias="paths"
+    )
 
     @property
     def projected(self) -> timedelta | None:
@@ -320,6 +355,7 @@ class _Point:
     middle_us: int
     span_us: int
     rate: Fraction
+    key: int | None = None  # year * 12 + month - 1 of a calendar month's row
 
 
 def _month_points(
@@ -334,14 +370,23 @@ def _month_points(
             continue
         if end_us <= now_us:
             span = end_us - start_us
-            full.append(_Point((start_us + end_us) // 2, span, Fraction(used, span)))
+            start = row.period.start
+            key = start.year * 12 + start.month - 1
+            calendar = start == datetime(start.year, start.month, 1, tzinfo=UTC) and (
+                row.period.end == _month_start(key + 1)
+            )
+            full.append(
+                _Point(
+                    (start_us + end_us) // 2, span, Fraction(used, span), key if calendar else None
+                )
+            )
         elif now_us - start_us >= _MIN_PARTIAL_US:
             span = now_us - start_us
             partial = _Point((start_us + now_us) // 2, span, Fraction(used, span))
     if any(p.rate for p in full):  # months before the organization started using compute
         while full[0].rate == 0:
             full.pop(0)
-    return full[-12:], partial
+    return full[-_HISTORY_MONTHS:], partial
 
 
 def _snapshot_points(
@@ -377,9 +422,9 @@ def _snapshot_partial(points: list[tuple[int, int]], since_us: int) -> _Point | 
 
 @attrs.frozen
 class _Rate:
-    mid: _Path
-    low: _Path
-    high: _Path
+    mid: _Path | _Steps
+    low: _Path | _Steps
+    high: _Path | _Steps
     months: int
     method: Method
     notes: tuple[str, ...]
@@ -439,7 +484,81 @@ def _estimate(
     high = flat if slope < 0 else with_trend
     if any(p.rate == 0 for p in window):
         notes.append("an idle month in the last six: the low end allows for another")
+    yearly = _yearly(full, now_us)
+    if yearly is not None:
+        notes.append(
+            "a yearly pattern predicted the last three months better than the trend: each month "
+            "is the same month a year earlier, scaled by the last three months' change"
+        )
+        return _Rate(*yearly, len(full), "yearly", tuple(notes))
     return _Rate(mid, low, high, len(full), method, tuple(notes))
+
+
+def _month_start(key: int) -> datetime:
+    return datetime(key // 12, key % 12 + 1, 1, tzinfo=UTC)
+
+
+def _trend_rate(points: list[_Point], at_us: int) -> Fraction:
+    """The trend model's rate at ``at_us`` from ``points`` alone (for the in-sample check)."""
+    recent = points[-_LEVEL_MONTHS:]
+    weights = [Fraction(i + 1) for i in range(len(recent))]
+    total = sum(weights, Fraction(0))
+    level = sum((p.rate * w for p, w in zip(recent, weights, strict=True)), Fraction(0)) / total
+    center = sum((p.middle_us * w for p, w in zip(recent, weights, strict=True)), Fraction(0))
+    center /= total
+    slope = Fraction(0)
+    if len(points) >= _MIN_TREND_MONTHS:
+        slope = _slope(points[-_TREND_MONTHS:]) * _TREND_DAMPING
+    return max(Fraction(0), level + slope * (at_us - center))
+
+
+def _yearly_ratio(by_key: dict[int, Fraction], last_key: int) -> Fraction | None:
+    """How the three months up to ``last_key`` compare with the same three a year earlier."""
+    keys = range(last_key - _LEVEL_MONTHS + 1, last_key + 1)
+    if any(k not in by_key or k - 12 not in by_key for k in keys):
+        return None
+    before = sum((by_key[k - 12] for k in keys), Fraction(0))
+    return None if before == 0 else sum((by_key[k] for k in keys), Fraction(0)) / before
+
+
+def _yearly(full: list[_Point], now_us: int) -> tuple[_Steps, _Steps, _Steps] | None:
+    """The yearly pattern's paths, when it would have predicted the last 3 months better."""
+    if len(full) < _YEARLY_MONTHS or any(p.key is None for p in full[-_YEARLY_MONTHS:]):
+        return None
+    by_key = {p.key: p.rate for p in full if p.key is not None}
+    trend_error = yearly_error = Fraction(0)
+    residuals: list[Fraction] = []
+    for i in range(len(full) - _LEVEL_MONTHS, len(full)):
+        point, key = full[i], full[i].key
+        assert key is not None  # checked above
+        ratio = _yearly_ratio(by_key, key - 1)
+        if ratio is None or key - 12 not in by_key:
+            return None
+        predicted = by_key[key - 12] * ratio
+        residuals.append(point.rate - predicted)
+        yearly_error += abs(point.rate - predicted)
+        trend_error += abs(point.rate - _trend_rate(full[:i], point.middle_us))
+    if yearly_error >= trend_error:
+        return None
+    last = full[-1].key
+    assert last is not None
+    ratio = _yearly_ratio(by_key, last)
+    if ratio is None or not _SHORT_LOW <= ratio <= 1 / _SHORT_LOW:
+        # Usage more than doubled or halved in a year: a step, not a season; the trend follows.
+        return None
+    steps = []
+    for key in range(last + 1, last + 13):
+        rate = by_key.get(key - 12)
+        if rate is None:
+            return None
+        start, end = _us(_month_start(key)), _us(_month_start(key + 1))
+        if end > now_us:
+            steps.append((start, end, rate * ratio))
+    if not steps:
+        return None
+    mid = _Steps(tuple(steps))
+    below, above = min([Fraction(0), *residuals]), max([Fraction(0), *residuals])
+    return mid, mid.shifted(below), mid.shifted(above)
 
 
 def _slope(points: list[_Point]) -> Fraction:
@@ -467,7 +586,7 @@ def _crossing(
     return Crossing(threshold, mid, high, low, reached=False)
 
 
-def _when(path: _Path, needed: Fraction, now_us: int, end_us: int) -> datetime | None:
+def _when(path: _Path | _Steps, needed: Fraction, now_us: int, end_us: int) -> datetime | None:
     """The first whole second from now by which ``path`` has used ``needed``, if by ``end_us``."""
     if path.integral(now_us, end_us) < needed:
         return None
