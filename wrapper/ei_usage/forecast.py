@@ -62,10 +62,10 @@ _DAY_US = 86_400_000_000
 _LEVEL_MONTHS = 3
 _TREND_MONTHS = 6
 _MIN_TREND_MONTHS = 4
-_TREND_DAMPING = Fraction(1, 2)
+_TREND_DAMPING = 0.5
 _TREND_HORIZON_US = 3 * 30 * _DAY_US  # the trend is followed this far, then held
 _MIN_PARTIAL_US = 7 * _DAY_US
-_SHORT_LOW = Fraction(1, 2)  # and double for the high end
+_SHORT_LOW = 0.5  # and double for the high end
 _HISTORY_MONTHS = 24
 _YEARLY_MONTHS = 15  # a year plus the three months whose ratio scales it
 
@@ -80,7 +80,7 @@ def _moment(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
-def _duration(us: Fraction | int) -> timedelta:
+def _duration(us: float) -> timedelta:
     return timedelta(microseconds=round(us))
 
 
@@ -191,26 +191,24 @@ class _Path:
     """
 
     origin_us: int
-    start: Fraction
-    slope: Fraction
+    start: float
+    slope: float
     horizon_us: int
 
-    def shifted(self, by: Fraction, *, trend: bool = True) -> _Path:
-        return _Path(
-            self.origin_us, self.start + by, self.slope if trend else Fraction(0), self.horizon_us
-        )
+    def shifted(self, by: float, *, trend: bool = True) -> _Path:
+        return _Path(self.origin_us, self.start + by, self.slope if trend else 0.0, self.horizon_us)
 
-    def integral(self, start_us: int, end_us: int) -> Fraction:
+    def integral(self, start_us: int, end_us: int) -> float:
         """Compute used in ``[start_us, end_us)`` (both at or after the origin)."""
         if end_us <= start_us:
-            return Fraction(0)
+            return 0.0
         return self._cumulative(end_us) - self._cumulative(start_us)
 
-    def _cumulative(self, at_us: int) -> Fraction:
-        t = Fraction(max(0, at_us - self.origin_us))
-        ramp = min(t, Fraction(self.horizon_us))
+    def _cumulative(self, at_us: int) -> float:
+        t = float(max(0, at_us - self.origin_us))
+        ramp = min(t, float(self.horizon_us))
         total = _clamped_linear(self.start, self.slope, ramp)
-        held = max(Fraction(0), self.start + self.slope * ramp)
+        held = max(0.0, self.start + self.slope * ramp)
         return total + held * (t - ramp)
 
 
@@ -221,35 +219,35 @@ class _Steps:
     ``(start_us, end_us, rate)`` steps; the last rate is held after them.
     """
 
-    steps: tuple[tuple[int, int, Fraction], ...]
+    steps: tuple[tuple[int, int, float], ...]
 
-    def shifted(self, by: Fraction, *, trend: bool = True) -> _Steps:
+    def shifted(self, by: float, *, trend: bool = True) -> _Steps:
         del trend  # a yearly path has no trend to leave out
         return _Steps(tuple((a, b, rate + by) for a, b, rate in self.steps))
 
-    def integral(self, start_us: int, end_us: int) -> Fraction:
+    def integral(self, start_us: int, end_us: int) -> float:
         """Compute used in ``[start_us, end_us)``."""
-        total = Fraction(0)
+        total = 0.0
         for a, b, rate in self.steps:
             overlap = min(b, end_us) - max(a, start_us)
             if overlap > 0:
-                total += max(Fraction(0), rate) * overlap
+                total += max(0.0, rate) * overlap
         last_end, last_rate = self.steps[-1][1], self.steps[-1][2]
         held = end_us - max(last_end, start_us)
         if held > 0:
-            total += max(Fraction(0), last_rate) * held
+            total += max(0.0, last_rate) * held
         return total
 
 
-def _clamped_linear(start: Fraction, slope: Fraction, length: Fraction) -> Fraction:
+def _clamped_linear(start: float, slope: float, length: float) -> float:
     """Integral over ``[0, length]`` of ``max(0, start + slope * t)``."""
     if length <= 0:
-        return Fraction(0)
+        return 0.0
     end = start + slope * length
     if start >= 0 and end >= 0:
         return (start + end) / 2 * length
     if start <= 0 and end <= 0:
-        return Fraction(0)
+        return 0.0
     zero = -start / slope  # where the line crosses zero, inside (0, length)
     if start > 0:
         return start * zero / 2
@@ -323,7 +321,7 @@ class Forecast:
             ValueError: for naive datetimes.
         """
         start_us, end_us = max(_us(start), _us(self.now)), _us(end)
-        mid, low, high = (path.integral(start_us, end_us) for path in self._paths)
+        mid, low, high = (round(path.integral(start_us, end_us)) for path in self._paths)
         return _duration(mid), _duration(low), _duration(high)
 
     def to_dict(self, unit: Unit | str = Unit.MINUTES) -> dict[str, Any]:
@@ -354,7 +352,7 @@ class _Point:
 
     middle_us: int
     span_us: int
-    rate: Fraction
+    rate: float
     key: int | None = None  # year * 12 + month - 1 of a calendar month's row
 
 
@@ -376,13 +374,11 @@ def _month_points(
                 row.period.end == _month_start(key + 1)
             )
             full.append(
-                _Point(
-                    (start_us + end_us) // 2, span, Fraction(used, span), key if calendar else None
-                )
+                _Point((start_us + end_us) // 2, span, used / span, key if calendar else None)
             )
         elif now_us - start_us >= _MIN_PARTIAL_US:
             span = now_us - start_us
-            partial = _Point((start_us + now_us) // 2, span, Fraction(used, span))
+            partial = _Point((start_us + now_us) // 2, span, used / span)
     if any(p.rate for p in full):  # months before the organization started using compute
         while full[0].rate == 0:
             full.pop(0)
@@ -417,7 +413,7 @@ def _snapshot_partial(points: list[tuple[int, int]], since_us: int) -> _Point | 
     span = last[0] - first[0]
     if span < _MIN_PARTIAL_US:
         return None
-    return _Point((first[0] + last[0]) // 2, span, Fraction(last[1] - first[1], span))
+    return _Point((first[0] + last[0]) // 2, span, (last[1] - first[1]) / span)
 
 
 @attrs.frozen
@@ -434,40 +430,40 @@ def _estimate(
     full: list[_Point],
     partial: _Point | None,
     now_us: int,
-    fallback: Fraction | None,
+    fallback: float | None,
 ) -> _Rate:
     notes: list[str] = []
     recent = full[-_LEVEL_MONTHS:]
-    weighted = [(p, Fraction(i + 1)) for i, p in enumerate(recent)]
+    weighted = [(p, float(i + 1)) for i, p in enumerate(recent)]
     if partial is not None:
         # The running month counts as much as the latest full month once it is complete.
-        weight = Fraction(_LEVEL_MONTHS) * min(Fraction(1), Fraction(partial.span_us, 30 * _DAY_US))
+        weight = float(_LEVEL_MONTHS) * min(1.0, partial.span_us / (30 * _DAY_US))
         weighted.append((partial, weight))
     if not weighted:
         if fallback is None:
-            path = _Path(now_us, Fraction(0), Fraction(0), 0)
+            path = _Path(now_us, 0.0, 0.0, 0)
             notes.append("no history and no contract usage: nothing to project from")
             return _Rate(path, path, path, 0, "none", tuple(notes))
-        path = _Path(now_us, fallback, Fraction(0), 0)
+        path = _Path(now_us, fallback, 0.0, 0)
         notes.append(
             "no monthly history: the contract's average rate so far, with a wide range (half to "
             "double)"
         )
         low, high = path.shifted(fallback * (_SHORT_LOW - 1)), path.shifted(fallback)
         return _Rate(path, low, high, 0, "contract", tuple(notes))
-    total_weight = sum((w for _, w in weighted), Fraction(0))
-    level = sum((p.rate * w for p, w in weighted), Fraction(0)) / total_weight
-    center = sum((p.middle_us * w for p, w in weighted), Fraction(0)) / total_weight
+    total_weight = sum((w for _, w in weighted), 0.0)
+    level = sum((p.rate * w for p, w in weighted), 0.0) / total_weight
+    center = sum((p.middle_us * w for p, w in weighted), 0.0) / total_weight
     if len(full) < 2:
         notes.append(
             f"only {len(full)} full month{'s' if len(full) != 1 else ''} of history: the range is "
             "wide (half to double the rate)"
         )
-        path = _Path(now_us, level, Fraction(0), 0)
+        path = _Path(now_us, level, 0.0, 0)
         low, high = path.shifted(level * (_SHORT_LOW - 1)), path.shifted(level)
         return _Rate(path, low, high, len(full), "short", tuple(notes))
     window = full[-_TREND_MONTHS:]
-    slope = Fraction(0)
+    slope = 0.0
     method: Method = "trailing"
     if len(full) >= _MIN_TREND_MONTHS:
         slope = _slope(window) * _TREND_DAMPING
@@ -477,7 +473,7 @@ def _estimate(
     start = level + slope * (now_us - center)
     mid = _Path(now_us, start, slope, _TREND_HORIZON_US)
     residuals = [p.rate - (level + slope * (p.middle_us - center)) for p in window]
-    below, above = min([Fraction(0), *residuals]), max([Fraction(0), *residuals])
+    below, above = min([0.0, *residuals]), max([0.0, *residuals])
     with_trend, flat = mid.shifted(below), mid.shifted(below, trend=False)
     low = flat if slope > 0 else with_trend
     with_trend, flat = mid.shifted(above), mid.shifted(above, trend=False)
@@ -498,27 +494,27 @@ def _month_start(key: int) -> datetime:
     return datetime(key // 12, key % 12 + 1, 1, tzinfo=UTC)
 
 
-def _trend_rate(points: list[_Point], at_us: int) -> Fraction:
+def _trend_rate(points: list[_Point], at_us: int) -> float:
     """The trend model's rate at ``at_us`` from ``points`` alone (for the in-sample check)."""
     recent = points[-_LEVEL_MONTHS:]
-    weights = [Fraction(i + 1) for i in range(len(recent))]
-    total = sum(weights, Fraction(0))
-    level = sum((p.rate * w for p, w in zip(recent, weights, strict=True)), Fraction(0)) / total
-    center = sum((p.middle_us * w for p, w in zip(recent, weights, strict=True)), Fraction(0))
+    weights = [float(i + 1) for i in range(len(recent))]
+    total = sum(weights, 0.0)
+    level = sum((p.rate * w for p, w in zip(recent, weights, strict=True)), 0.0) / total
+    center = sum((p.middle_us * w for p, w in zip(recent, weights, strict=True)), 0.0)
     center /= total
-    slope = Fraction(0)
+    slope = 0.0
     if len(points) >= _MIN_TREND_MONTHS:
         slope = _slope(points[-_TREND_MONTHS:]) * _TREND_DAMPING
-    return max(Fraction(0), level + slope * (at_us - center))
+    return max(0.0, level + slope * (at_us - center))
 
 
-def _yearly_ratio(by_key: dict[int, Fraction], last_key: int) -> Fraction | None:
+def _yearly_ratio(by_key: dict[int, float], last_key: int) -> float | None:
     """How the three months up to ``last_key`` compare with the same three a year earlier."""
     keys = range(last_key - _LEVEL_MONTHS + 1, last_key + 1)
     if any(k not in by_key or k - 12 not in by_key for k in keys):
         return None
-    before = sum((by_key[k - 12] for k in keys), Fraction(0))
-    return None if before == 0 else sum((by_key[k] for k in keys), Fraction(0)) / before
+    before = sum((by_key[k - 12] for k in keys), 0.0)
+    return None if before == 0 else sum((by_key[k] for k in keys), 0.0) / before
 
 
 def _yearly(full: list[_Point], now_us: int) -> tuple[_Steps, _Steps, _Steps] | None:
@@ -526,8 +522,8 @@ def _yearly(full: list[_Point], now_us: int) -> tuple[_Steps, _Steps, _Steps] | 
     if len(full) < _YEARLY_MONTHS or any(p.key is None for p in full[-_YEARLY_MONTHS:]):
         return None
     by_key = {p.key: p.rate for p in full if p.key is not None}
-    trend_error = yearly_error = Fraction(0)
-    residuals: list[Fraction] = []
+    trend_error = yearly_error = 0.0
+    residuals: list[float] = []
     for i in range(len(full) - _LEVEL_MONTHS, len(full)):
         point, key = full[i], full[i].key
         assert key is not None  # checked above
@@ -557,19 +553,19 @@ def _yearly(full: list[_Point], now_us: int) -> tuple[_Steps, _Steps, _Steps] | 
     if not steps:
         return None
     mid = _Steps(tuple(steps))
-    below, above = min([Fraction(0), *residuals]), max([Fraction(0), *residuals])
+    below, above = min([0.0, *residuals]), max([0.0, *residuals])
     return mid, mid.shifted(below), mid.shifted(above)
 
 
-def _slope(points: list[_Point]) -> Fraction:
+def _slope(points: list[_Point]) -> float:
     """Least-squares slope of rate against time (rate change per µs)."""
     n = len(points)
-    mean_x = Fraction(sum(p.middle_us for p in points), n)
-    mean_y = sum((p.rate for p in points), Fraction(0)) / n
-    sxx = sum(((p.middle_us - mean_x) ** 2 for p in points), Fraction(0))
+    mean_x = sum(p.middle_us for p in points) / n
+    mean_y = sum((p.rate for p in points), 0.0) / n
+    sxx = sum(((p.middle_us - mean_x) ** 2 for p in points), 0.0)
     if sxx == 0:
-        return Fraction(0)
-    return sum(((p.middle_us - mean_x) * (p.rate - mean_y) for p in points), Fraction(0)) / sxx
+        return 0.0
+    return sum(((p.middle_us - mean_x) * (p.rate - mean_y) for p in points), 0.0) / sxx
 
 
 def _crossing(
@@ -580,20 +576,24 @@ def _crossing(
     if used_us >= target:
         now = _moment(now_us)
         return Crossing(threshold, now, now, now, reached=True)
+    needed = math.ceil(target) - used_us  # whole microseconds, as projections are reported
     mid, low, high = (
-        _when(path, target - used_us, now_us, end_us) for path in (paths.mid, paths.low, paths.high)
+        _when(path, needed, now_us, end_us) for path in (paths.mid, paths.low, paths.high)
     )
     return Crossing(threshold, mid, high, low, reached=False)
 
 
-def _when(path: _Path | _Steps, needed: Fraction, now_us: int, end_us: int) -> datetime | None:
-    """The first whole second from now by which ``path`` has used ``needed``, if by ``end_us``."""
-    if path.integral(now_us, end_us) < needed:
+def _when(path: _Path | _Steps, needed: int, now_us: int, end_us: int) -> datetime | None:
+    """The first whole second from now by which ``path`` has used ``needed``, if by ``end_us``.
+
+    Used is compared in whole microseconds, rounded as projections are reported.
+    """
+    if round(path.integral(now_us, end_us)) < needed:
         return None
     low, high = 0, -(-(end_us - now_us) // 1_000_000)  # seconds after now
     while low < high:
         middle = (low + high) // 2
-        if path.integral(now_us, min(end_us, now_us + middle * 1_000_000)) >= needed:
+        if round(path.integral(now_us, min(end_us, now_us + middle * 1_000_000))) >= needed:
             high = middle
         else:
             low = middle + 1
@@ -610,7 +610,7 @@ def _limit_forecast(
     fail_at: float,
 ) -> LimitForecast:
     mid, low, high = (
-        used_us + path.integral(now_us, end_us) for path in (rate.mid, rate.low, rate.high)
+        used_us + round(path.integral(now_us, end_us)) for path in (rate.mid, rate.low, rate.high)
     )
     low, high = min(low, mid), max(high, mid)
     used, projected = _duration(used_us), _duration(mid)
@@ -670,7 +670,7 @@ def _rate_for(
     fallback = None
     used = value(usage)
     if since_us is not None and used is not None and now_us - since_us >= _DAY_US:
-        fallback = Fraction(used, now_us - since_us)
+        fallback = used / (now_us - since_us)
     return _estimate(full, partial, now_us, fallback)
 
 

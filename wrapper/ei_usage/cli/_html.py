@@ -1171,11 +1171,14 @@ def _forecast_svg(forecast: Forecast, unit: Unit, warn_at: float, fail_at: float
     )
     parts = [
         f'<svg class="sm" viewBox="0 0 {_FC.width} {_FC.height}" role="img" '
-        f'aria-labelledby="ei-fc-{inner}">'
+        f'aria-labelledby="ei-fc-{inner} ei-fc-{inner}-d">'
         f'<title id="ei-fc-{inner}">{_org_title(forecast.inner_organization_name, inner)}: '
         f"{_amount(compute.used, unit)} {unit.value} used, "
         f"{_amount(compute.projected, unit)} projected at the contract's end ({end.date()})"
-        "</title>",
+        f'</title><desc id="ei-fc-{inner}-d">Compute used in the contract from {start.date()} '
+        f"to {end.date()}: solid to now ({now.date()}), dashed as projected, grey the range "
+        f"({_amount(compute.projected_low, unit)} to {_amount(compute.projected_high, unit)} "
+        f"{unit.value}); lines across: warn and fail levels of the limit.</desc>",
         '<path class="gl" d="'
         + "".join(
             f"M{_FC.left} {_n(_FC.top + plot_h - t / scale * plot_h)}H{_FC.width - _FC.right}"
