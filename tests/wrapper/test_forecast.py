@@ -392,3 +392,40 @@ def test_a_step_is_not_taken_for_a_season() -> None:
     rows = months([1.0] * 12 + [4.0] * 12, last=11)
     forecast = forecast_usage(usage(400 * HOUR), rows, now=NOW)
     assert forecast.method == "trend"
+
+
+def test_the_readmes_worked_example_says_what_it_does() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Forecasts") :]
+    section = section[: section.index("\n## ", 1)]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start : section.index("```", start)]
+    setup = code[: code.index("forecast.method")]
+    namespace: dict[str, object] = {}
+    exec(setup, namespace)
+    forecast = namespace["forecast"]
+    assert isinstance(forecast, Forecast)
+    compute = forecast.compute
+    assert compute is not None
+    assert compute.limit is not None
+    assert compute.fail is not None
+    assert compute.warn is not None
+
+    def hours(value: timedelta) -> str:
+        return f"{value / HOUR:.1f} h"
+
+    assert (
+        f"({forecast.method!r}, {forecast.contract_end.date() if forecast.contract_end else None})"
+        in section
+    )
+    assert f"{forecast.months} months of history" in section
+    assert f"{hours(compute.used)} of a {hours(compute.limit)} limit" in section
+    assert compute.warn.reached
+    assert f"{hours(compute.projected)} at the end" in section
+    assert (
+        f"({hours(compute.projected_low)[:-2]} to {hours(compute.projected_high)[:-2]})" in section
+    )
+    assert compute.fail.at is not None
+    assert str(compute.fail.at.replace(tzinfo=None)) in section

@@ -12,6 +12,11 @@ The model, simple enough to explain in a sentence per part:
 * **Trend.** With four or more full months, a straight line fitted to the last six months'
   rates gives a trend; half of it is followed for the next three months, then the rate is held
   (a damped trend: growth rarely keeps its pace, and a line extrapolated a year ahead is a guess).
+* **Yearly pattern.** With 15 or more full months, each month can also be predicted as the
+  same month a year earlier, scaled by how the last three months compare with the same three a
+  year earlier. It replaces the trend when it would have predicted each of the last three months
+  better (summed error) and the year's change is between half and double (a bigger change is a
+  step, which the trend follows better).
 * **Range.** Low and high follow the same path, with and without the trend, shifted by the
   largest shortfall and excess of the last six months against the fitted line; with fewer than
   two full months of data the range is half to double the rate, and the forecast says so.
@@ -21,9 +26,12 @@ The model, simple enough to explain in a sentence per part:
   A threshold's crossing date is when used + projected reaches it: None when not before the
   contract ends, now when already reached.
 
-Every quantity is computed in whole microseconds and exact fractions, and rounded once, so no
-float drift creeps in between units; ratios are floats against the contract's compute limit
-(CPU + GPU, ``compute_time_per_year``), and against ``gpu_compute_time_per_year`` when set.
+Usage is kept in whole microseconds: each projection (an integral of the rate path) is rounded
+once to a microsecond and added to what is used, so a projection and its pieces agree and no
+unit conversion drifts; the model's own rates are floats. Ratios are floats against the
+contract's compute limit (CPU + GPU, ``compute_time_per_year``), and against
+``gpu_compute_time_per_year`` when set. A crossing is the first whole second at which the
+projection, as reported, reaches the threshold (``0.8`` is taken as the decimal 0.8).
 """
 
 from __future__ import annotations
