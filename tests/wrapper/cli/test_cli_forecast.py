@@ -21,6 +21,7 @@ from ei_usage import (
     Client,
     ComputeTime,
     DateRange,
+    EntitlementReport,
     Entitlements,
     InnerOrganizationUsage,
 )
@@ -212,7 +213,7 @@ def test_forecast_table_names_every_organization_and_its_dates(cli: Cli, store: 
         assert re.search(rf"^\W*{inner}\s", outcome.stdout, re.MULTILINE), inner
         assert forecast.contract_end is not None
         assert forecast.contract_end.date().isoformat() in outcome.stdout
-    assert "without a compute or GPU limit left out" in outcome.stdout
+    assert "without a compute or GPU limit left out" in " ".join(outcome.stdout.split())
 
 
 def test_forecast_csv_has_a_row_per_forecast(cli: Cli, store: FakeStore) -> None:
@@ -312,6 +313,11 @@ def test_check_forecast_adds_each_rows_forecast_and_keeps_the_exit_code(
     assert {k: v for k, v in data.items() if k != "rows"} == {
         k: v for k, v in json.loads(plain.stdout).items() if k != "rows"
     }
+    # The check JSON with forecasts still reads back as a check.
+    back = EntitlementReport.from_json(outcome.stdout)
+    assert [u.inner_organization_id for u in back.rows] == [
+        r["inner_organization_id"] for r in data["rows"]
+    ]
 
 
 def test_check_forecast_table_csv_and_html(cli: Cli, store: FakeStore) -> None:

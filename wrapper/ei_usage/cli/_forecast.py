@@ -311,8 +311,8 @@ def table(
         ],
         title=title,
         caption="Compute = CPU + GPU against compute per year; a trailing rate of recent "
-        "months (see README, Forecasts). Dates UTC; '-': not before the contract ends."
-        + extra_caption,
+        "months (see README, Forecasts). Crossings of the compute limit (GPU's: --format json); "
+        "dates UTC; '-': not before the contract ends." + extra_caption,
     )
     for forecast in rows:
         compute = forecast.compute
