@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._dates import DateRange, format_iso_z
+from ._dates import format_iso_z
 from ._models import used_fraction
 from ._units import Unit, as_unit, from_timedelta
 
@@ -774,10 +774,3 @@ def forecast_usage(
         notes=tuple(notes),
         paths=(rate.mid, rate.low, rate.high),
     )
-
-
-def month_range(moment: datetime, ahead: int = 0) -> DateRange:
-    """Return the calendar month (UTC) ``ahead`` months after the one ``moment`` is in."""
-    moment = moment.astimezone(UTC)
-    index = moment.year * 12 + moment.month - 1 + ahead
-    return DateRange.month(index // 12, index % 12 + 1)
