@@ -37,7 +37,7 @@ projection, as reported, reaches the threshold (``0.8`` is taken as the decimal 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -65,6 +65,7 @@ contract's own average so far. ``none``: nothing to go on: rate zero.
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIDNIGHT = time(0)
 _US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
 _LEVEL_MONTHS = 3
@@ -79,9 +80,10 @@ _YEARLY_MONTHS = 15  # a year plus the three months whose ratio scales it
 
 
 def _us(moment: datetime) -> int:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: give it a timezone")
-    return (moment - _EPOCH) // _US
+    try:
+        return (moment - _EPOCH) // _US
+    except TypeError:  # naive: it cannot be subtracted from an aware one
+        raise ValueError(f"naive datetime {moment.isoformat()}: give it a timezone") from None
 
 
 def _moment(us: int) -> datetime:
@@ -367,19 +369,31 @@ class _Point:
 def _month_points(
     monthly: Sequence[ComputeTime], now_us: int, value: Callable[[ComputeTime], int | None]
 ) -> tuple[list[_Point], _Point | None]:
+    """The last ``_HISTORY_MONTHS`` full months' rates (time order), and the running month's."""
+    rows = list(monthly)
+    starts = [row.period.start for row in rows]
+    if starts != sorted(starts):
+        rows.sort(key=lambda r: r.period.start)
     full: list[_Point] = []
     partial: _Point | None = None
-    for row in sorted(monthly, key=lambda r: r.period.start):
+    older = len(rows)  # rows before this index were not read
+    for index in range(len(rows) - 1, -1, -1):
+        if len(full) == _HISTORY_MONTHS:
+            break
+        older = index
+        row = rows[index]
         used = value(row)
-        start_us, end_us = _us(row.period.start), _us(row.period.end)
+        start, end = row.period.start, row.period.end
+        start_us, end_us = _us(start), _us(end)
         if used is None or start_us >= now_us:
             continue
         if end_us <= now_us:
             span = end_us - start_us
-            start = row.period.start
             key = start.year * 12 + start.month - 1
-            calendar = start == datetime(start.year, start.month, 1, tzinfo=UTC) and (
-                row.period.end == _month_start(key + 1)
+            calendar = (
+                _midnight_first(start)
+                and _midnight_first(end)
+                and end.year * 12 + end.month - 1 == key + 1
             )
             full.append(
                 _Point((start_us + end_us) // 2, span, used / span, key if calendar else None)
@@ -387,27 +401,58 @@ def _month_points(
         elif now_us - start_us >= _MIN_PARTIAL_US:
             span = now_us - start_us
             partial = _Point((start_us + now_us) // 2, span, used / span)
-    if any(p.rate for p in full):  # months before the organization started using compute
-        while full[0].rate == 0:
+    full.reverse()
+    if full and full[0].rate == 0 and not any(value(row) for row in rows[:older]):
+        # Months before the organization started using compute are not history.
+        while full and full[0].rate == 0:
             full.pop(0)
-    return full[-_HISTORY_MONTHS:], partial
+        if not full:  # all idle: keep them, they say the rate is zero
+            return _month_points_all_idle(rows, now_us, value), partial
+    return full, partial
+
+
+def _month_points_all_idle(
+    rows: list[ComputeTime], now_us: int, value: Callable[[ComputeTime], int | None]
+) -> list[_Point]:
+    points = []
+    for row in rows[-_HISTORY_MONTHS:]:
+        start_us, end_us = _us(row.period.start), _us(row.period.end)
+        if value(row) is not None and end_us <= now_us:
+            points.append(_Point((start_us + end_us) // 2, end_us - start_us, 0.0))
+    return points
+
+
+def _midnight_first(moment: datetime) -> bool:
+    return moment.day == 1 and moment.time() == _MIDNIGHT and moment.utcoffset() == timedelta(0)
 
 
 def _snapshot_points(
     snapshots: Sequence[tuple[datetime, InnerOrganizationUsage]],
     now_us: int,
     value: Callable[[InnerOrganizationUsage], int | None],
+    since_us: int | None,
+    back_to_us: int,
 ) -> tuple[list[tuple[int, int]], bool]:
-    """Return the (time, used) snapshots of the running contract, and whether one renewed."""
+    """Return the running contract's (time, used) snapshots, and whether a renewal shows.
+
+    ``snapshots`` are in time order. Only the latest ones are read, back to the last one at or
+    before ``back_to_us`` (a store keeps years of daily snapshots; the rate needs a month). A
+    snapshot from before ``since_us`` or a drop in used is a renewal: nothing before it counts.
+    """
     points: list[tuple[int, int]] = []
     renewed = False
-    for moment, usage in sorted(snapshots, key=lambda s: s[0]):
-        at_us, used = _us(moment), value(usage)
+    for moment, usage in reversed(snapshots):
+        at_us = _us(moment)
+        used = value(usage)
         if used is None or at_us > now_us:
             continue
-        if points and used < points[-1][1]:  # used dropped: the contract was renewed
-            points, renewed = [], True
+        if (since_us is not None and at_us < since_us) or (points and used > points[-1][1]):
+            renewed = True
+            break
         points.append((at_us, used))
+        if at_us <= back_to_us:
+            break
+    points.reverse()
     return points, renewed
 
 
@@ -664,14 +709,15 @@ def _rate_for(
     value: Callable[[Any], int | None],
     usage: InnerOrganizationUsage,
     monthly: Sequence[ComputeTime],
-    points: list[tuple[int, int]],
+    snapshots: Sequence[tuple[datetime, InnerOrganizationUsage]],
     now_us: int,
     since_us: int | None,
-) -> _Rate:
+) -> tuple[_Rate, bool]:
     full, partial = _month_points(monthly, now_us, value)
     last_full_end = (
         full[-1].middle_us + full[-1].span_us // 2 if full else (since_us if since_us else now_us)
     )
+    points, renewed = _snapshot_points(snapshots, now_us, value, since_us, last_full_end)
     from_snapshots = _snapshot_partial(points, last_full_end) if points else None
     if from_snapshots is not None:
         partial = from_snapshots  # finer than the open month's row: it knows when it was read
@@ -679,7 +725,7 @@ def _rate_for(
     used = value(usage)
     if since_us is not None and used is not None and now_us - since_us >= _DAY_US:
         fallback = used / (now_us - since_us)
-    return _estimate(full, partial, now_us, fallback)
+    return _estimate(full, partial, now_us, fallback), renewed
 
 
 def forecast_usage(
@@ -728,12 +774,17 @@ def forecast_usage(
     if end_us is not None and end_us <= now_us:
         notes.append("the contract has ended: nothing left to project")
         end_us = now_us
-    compute_points, renewed = _snapshot_points(snapshots, now_us, _compute_us)
-    if since_us is not None:
-        compute_points = [p for p in compute_points if p[0] >= since_us]
+    times = [moment for moment, _ in snapshots]
+    if times != sorted(times):
+        snapshots = sorted(snapshots, key=lambda s: s[0])
+    rate, renewed = _rate_for(_compute_us, usage, monthly, snapshots, now_us, since_us)
+    # Snapshots from before the running contract: the store saw it renew.
+    renewed = renewed or bool(
+        since_us is not None and snapshots and _us(snapshots[0][0]) < since_us
+    )
     if renewed:
-        notes.append("the contract was renewed: usage counts from the renewal")
-    rate = _rate_for(_compute_us, usage, monthly, compute_points, now_us, since_us)
+        when = "" if since is None else f" on {since.date().isoformat()}"
+        notes.append(f"the contract was renewed{when}: usage counts from the renewal")
     notes.extend(rate.notes)
     used_us = _compute_us(usage)
     compute = gpu = None
@@ -744,10 +795,7 @@ def forecast_usage(
         )
         gpu_used = _gpu_us(usage)
         if limits.gpu_compute_time_per_year is not None and gpu_used is not None:
-            gpu_points, _ = _snapshot_points(snapshots, now_us, _gpu_us)
-            if since_us is not None:
-                gpu_points = [p for p in gpu_points if p[0] >= since_us]
-            gpu_rate = _rate_for(_gpu_us, usage, monthly, gpu_points, now_us, since_us)
+            gpu_rate, _ = _rate_for(_gpu_us, usage, monthly, snapshots, now_us, since_us)
             gpu = _limit_forecast(
                 limits.gpu_compute_time_per_year, gpu_used, gpu_rate, now_us, end_us,
                 warn_at, fail_at,
