@@ -429,3 +429,31 @@ def test_the_readmes_worked_example_says_what_it_does() -> None:
     )
     assert compute.fail.at is not None
     assert str(compute.fail.at.replace(tzinfo=None)) in section
+
+
+def test_snapshots_in_any_order_give_the_same_forecast() -> None:
+    now = datetime(2025, 1, 21, tzinfo=UTC)
+    snapshots = [
+        (datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=d), usage((400 + 4 * d) * HOUR))
+        for d in range(21)
+    ]
+    ordered = forecast_usage(usage(480 * HOUR), months([2.0] * 6), snapshots, now=now)
+    shuffled = forecast_usage(
+        usage(480 * HOUR), months([2.0] * 6), snapshots[::2] + snapshots[1::2], now=now
+    )
+    assert ordered == shuffled
+    assert ordered.rate_per_day > 2 * HOUR
+
+
+def test_only_idle_months_project_nothing_more() -> None:
+    forecast = forecast_usage(usage(300 * HOUR), months([0.0] * 5), now=NOW)
+    assert forecast.months == 5
+    assert forecast.rate_per_day == timedelta(0)
+    assert forecast.projected == 300 * HOUR
+
+
+def test_idle_months_after_older_use_are_history_not_a_late_start() -> None:
+    rows = months([2.0] * 3 + [0.0] * 24, last=11)  # used, then idle for two years
+    forecast = forecast_usage(usage(300 * HOUR), rows, now=NOW)
+    assert forecast.months == 24
+    assert forecast.rate_per_day == timedelta(0)
