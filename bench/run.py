@@ -20,7 +20,10 @@ ratio measured in the same run with the two sides interleaved (A B A B ...):
 6. regeneration: ``openapi/tools/generate.py --check``;
 7. hostile listing: requests and time until ``inner_organizations`` ends against a listing whose
    ``total`` overstates, that ignores ``offset``, pages one organization at a time or keeps
-   shifting (``bench/listing.py`` runs this section alone: ``make bench-listing``).
+   shifting (``bench/listing.py`` runs this section alone: ``make bench-listing``);
+8. forecast accuracy: ``forecast_usage`` backtested on FakeStudio's usage shapes, MAPE per
+   horizon and shape against the naive "next month = last month" (``bench/forecast.py`` runs
+   this section alone).
 
 The simulator (``bench/studio_server.py``) runs in its own process. ``--quick`` is a smoke run
 (small counts, no concurrency-8 bulk, no 20,000-request run) that prints the table and writes
@@ -42,6 +45,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import forecast as forecast_bench
 import import_probe
 import listing
 from _common import (
@@ -1074,6 +1078,47 @@ def _kept_history(path: Path) -> str:
     return match.group(0).rstrip() + "\n" if match else ""
 
 
+def bench_forecast(organizations: int, notes: list[str]) -> list[Row]:
+    """Forecast accuracy backtested on FakeStudio's shaped history (``bench/forecast.py``)."""
+    log(f"forecast backtest: {organizations} shaped organizations")
+    result = forecast_bench.measure(organizations)
+    rows = []
+    for shape, horizon, model, naive, closer, count in forecast_bench.table(result):
+        rows.append(
+            Row(
+                "forecast accuracy, backtest on FakeStudio's usage shapes",
+                f"{shape}: MAPE at M+{horizon} ({count:,} predictions)",
+                f"{model:.1%}",
+                "",
+                "",
+                f"naive (next month = last month) {naive:.1%}: {model / naive:.2f}x; "
+                f"forecast closer in {closer:.0%}",
+                "informational (no target)",
+            )
+        )
+    seconds = result["seconds"]
+    rows.append(
+        Row(
+            "forecast accuracy, backtest on FakeStudio's usage shapes",
+            "`forecast_usage` per call (up to 24 months of history)",
+            fmt_time(statistics.median(seconds)),
+            fmt_time(min(seconds)),
+            fmt_time(max(seconds)),
+        )
+    )
+    notes.append(
+        f"Forecast backtest: `FakeStudio(usage_shapes=True)` with {result['organizations']} "
+        "shaped inner organizations (flat, growth, decline, seasonal, step, idle month, "
+        f"renewal; equally many of each); from each of {result['states']} month-end states "
+        "(June 2023 to September 2026, monthly history from January 2022) `forecast_usage` "
+        "predicts the compute of the next three months, compared with FakeStudio's exact usage. "
+        "MAPE is the mean of |predicted - actual| / actual; months with no usage (the idle "
+        "Augusts) are left out. The baseline is the naive forecast: every next month = the last "
+        "full month. No target is asserted: the numbers are what the model does."
+    )
+    return rows
+
+
 def main() -> int:
     """Run the benchmarks, print the table, write the results file."""
     parser = argparse.ArgumentParser(
@@ -1109,6 +1154,7 @@ def main() -> int:
     rows += bench_hostile(1 if args.quick else 3, notes)
     rows += bench_regeneration(1 if args.quick else 3, notes)
     rows += bench_listing(1 if args.quick else 5, notes)
+    rows += bench_forecast(14 if args.quick else forecast_bench.ORGANIZATIONS, notes)
     elapsed = time.perf_counter() - t0
 
     table = "\n".join([HEADER, *(r.markdown() for r in rows)])

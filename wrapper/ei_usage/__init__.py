@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         UsageTotals,
     )
     from ._units import Unit, convert
+    from .forecast import Crossing, Forecast, LimitForecast, forecast_usage
 
 __all__ = [
     "APIConnectionError",
@@ -78,15 +79,18 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ComputeTime",
+    "Crossing",
     "DateRange",
     "EdgeImpulseError",
     "EntitlementFailure",
     "EntitlementReport",
     "Entitlements",
     "Every",
+    "Forecast",
     "IncompleteListingWarning",
     "InnerOrganization",
     "InnerOrganizationUsage",
+    "LimitForecast",
     "ListingFailure",
     "NotFoundError",
     "OrganizationListing",
@@ -110,6 +114,7 @@ __all__ = [
     "UsageTotals",
     "__version__",
     "convert",
+    "forecast_usage",
 ]
 
 _HOMES = {
@@ -133,6 +138,10 @@ _HOMES = {
     "ResponseTooLargeError": "_errors",
     "ResponseValidationError": "_errors",
     "ServerError": "_errors",
+    "Crossing": "forecast",
+    "Forecast": "forecast",
+    "LimitForecast": "forecast",
+    "forecast_usage": "forecast",
     "StoredComputeTime": "_history",
     "UsageHistory": "_history",
     "AsyncOrganizationListing": "_listing",

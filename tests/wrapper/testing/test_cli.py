@@ -166,3 +166,28 @@ def test_cli_white_label_size_daily_metrics_and_rate_limit() -> None:
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.headers["x-ratelimit-limit"] == "0.01"
     assert "after 3 requests, 1 of them answered 429" in stderr
+
+
+def test_cli_usage_shapes() -> None:
+    with launch("--inner-organizations", "7", "--usage-shapes") as process:
+        try:
+            match = re.fullmatch(r"base_url=(http://127\.0\.0\.1:\d+/v1)\n", first_line(process))
+            assert match
+            with httpx.Client(
+                base_url=match[1],
+                headers={"x-api-key": DEMO_API_KEY},
+                transport=httpx.HTTPTransport(),
+                trust_env=False,
+                timeout=5,
+            ) as client:
+                info = client.get("/api/organizations/1/whitelabel/organizations/3")
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, stderr
+    shaped = FakeStudio(inner_organizations=7, usage_shapes=True)
+    assert info.json() == shaped.organization_info_body(3)
+    assert info.json() != FakeStudio(inner_organizations=7).organization_info_body(3)

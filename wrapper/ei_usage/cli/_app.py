@@ -20,6 +20,7 @@ that may come from a server (error messages, names, stop reasons) is printed thr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -525,6 +526,21 @@ EXIT_OVER = 5
 )
 @_output_options(_REPORT_FORMATS)
 @_CONCURRENCY_OPTION
+@click.option(
+    "--forecast",
+    "with_forecast",
+    is_flag=True,
+    help="Add each organization's projected use at its contract's end and the dates it "
+    "crosses --warn-at and --fail-at, from the history store (--db); exit codes stay those of "
+    "today's use.",
+)
+@click.option(
+    "--db",
+    metavar="PATH|URL",
+    envvar="EI_USAGE_DB",
+    show_envvar=True,
+    help="The history store --forecast reads (default: in your user data directory).",
+)
 def check(
     organization_id: int,
     warn_at: float,
@@ -534,6 +550,8 @@ def check(
     allow_insecure_http: bool,
     verbose: bool,
     concurrency: int,
+    with_forecast: bool = False,
+    db: str | None = None,
 ) -> None:
     """Inner organizations' contract usage against their entitlements."""
     if warn_at > fail_at:
@@ -541,6 +559,7 @@ def check(
             f"--warn-at ({warn_at:g}) must not be above --fail-at ({fail_at:g})",
             param_hint="--warn-at",
         )
+    store = _forecast_store(db) if with_forecast else None  # fail before any request
     _setup_logging(verbose)
     interrupted = False
     with (
@@ -556,8 +575,25 @@ def check(
         except EdgeImpulseError as error:  # the listing failed
             _fail(error)
     thresholds = (warn_at / 100, fail_at / 100)
-    with _render.writing():
-        _render.entitlements(report, Unit(unit), fmt, sys.stdout, *thresholds)
+    if store is not None:
+        from . import _forecast
+
+        with contextlib.closing(store):
+            try:
+                forecasts = _forecast.forecasts(
+                    store,
+                    organization_id,
+                    warn_at=thresholds[0],
+                    fail_at=thresholds[1],
+                    usages={u.inner_organization_id: u for u in report.rows},
+                )
+            except _forecast.store_errors() as error:
+                raise CommandError(str(error)) from None
+        with _render.writing():
+            _forecast.check_output(report, forecasts, Unit(unit), fmt, sys.stdout, *thresholds)
+    else:
+        with _render.writing():
+            _render.entitlements(report, Unit(unit), fmt, sys.stdout, *thresholds)
     _render.check_failures(report, sys.stderr)
     _cut_short(
         report.listing_stop_reason,
@@ -631,6 +667,111 @@ def metrics(
             _fail(error)
     with _render.writing():
         _render.metrics(result, Unit(unit), fmt, sys.stdout)
+
+
+def _forecast_store(db: str | None) -> Any:
+    """Open the history store for a forecast (``ei_usage.store``, imported only here)."""
+    from . import _forecast
+
+    try:
+        return _forecast.open_store(db)
+    except _forecast.StoreUnavailableError as error:
+        if error.missing:
+            raise ConfigCommandError(str(error)) from None
+        raise CommandError(str(error)) from None
+
+
+@cli.command(
+    "forecast",
+    help=(
+        "Forecast each inner organization with a compute or GPU limit to its contract's end, "
+        "from the history store alone (no network; fill it with `ei-usage sync`): projected "
+        "use at the end with a range, and the dates it crosses --warn-at and --fail-at "
+        "(with a range; '-' when not before the contract ends).\n\n"
+        "The model: the trailing rate of the last three full months (the latest weighted "
+        "most), a damped trend from the last six, a yearly pattern once it predicts better, "
+        "contract snapshots for the running month; the range from the spread of recent months "
+        "(see the README, Forecasts). Exit 0 whatever the forecast says."
+    ),
+)
+@_ORG_OPTION
+@click.option(
+    "--warn-at",
+    type=click.FloatRange(min=0, min_open=True),
+    default=80.0,
+    show_default=True,
+    metavar="PERCENT",
+    help="The warning level whose crossing date is forecast.",
+)
+@click.option(
+    "--fail-at",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100.0,
+    show_default=True,
+    metavar="PERCENT",
+    help="The failing level whose crossing date is forecast.",
+)
+@click.option(
+    "--db",
+    metavar="PATH|URL",
+    envvar="EI_USAGE_DB",
+    show_envvar=True,
+    help="The history store: a SQLite file (default: in your user data directory) or a "
+    "postgresql:// URL. Also EI_USAGE_DB.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_REPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="html: one self-contained file, a chart per organization.",
+)
+@click.option(
+    "--unit",
+    type=click.Choice(_UNITS),
+    default="minutes",
+    show_default=True,
+    help="Unit of every duration shown.",
+)
+def forecast_command(
+    organization_id: int, warn_at: float, fail_at: float, db: str | None, fmt: str, unit: str
+) -> None:
+    """Forecast contract usage from the history store."""
+    if warn_at > fail_at:
+        raise click.BadParameter(
+            f"--warn-at ({warn_at:g}) must not be above --fail-at ({fail_at:g})",
+            param_hint="--warn-at",
+        )
+    from . import _forecast
+
+    store = _forecast_store(db)
+    with contextlib.closing(store):
+        try:
+            latest = store.latest_contracts(organization_id)
+            forecasts = _forecast.forecasts(
+                store, organization_id, warn_at=warn_at / 100, fail_at=fail_at / 100
+            )
+        except _forecast.store_errors() as error:
+            raise CommandError(str(error)) from None
+    if not latest:
+        click.echo(
+            f"ei-usage: no contract usage of organization {organization_id} in the store: run "
+            f"`ei-usage sync --org {organization_id} --since ...` first",
+            err=True,
+        )
+    without = sorted(inner for inner, usage in latest.items() if not _forecast.has_limit(usage))
+    with _render.writing():
+        _forecast.render(
+            organization_id,
+            forecasts,
+            Unit(unit),
+            fmt,
+            sys.stdout,
+            warn_at=warn_at / 100,
+            fail_at=fail_at / 100,
+            without_limit=without,
+        )
 
 
 # ---- the history store: sync and history ---------------------------------------------------

@@ -17,7 +17,7 @@ import math
 import re
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -25,7 +25,7 @@ import ei_usage
 from ei_usage import Unit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from ei_usage import (
         ComputeTime,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         Report,
         UsageTotals,
     )
+    from ei_usage.forecast import Forecast
 
 DELETED = "(deleted) "
 """Put before the name of a deleted organization in HTML: first, so that cutting a long name for
@@ -263,6 +264,8 @@ path.cpu{stroke:var(--cpu);fill:none}path.gpu{stroke:url(#ei-gpu);fill:none}
 .gpu.ok{fill:url(#ei-gpu-ok)}.gpu.warn{fill:url(#ei-gpu-warn)}.gpu.fail{fill:url(#ei-gpu-fail)}
 .th{stroke-width:1.5;stroke-dasharray:4 3}.th.warn{stroke:var(--warn)}.th.fail{stroke:var(--fail)}
 .st{font-weight:700}
+.fc{fill:none;stroke:var(--text);stroke-width:1.5;stroke-dasharray:5 4}.band{fill:#d4d4d4}
+.sofar{fill:none;stroke:var(--text);stroke-width:2}.lim{stroke-width:1}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:.9rem}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
 th,td{white-space:nowrap;padding:.2rem .55rem;border-bottom:1px solid #d4d4d4;text-align:right}
@@ -816,11 +819,21 @@ _HBAR_BARS = {"compute": (4, 11), "gpu": (17, 6), "storage": (25, 3)}  # y, heig
 _KIND_WORDS = {"compute": "compute", "gpu": "GPU", "storage": "storage"}
 
 
-def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: float) -> str:
-    """Return the horizontal bar chart of the rows that have a limit."""
+def _check_svg(
+    rows: Sequence[InnerOrganizationUsage],
+    warn_at: float,
+    fail_at: float,
+    forecasts: Mapping[int, Forecast] | None = None,
+) -> str:
+    """Return the horizontal bar chart of the rows that have a limit.
+
+    With ``forecasts``, a dashed line runs from each compute bar's end to the compute projected
+    at the contract's end.
+    """
     finite = [
         f for row in rows for _, f, _ in _fractions(row) if f is not None and math.isfinite(f)
     ]
+    finite += [r for r in _projected_ratios(forecasts) if math.isfinite(r)]
     # Beyond twice the fail level bars are clipped (and labelled), so that one organization at
     # 900 % does not flatten the others.
     top = max(fail_at, warn_at, min(max(finite, default=0.0), 2 * fail_at)) * 1.05
@@ -885,6 +898,8 @@ def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: 
                     f'<path class="{own}" d="M{right + 1} {y - 2}l6 {height / 2 + 2}'
                     f'-6 {height / 2 + 2}z"/>'
                 )
+            if kind == "compute" and forecasts and inner in forecasts:
+                parts.append(_projection_line(forecasts[inner], fraction, x, y + height / 2))
         first, *others = fractions
         parts.append(
             f'<text x="{right + 12}" y="14"><tspan class="st {status}">'
@@ -895,6 +910,27 @@ def _check_svg(rows: Sequence[InnerOrganizationUsage], warn_at: float, fail_at: 
         )
     parts.append(f'<path class="ax" d="M{_HBAR_LEFT} {_HBAR_TOP}V{bottom}"/></svg>')
     return "".join(parts)
+
+
+def _projected_ratios(forecasts: Mapping[int, Forecast] | None) -> list[float]:
+    return [
+        f.ratio for f in (forecasts or {}).values() if f.ratio is not None and f.compute is not None
+    ]
+
+
+def _projection_line(forecast: Forecast, fraction: float, x: Any, y: float) -> str:
+    """A dashed line from a compute bar's end to the compute projected at the contract's end."""
+    ratio = forecast.ratio
+    if ratio is None or not math.isfinite(fraction):
+        return ""
+    end = forecast.contract_end
+    said = f"projected at the contract's end ({'n/a' if end is None else end.date()}): " + (
+        _percent(ratio)
+    )
+    return (
+        f'<path class="fc" d="M{_n(x(fraction))} {_n(y)}H{_n(x(ratio))}" '
+        f'data-kind="forecast" data-fraction="{ratio!r}"><title>{said}</title></path>'
+    )
 
 
 def _key(kind: str) -> str:
@@ -980,7 +1016,14 @@ def _check_table(report: EntitlementReport, warn_at: float, fail_at: float, unit
     )
 
 
-def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at: float) -> str:
+def check_html(
+    report: EntitlementReport,
+    unit: Unit,
+    *,
+    warn_at: float,
+    fail_at: float,
+    forecasts: Mapping[int, Forecast] | None = None,
+) -> str:
     """Return an entitlement check as one self-contained HTML document.
 
     A horizontal bar per inner organization with a limit, in the report's order (most used
@@ -995,6 +1038,9 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
         unit: the unit compute time is shown in.
         warn_at: the warn level, a fraction of an entitlement (0.8 is 80 %).
         fail_at: the fail level, a fraction (1.0 is the whole entitlement).
+        forecasts: forecasts by inner organization id (``check --forecast``): each compute bar
+            gets a dashed line to the compute projected at the contract's end, and a section
+            charts each forecast.
 
     Returns:
         The document (UTF-8 text, ``<!DOCTYPE html>`` first).
@@ -1056,8 +1102,8 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
         ),
         "<section><h2>Against entitlements</h2>",
         _check_legend(warn_at, fail_at),
-        f'<figure class="scroll"><div class="wide">{_check_svg(limited, warn_at, fail_at)}'
-        "</div></figure>"
+        f'<figure class="scroll"><div class="wide">'
+        f"{_check_svg(limited, warn_at, fail_at, forecasts)}</div></figure>"
         if limited
         else f"<p>{'No inner organization has a limit.' if report.rows else 'No usage read.'}</p>",
         "</section>\n",
@@ -1074,5 +1120,180 @@ def check_html(report: EntitlementReport, unit: Unit, *, warn_at: float, fail_at
             "<section><h2>No limit</h2><p>Inner organizations without any compute, GPU or "
             f'storage limit: {len(unlimited):,}.</p><ul class="nolimit">{items}</ul></section>\n'
         )
+    if forecasts:
+        body.append(_forecast_section(list(forecasts.values()), unit, warn_at, fail_at))
     body.append(_check_table(report, warn_at, fail_at, unit))
     return _document(("PARTIAL: " if partial else "") + heading, body)
+
+
+# ---- forecasts (ei-usage forecast, check --forecast) --------------------------------------------
+
+_FC = _Frame("sm", width=300, height=150, left=40, right=8, top=14, bottom=18, font=9, ticks=3)
+
+
+def _forecast_svg(forecast: Forecast, unit: Unit, warn_at: float, fail_at: float) -> str:
+    """One organization's contract: used so far (solid), projected to its end (dashed), range."""
+    compute, start, end = forecast.compute, forecast.contract_since, forecast.contract_end
+    if compute is None or start is None or end is None or end <= start:
+        return ""
+    now = forecast.now
+    limit = compute.limit
+    # Cumulative use at each month's start from now to the contract's end, and the range.
+    marks = [now]
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while True:
+        month = (month + timedelta(days=32)).replace(day=1)
+        if month >= end:
+            break
+        marks.append(month)
+    marks.append(end)
+    mids, lows, highs = [], [], []
+    for mark in marks:
+        mid, low, high = forecast.projected_between(now, mark)
+        mids.append(compute.used + mid)
+        lows.append(compute.used + low)
+        highs.append(compute.used + high)
+    top_value = max([compute.projected_high, compute.used, *([limit] if limit else [])])
+    top = max(_in_unit(top_value, unit), 1e-9) * 1.05
+    ticks = _ticks(top, _FC.ticks)
+    scale = ticks[-1]
+    plot_w = _FC.width - _FC.left - _FC.right
+    plot_h = _FC.height - _FC.top - _FC.bottom
+    span = (end - start).total_seconds()
+
+    def x(moment: Any) -> str:
+        offset = min(max((moment - start).total_seconds(), 0.0), span)
+        return _n(_FC.left + offset / span * plot_w)
+
+    def y(value: timedelta) -> str:
+        return _n(_FC.top + plot_h - min(_in_unit(value, unit), scale) / scale * plot_h)
+
+    inner = forecast.inner_organization_id
+    band = " ".join(f"{x(m)},{y(v)}" for m, v in zip(marks, highs, strict=True))
+    band += " " + " ".join(
+        f"{x(m)},{y(v)}" for m, v in zip(reversed(marks), reversed(lows), strict=True)
+    )
+    dashed = "".join(
+        ("M" if i == 0 else "L") + f"{x(m)} {y(v)}"
+        for i, (m, v) in enumerate(zip(marks, mids, strict=True))
+    )
+    parts = [
+        f'<svg class="sm" viewBox="0 0 {_FC.width} {_FC.height}" role="img" '
+        f'aria-labelledby="ei-fc-{inner} ei-fc-{inner}-d">'
+        f'<title id="ei-fc-{inner}">{_org_title(forecast.inner_organization_name, inner)}: '
+        f"{_amount(compute.used, unit)} {unit.value} used, "
+        f"{_amount(compute.projected, unit)} projected at the contract's end ({end.date()})"
+        f'</title><desc id="ei-fc-{inner}-d">Compute used in the contract from {start.date()} '
+        f"to {end.date()}: solid to now ({now.date()}), dashed as projected, grey the range "
+        f"({_amount(compute.projected_low, unit)} to {_amount(compute.projected_high, unit)} "
+        f"{unit.value}); lines across: warn and fail levels of the limit.</desc>",
+        '<path class="gl" d="'
+        + "".join(
+            f"M{_FC.left} {_n(_FC.top + plot_h - t / scale * plot_h)}H{_FC.width - _FC.right}"
+            for t in ticks
+        )
+        + '"/>',
+    ]
+    parts.extend(
+        f'<text class="y" x="{_FC.left - 3}" y="{_n(_FC.top + plot_h - t / scale * plot_h + 3)}">'
+        f"{label}</text>"
+        for t, label in zip(ticks, _tick_labels(ticks), strict=True)
+    )
+    parts.append(
+        f'<polygon class="band" points="{band}" data-kind="range" '
+        f'data-low="{_seconds_attr(compute.projected_low)}" '
+        f'data-high="{_seconds_attr(compute.projected_high)}"/>'
+    )
+    if limit is not None:
+        for level, at in (("warn", warn_at), ("fail", fail_at)):
+            value = limit * at
+            parts.append(
+                f'<path class="th lim {level}" d="M{_FC.left} {y(value)}H{_FC.width - _FC.right}" '
+                f'data-threshold="{level}" data-seconds="{_seconds_attr(value)}"/>'
+            )
+    parts.append(
+        f'<path class="sofar" d="M{x(start)} {y(timedelta(0))}L{x(now)} {y(compute.used)}" '
+        f'data-kind="used" data-seconds="{_seconds_attr(compute.used)}"/>'
+        f'<path class="fc" d="{dashed}" data-kind="forecast" '
+        f'data-seconds="{_seconds_attr(compute.projected)}"/>'
+        f'<path class="ax" d="M{_FC.left} {_FC.top}V{_FC.top + plot_h}H{_FC.width - _FC.right}"/>'
+        f'<text x="{_FC.left}" y="{_FC.height - 4}">{start.date()}</text>'
+        f'<text class="y" x="{_FC.width - _FC.right}" y="{_FC.height - 4}">{end.date()}</text>'
+        "</svg>"
+    )
+    return "".join(parts)
+
+
+def _forecast_section(
+    forecasts: Sequence[Forecast], unit: Unit, warn_at: float, fail_at: float
+) -> str:
+    """Small multiples of forecasts (most at risk first), with a legend and their numbers."""
+    from ._forecast import crossing_text, ordered
+
+    figures = []
+    for forecast in ordered(forecasts):
+        compute = forecast.compute
+        if compute is None:
+            continue
+        inner = forecast.inner_organization_id
+        ratio = (
+            "no compute limit"
+            if compute.ratio is None
+            else (
+                f"{_percent(compute.ratio)} of the limit "
+                f"({_percent(compute.ratio_low or 0.0)} to {_percent(compute.ratio_high or 0.0)})"
+            )
+        )
+        figures.append(
+            f'<figure class="org" data-inner-organization-id="{inner}" '
+            f'data-ratio="{compute.ratio!r}"><h3><bdi>'
+            f"{_org_shown(forecast.inner_organization_name, inner, 30)}</bdi>"
+            f"<span>&nbsp;({inner})</span></h3>"
+            f"<p>projected {ratio}</p>"
+            f"<p>crosses warn: {_esc(crossing_text(compute.warn))}; "
+            f"fail: {_esc(crossing_text(compute.fail))}</p>"
+            f"{_forecast_svg(forecast, unit, warn_at, fail_at)}</figure>"
+        )
+    return (
+        "<section><h2>Forecast to each contract\u2019s end</h2>"
+        '<p class="note">Compute (CPU + GPU) used in the running contract: solid, from the '
+        "contract's start to now; dashed, projected to its end from the trailing rate of recent "
+        "months (see the README, Forecasts); grey, the range from the spread of recent months. "
+        f"Dashed lines across: warn at {_level(warn_at)} and fail at {_level(fail_at)} of the "
+        f"limit; {unit.value}. Crossing dates are UTC, the range in brackets.</p>"
+        f'<div class="grid">{"".join(figures)}</div></section>\n'
+    )
+
+
+def forecast_html(
+    organization_id: int,
+    forecasts: Sequence[Forecast],
+    unit: Unit,
+    *,
+    warn_at: float,
+    fail_at: float,
+) -> str:
+    """Return ``ei-usage forecast`` as one self-contained HTML document.
+
+    Args:
+        organization_id: the white label.
+        forecasts: the forecasts, one per inner organization with a limit.
+        unit: the unit compute time is shown in.
+        warn_at: the warn level, a fraction.
+        fail_at: the fail level, a fraction.
+
+    Returns:
+        The document.
+    """
+    unit = Unit(unit)
+    heading = (
+        f"Forecast of organization {organization_id}\u2019s inner organizations to their "
+        f"contracts\u2019 end ({unit.value}; warn at {_level(warn_at)}, fail at {_level(fail_at)})"
+    )
+    body = [
+        f"<header><h1>{heading}</h1></header>\n",
+        _forecast_section(forecasts, unit, warn_at, fail_at)
+        if forecasts
+        else "<p>No inner organization with a compute or GPU limit in the store.</p>",
+    ]
+    return _document(heading, body)

@@ -37,6 +37,7 @@ from ._model import (
 )
 from ._quirks import ListingQuirks
 from ._studio import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FakeStudio, Now, RecordedRequest
+from ._usage import UsageShape
 
 __all__ = [
     "DEFAULT_CONTRACT_START",
@@ -63,6 +64,7 @@ __all__ = [
     "Now",
     "Operation",
     "RecordedRequest",
+    "UsageShape",
     "default_name",
     "default_organizations",
     "format_retry_after",

@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         help="organization info carries 365 dailyMetrics records instead of null",
     )
     parser.add_argument(
+        "--usage-shapes",
+        action="store_true",
+        help="give the inner organizations the shapes of real usage (growth, decline, a "
+        "seasonal swing, a step, an idle month, a contract renewed mid-year)",
+    )
+    parser.add_argument(
         "--rate-limit",
         type=float,
         metavar="RATE",
@@ -141,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 inner_organizations=args.inner_organizations,
                 daily_metrics=args.daily_metrics,
+                usage_shapes=args.usage_shapes,
                 rate_limit=args.rate_limit,
                 burst=args.burst,
                 host=args.host,

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._usage import _mix, to_epoch_ms, usage_table
+from ._usage import (
+    ShapedUsageTable,
+    UsageShape,
+    UsageTable,
+    _mix,
+    shaped_usage_table,
+    to_epoch_ms,
+    usage_table,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -249,6 +257,10 @@ class FakeOrganization:
             None if it never was. Relative to now so that the ``active`` listing filter keeps
             its meaning when now moves.
         entitlements: Its limits; the default has none (unlimited).
+        usage_shape: The month-to-month shape of its usage (a ``UsageShape``); None (the
+            default) for today's nearly flat pattern with a contract that never renews. A shaped
+            organization's contract renews every year on ``contract_start``'s anniversary
+            (``current_contract_start``).
     """
 
     id: int = attrs.field(validator=_check_non_negative)
@@ -286,6 +298,11 @@ class FakeOrganization:
     entitlements: EntitlementLimits = attrs.field(
         default=_UNLIMITED, validator=attrs.validators.instance_of(EntitlementLimits), kw_only=True
     )
+    usage_shape: UsageShape | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(UsageShape),
+        kw_only=True,
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.public_project_count > self.project_count:
@@ -307,7 +324,10 @@ class FakeOrganization:
 
 
 def default_organizations(
-    seed: int = 0, *, inner_organizations: int = DEFAULT_INNER_ORGANIZATION_COUNT
+    seed: int = 0,
+    *,
+    inner_organizations: int = DEFAULT_INNER_ORGANIZATION_COUNT,
+    usage_shapes: bool = False,
 ) -> tuple[FakeOrganization, ...]:
     """Return the organizations a FakeStudio serves when given none.
 
@@ -336,10 +356,17 @@ def default_organizations(
     About four in five of the other organizations are billable. About one in ten organizations
     was never active; the others were last active from moments to two years before now.
 
+    With ``usage_shapes=True`` inner organization ``i`` also gets the usage shape
+    ``list(UsageShape)[(i - 2) % 7]`` (flat, growth, decline, seasonal, step, idle month,
+    renewal; the renewal one's contract starts on 1 July 2024), its contract renews yearly, and
+    its limits are set against its shaped usage as above.
+
     Args:
         seed: The seed of the studio they are for.
         inner_organizations: How many inner organizations the white label has (0 to
             ``MAX_INNER_ORGANIZATIONS``); each costs about a millisecond to build.
+        usage_shapes: Give the inner organizations the month-to-month shapes of real usage
+            (each costs a few milliseconds more to build).
 
     Returns:
         Organizations 1 to ``inner_organizations + 1``, in id order.
@@ -356,11 +383,25 @@ def default_organizations(
             f"inner_organizations must be an int from 0 to {MAX_INNER_ORGANIZATIONS}, "
             f"got {inner_organizations!r}"
         )
-    return _default_organizations(seed, inner_organizations)
+    return _default_organizations(seed, inner_organizations, usage_shapes=bool(usage_shapes))
+
+
+_SHAPES = tuple(UsageShape)
+_RENEWAL_CONTRACT_START = datetime(2024, 7, 1, tzinfo=UTC)
+
+
+def _shape_fields(organization_id: int) -> dict[str, Any]:
+    shape = _SHAPES[(organization_id - 2) % len(_SHAPES)]
+    fields: dict[str, Any] = {"usage_shape": shape}
+    if shape is UsageShape.RENEWAL:
+        fields["contract_start"] = _RENEWAL_CONTRACT_START
+    return fields
 
 
 @functools.lru_cache(maxsize=8)
-def _default_organizations(seed: int, inner_count: int) -> tuple[FakeOrganization, ...]:
+def _default_organizations(
+    seed: int, inner_count: int, *, usage_shapes: bool = False
+) -> tuple[FakeOrganization, ...]:
     inner_ids = frozenset(range(2, 2 + inner_count))
     organizations = [
         _varied(
@@ -372,7 +413,13 @@ def _default_organizations(seed: int, inner_count: int) -> tuple[FakeOrganizatio
         )
     ]
     organizations.extend(
-        _varied(i, seed, whitelabel_id=DEFAULT_WHITELABEL_ID) for i in sorted(inner_ids)
+        _varied(
+            i,
+            seed,
+            whitelabel_id=DEFAULT_WHITELABEL_ID,
+            **(_shape_fields(i) if usage_shapes else {}),
+        )
+        for i in sorted(inner_ids)
     )
     return tuple(organizations)
 
@@ -412,6 +459,10 @@ def _varied(organization_id: int, seed: int, **overrides: Any) -> FakeOrganizati
         "deleted": profile == 8,
         "inactive_for": None if activity < 2 else timedelta(milliseconds=inactive_ms),
     }
+    if overrides.get("usage_shape") is not None and month == 1:
+        # A shaped contract renews yearly: one starting in January would renew exactly at
+        # DEFAULT_NOW, leaving nothing used to set its limits against.
+        fields["contract_start"] = datetime(2024, 2, 1, tzinfo=UTC)
     fields.update(overrides)
     organization = FakeOrganization(organization_id, **fields)
     if "entitlements" in overrides:
@@ -437,15 +488,51 @@ _PROFILES: tuple[tuple[frozenset[str], tuple[int, int] | None], ...] = (
 )
 
 
+def organization_table(organization: FakeOrganization, seed: int) -> UsageTable | ShapedUsageTable:
+    """Return the usage table (``UsageTable`` or ``ShapedUsageTable``) of an organization."""
+    if organization.usage_shape is None:
+        return usage_table(seed, organization.id, organization.usage_percent, organization.gpu)
+    return shaped_usage_table(
+        seed,
+        organization.id,
+        organization.usage_percent,
+        organization.gpu,
+        organization.usage_shape,
+    )
+
+
+def _anniversary(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February in a common year
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def current_contract_start(organization: FakeOrganization, now: datetime) -> datetime:
+    """Return when the organization's running contract started, as of ``now``.
+
+    ``contract_start`` itself for an organization without a usage shape (its contract never
+    renews); for a shaped one, the latest yearly anniversary of ``contract_start`` at or before
+    ``now`` (its contract renews every year), or ``contract_start`` when that is after now.
+    """
+    start = organization.contract_start
+    if organization.usage_shape is None or now <= start:
+        return start
+    years = now.year - start.year
+    while years > 0 and _anniversary(start, years) > now:
+        years -= 1
+    return _anniversary(start, years)
+
+
 def contract_usage_us(organization: FakeOrganization, seed: int, now: datetime) -> tuple[int, int]:
     """Return the CPU and GPU microseconds an organization used in its contract up to ``now``.
 
     The range is ``[contract_start, now)``, clipped to ``created_at``, empty if the contract
     starts later: what metrics and organization info report.
     """
-    table = usage_table(seed, organization.id, organization.usage_percent, organization.gpu)
+    table = organization_table(organization, seed)
     created_ms = to_epoch_ms(organization.created_at)
-    contract_ms = to_epoch_ms(organization.contract_start)
+    contract_ms = to_epoch_ms(current_contract_start(organization, now))
     end_ms = max(to_epoch_ms(now), contract_ms)
     return table.usage(max(contract_ms, created_ms), max(end_ms, created_ms))
 

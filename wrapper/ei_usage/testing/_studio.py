@@ -39,7 +39,9 @@ from ._model import (
     Operation,
     _varied,
     contract_usage_us,
+    current_contract_start,
     default_organizations,
+    organization_table,
 )
 from ._params import (
     ParameterError,
@@ -53,7 +55,7 @@ from ._params import (
 )
 from ._quirks import ListingQuirks, replace_fields
 from ._ratelimit import TokenBuckets
-from ._usage import DAY_MS, UsageTable, _mix, to_epoch_ms, usage_table
+from ._usage import DAY_MS, ShapedUsageTable, UsageTable, _mix, to_epoch_ms
 
 _LOG = logging.getLogger("ei_usage.testing")
 
@@ -544,6 +546,10 @@ class FakeStudio:
             that overstates, ``offset`` ignored, a page cap, pages that keep shifting, an id
             listed twice, a malformed record); None (the default) for an honest listing.
             Settable later as ``listing_quirks``.
+        usage_shapes: Give the default inner organizations the month-to-month shapes of real
+            usage (``default_organizations(..., usage_shapes=True)``: growth, decline, a
+            seasonal swing, a step, an idle month, a contract renewed mid-year); only without
+            ``organizations``. Off by default, so the default data stays as it was.
 
     Raises:
         ValueError: For an invalid argument, duplicate organization ids, both ``organizations``
@@ -572,6 +578,7 @@ class FakeStudio:
         idle_timeout: float = 15.0,
         request_timeout: float = 10.0,
         listing_quirks: ListingQuirks | None = None,
+        usage_shapes: bool = False,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback host {host!r}")
@@ -581,6 +588,8 @@ class FakeStudio:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
         if organizations is not None and inner_organizations is not None:
             raise ValueError("give organizations or inner_organizations, not both")
+        if organizations is not None and usage_shapes:
+            raise ValueError("usage_shapes shapes the default organizations: give one or the other")
         self._host = host
         self._port = port
         self._seed = seed
@@ -610,6 +619,7 @@ class FakeStudio:
         if organizations is None:
             given = default_organizations(
                 seed,
+                usage_shapes=usage_shapes,
                 **(
                     {}
                     if inner_organizations is None
@@ -936,10 +946,8 @@ class FakeStudio:
         except KeyError:
             raise LookupError(f"organization {organization_id} is not known") from None
 
-    def _table(self, organization: FakeOrganization) -> UsageTable:
-        return usage_table(
-            self._seed, organization.id, organization.usage_percent, organization.gpu
-        )
+    def _table(self, organization: FakeOrganization) -> UsageTable | ShapedUsageTable:
+        return organization_table(organization, self._seed)
 
     def _usage_ms(
         self, organization: FakeOrganization, start_ms: int, end_ms: int
@@ -1031,7 +1039,9 @@ class FakeStudio:
             "metrics": {
                 "totalJobsComputeTime": _js_number((total_cpu + total_gpu) / _US_PER_MINUTE),
                 "jobsComputeTimeCurrentYear": _js_number((cpu + gpu) / _US_PER_MINUTE),
-                "jobsComputeTimeCurrentYearSince": _iso_z(organization.contract_start),
+                "jobsComputeTimeCurrentYearSince": _iso_z(
+                    current_contract_start(organization, now)
+                ),
                 "cpuComputeTimeCurrentContract": _js_number(cpu / _US_PER_SECOND),
                 "gpuComputeTimeCurrentContract": _js_number(gpu / _US_PER_SECOND),
                 "totalStorage": organization.total_storage_bytes,
@@ -1176,7 +1186,7 @@ class FakeStudio:
             "totalComputeTime": _js_number((cpu + gpu) / _US_PER_MINUTE),
             "billable": organization.billable,
             "entitlementLimits": dict(organization.entitlements.to_json()),
-            "computeTimeCurrentContractSince": _iso_z(organization.contract_start),
+            "computeTimeCurrentContractSince": _iso_z(current_contract_start(organization, now)),
             "totalStorage": organization.total_storage_bytes,
             "dailyMetrics": self._daily_metrics_records(organization, now)
             if self._daily_metrics
@@ -1191,7 +1201,7 @@ class FakeStudio:
         self, organization: FakeOrganization, now: datetime
     ) -> list[JsonValue]:
         today_ms = to_epoch_ms(now) // DAY_MS * DAY_MS
-        contract_ms = to_epoch_ms(organization.contract_start)
+        contract_ms = to_epoch_ms(current_contract_start(organization, now))
         created_ms = to_epoch_ms(organization.created_at)
         users = organization.user_count
         staff = organization.edge_impulse_user_count
