@@ -264,3 +264,30 @@ def test_reopening_keeps_everything(store_url: str) -> None:
         store.save_compute_time([row(2, JAN, 1, 1, 0.03)], every="month", fetched_at=T0)
     with Store.open(store_url, create=False) as store:
         assert store.monthly_compute_time(1)[2] == [row(2, JAN, 1, 1, 0.03)]
+
+
+def test_a_stored_row_equals_the_parsers_row_and_keeps_its_wire(store: Store) -> None:
+    from ei_usage._parse import compute_time_from_wire
+
+    wire = {"cpuComputeTime": 12.345678912, "gpuComputeTime": 3, "totalComputeTime": 0.2557613152}
+    sent = compute_time_from_wire(
+        wire, organization_id=1, inner_organization_id=2, period=JAN, source="test"
+    )
+    store.save_compute_time([sent], every="month", fetched_at=T0)
+    (stored,) = store.known_compute_time(
+        1, [(2, JAN)], every="month", closed_before=CLOSED
+    ).values()
+    assert stored.row == sent
+    assert stored.row.wire == wire
+
+
+def test_a_stored_wire_the_parser_refuses_is_a_store_error(store: Store) -> None:
+    import sqlalchemy as sa
+
+    from ei_usage.store import _schema
+
+    store.save_compute_time([row(2, JAN, 1, 1, 0.03)], every="month", fetched_at=T0)
+    with store._write() as connection:
+        connection.execute(sa.update(_schema.compute_time).values(wire='{"cpuComputeTime": -1}'))
+    with pytest.raises(StoreError, match="cpuComputeTime"):
+        store.known_compute_time(1, [(2, JAN)], every="month", closed_before=CLOSED)
