@@ -39,6 +39,7 @@ PYTHON = sys.executable
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run a child to its end; return its wall time and what it printed."""
     start = time.perf_counter()
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=3600, check=False)
     elapsed = time.perf_counter() - start
@@ -59,23 +60,41 @@ with Store.open(sys.argv[1]) as store, Client.from_env() as client:
 
 
 def sync_rows(quick: bool) -> list[str]:
+    """Cold sync against the rate limit, the warm report, a second sync."""
     from ei_usage.testing import FakeStudio
 
     rows = []
     months = 3 if quick else 12
     until = f"2024-{months:02d}"
-    with tempfile.TemporaryDirectory() as tmp, FakeStudio(
-        api_key=API_KEY,
-        inner_organizations=ORGANIZATIONS,
-        rate_limit=20,
-        burst=20,
-        latency=0.05,
-        record_requests=False,
-    ) as studio:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeStudio(
+            api_key=API_KEY,
+            inner_organizations=ORGANIZATIONS,
+            rate_limit=20,
+            burst=20,
+            latency=0.05,
+            record_requests=False,
+        ) as studio,
+    ):
         env = child_env({"EI_API_KEY": API_KEY, "EI_BASE_URL": studio.base_url})
         db = str(Path(tmp) / "history.sqlite3")
-        command = [PYTHON, "-m", "ei_usage.cli", "sync", "--org", "1", "--since", "2024-01",
-                   "--until", until, "--db", db, "--concurrency", "32"]
+        command = [
+            PYTHON,
+            "-m",
+            "ei_usage.cli",
+            "sync",
+            "--org",
+            "1",
+            "--since",
+            "2024-01",
+            "--until",
+            until,
+            "--db",
+            db,
+            "--concurrency",
+            "32",
+        ]
         run([PYTHON, "-c", "import ei_usage.store, ei_usage.cli._app"], env)  # warm byte code
         time.sleep(2)  # a full bucket
         studio.reset()
@@ -121,21 +140,82 @@ def sync_rows(quick: bool) -> list[str]:
     return rows
 
 
+def warm_rows() -> list[str]:
+    """The warm report alone, on a store filled by a sync without a rate limit (fast)."""
+    from ei_usage.testing import FakeStudio
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeStudio(
+            api_key=API_KEY, inner_organizations=ORGANIZATIONS, record_requests=False
+        ) as studio,
+    ):
+        env = child_env({"EI_API_KEY": API_KEY, "EI_BASE_URL": studio.base_url})
+        db = str(Path(tmp) / "history.sqlite3")
+        run(
+            [
+                PYTHON,
+                "-m",
+                "ei_usage.cli",
+                "sync",
+                "--org",
+                "1",
+                "--since",
+                "2024-01",
+                "--until",
+                "2024-12",
+                "--db",
+                db,
+                "--concurrency",
+                "32",
+            ],
+            env,
+        )
+        run([PYTHON, "-c", WARM_REPORT, db, "2024"], env)  # warm byte code
+        studio.reset()
+        times, calls = [], []
+        for _ in range(5):
+            wall, done = run([PYTHON, "-c", WARM_REPORT, db, "2024"], env)
+            call, total, from_store = done.stdout.split()
+            assert int(total) == int(from_store) == ORGANIZATIONS * 12, done.stdout
+            times.append(wall)
+            calls.append(float(call))
+        warm = statistics.median(times)
+        return [
+            f"| store: warm monthly report, {ORGANIZATIONS} orgs x 12 months | "
+            f"`compute_time_report(store=...)`, fresh process end to end (median of 5, min "
+            f"{min(times):.2f}, max {max(times):.2f}; the call alone {statistics.median(calls):.2f}"
+            f" s) | {warm:.2f} s | {studio.request_count} requests (cold: 3,000, 150 s at 20 "
+            f"req/s) | < 2 s, 0 requests | "
+            f"{'yes' if warm < 2 and studio.request_count == 0 else 'NO'} |"
+        ]
+
+
 def big_store(path: Path, years: int, days: int) -> float:
-    from ei_usage import ComputeTime, DateRange, Entitlements, InnerOrganization
-    from ei_usage import InnerOrganizationUsage
+    """Fill a store of 250 organizations; return how long it took."""
+    from ei_usage import (
+        ComputeTime,
+        DateRange,
+        Entitlements,
+        InnerOrganization,
+        InnerOrganizationUsage,
+    )
     from ei_usage.store import Store
 
     start = time.perf_counter()
     first = 2021
-    months = DateRange(datetime(first, 1, 1, tzinfo=UTC), datetime(first + years, 1, 1, tzinfo=UTC)).split("month")
+    months = DateRange(
+        datetime(first, 1, 1, tzinfo=UTC), datetime(first + years, 1, 1, tzinfo=UTC)
+    ).split("month")
     fetched = datetime(first + years, 2, 1, tzinfo=UTC)
     limits = Entitlements(compute_time_per_year=timedelta(hours=1000))
     with Store.open(path) as store:
         store.record_listing(
             1,
             [
-                InnerOrganization(i, f"Org {i}", datetime(2020, 1, 1, tzinfo=UTC), True, 1, 0, limits)
+                InnerOrganization(
+                    i, f"Org {i}", datetime(2020, 1, 1, tzinfo=UTC), True, 1, 0, limits
+                )
                 for i in range(2, 2 + ORGANIZATIONS)
             ],
             fetched,
@@ -144,9 +224,14 @@ def big_store(path: Path, years: int, days: int) -> float:
             store.save_compute_time(
                 [
                     # Fractional seconds, as the API sends them (a whole number converts faster).
-                    ComputeTime(1, inner, month, timedelta(seconds=3600.123457 + inner * index),
-                                timedelta(seconds=60.5 * index + 0.25),
-                                timedelta(minutes=61.002058 + index))
+                    ComputeTime(
+                        1,
+                        inner,
+                        month,
+                        timedelta(seconds=3600.123457 + inner * index),
+                        timedelta(seconds=60.5 * index + 0.25),
+                        timedelta(minutes=61.002058 + index),
+                    )
                     for index, month in enumerate(months)
                 ],
                 every="month",
@@ -156,9 +241,17 @@ def big_store(path: Path, years: int, days: int) -> float:
             at = fetched - timedelta(days=days - day)
             store.record_contracts(
                 [
-                    InnerOrganizationUsage(1, inner, timedelta(seconds=100 * day + inner),
-                                           timedelta(seconds=10 * day), timedelta(minutes=2 * day),
-                                           datetime(at.year, 1, 1, tzinfo=UTC), 10**9, True, limits)
+                    InnerOrganizationUsage(
+                        1,
+                        inner,
+                        timedelta(seconds=100 * day + inner),
+                        timedelta(seconds=10 * day),
+                        timedelta(minutes=2 * day),
+                        datetime(at.year, 1, 1, tzinfo=UTC),
+                        10**9,
+                        True,
+                        limits,
+                    )
                     for inner in range(2, 2 + ORGANIZATIONS)
                 ],
                 at,
@@ -194,6 +287,7 @@ print(times[2], times[0], times[-1], snapshot_times[2], sum(len(s) for s in snap
 
 
 def history_rows(quick: bool) -> list[str]:
+    """The big store's history query, snapshot reads and file size."""
     rows = []
     years, days = (1, 30) if quick else (5, 730)
     with tempfile.TemporaryDirectory() as tmp:
@@ -226,8 +320,21 @@ def history_rows(quick: bool) -> list[str]:
         )
         times = []
         for _ in range(3):
-            wall, _ = run([PYTHON, "-m", "ei_usage.cli", "history", "--org", "1", "--db",
-                           str(path), "--format", "json"], env)
+            wall, _ = run(
+                [
+                    PYTHON,
+                    "-m",
+                    "ei_usage.cli",
+                    "history",
+                    "--org",
+                    "1",
+                    "--db",
+                    str(path),
+                    "--format",
+                    "json",
+                ],
+                env,
+            )
             times.append(wall)
         rows.append(
             f"| store: the same | `ei-usage history --format json` end to end, fresh process "
@@ -237,15 +344,18 @@ def history_rows(quick: bool) -> list[str]:
 
 
 def main() -> int:
+    """Run the sections asked for and print their rows."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes")
-    parser.add_argument("--only", choices=["sync", "history"])
+    parser.add_argument("--only", choices=["sync", "history", "warm"])
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}", file=sys.stderr)
     rows = []
     if args.only in (None, "history"):
         rows += history_rows(args.quick)
         print("\n".join(rows), flush=True)
+    if args.only == "warm":
+        print("\n".join(warm_rows()), flush=True)
     if args.only in (None, "sync"):
         more = sync_rows(args.quick)
         print("\n".join(more), flush=True)
