@@ -397,7 +397,7 @@ class Client(_BaseClient):
         max_throttle_retries: how often a request answered 429 is tried again (default 10), on
             a budget apart from ``max_retries`` (which, at 0, disables these too): the
             client-wide rate control spaces them, and it gives up on a server that keeps
-            throttling (see the README's "Security and reliability").
+            throttling (see the README's "Rate limits (429)").
         allow_insecure_http: allow ``http://`` to a host other than loopback.
         max_connections: size of the connection pool.
         max_response_bytes: the largest answer read, counted after decompression (default

@@ -203,9 +203,10 @@ round's ``Retry-After`` if that is longer; one that has had other answers keeps 
 THROTTLE_STOP_ROUNDS: Final = 12
 """A throttle run of this many rounds exhausts the budget (see the module docstring).
 
-One more than the tries a single request gets against 429s (the client's ``THROTTLE_RETRIES``
-of 10, plus the first), so a lone call keeps all of them; in a report the next request's first
-429 then stops it. Against a server that answers 429 with ``Retry-After: 0`` that is at most
+One more than the tries a single request gets against 429s (the client's default
+``max_throttle_retries`` of 10, plus the first), so a lone call keeps all of them; in a report
+the next request's first 429 then stops it. A client with more retries passes a larger
+``stop_rounds``. Against a server that answers 429 with ``Retry-After: 0`` that is at most
 about 40 requests and 40 virtual seconds (``tests/wrapper/test_throttle_budget.py``).
 """
 
