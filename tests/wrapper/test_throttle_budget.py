@@ -260,7 +260,7 @@ def test_a_fresh_client_honours_one_long_retry_after_then_gives_up() -> None:
     assert report.stop_reason is not None
     assert "no other answer since this client started" in report.stop_reason
     assert sent == 2  # the first 429's wait in full, then no second one
-    assert 45 <= elapsed <= 46
+    assert 45 <= elapsed < 50  # the pause, and the real time of two requests
 
 
 def test_a_client_that_was_answered_keeps_its_patience_in_a_storm() -> None:
@@ -324,7 +324,7 @@ def test_a_503_retry_after_pauses_every_request_of_the_client(
                     return client.rate_stats()
 
             stats = asyncio.run(run())
-    assert sum(pauses) == pytest.approx(4.0, abs=0.05)
+    assert 3.5 <= sum(pauses) <= 4.0  # the rest of the pause (real time passes meanwhile)
     assert stats.throttles == 0  # a pause, not a throttle: no rate cut
     assert stats.rate_per_second is None
 
