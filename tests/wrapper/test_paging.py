@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ei_usage import Entitlements, InnerOrganization, _paging
@@ -380,3 +380,27 @@ def test_a_server_with_ever_more_organizations_past_its_total_ends_at_max_pages(
     assert pager.stop_reason is not None
     assert "more than the 5 the server counts" in pager.stop_reason
     assert "did not end after 20 pages" in pager.stop_reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 500), max_size=80, unique=True),
+    understated_by=st.integers(0, 80),
+    page_size=st.integers(2, 15),
+    cap=st.one_of(st.none(), st.integers(1, 15)),
+)
+def test_any_understating_total_loses_nothing_and_costs_at_most_one_request(
+    ids: list[int], understated_by: int, page_size: int, cap: int | None
+) -> None:
+    total = len(ids) - min(understated_by, len(ids))
+    # The one case it cannot tell: a first page cut short by a cap of the server's that ends
+    # exactly at the total looks like an honest listing of one page (ruling it out would cost
+    # every small listing a second request).
+    assume(not (cap is not None and cap < page_size and 0 < total == cap < len(ids)))
+    listing = Hostile(ids, extra=total - len(ids), cap=cap)
+    got, pager = listed(listing, page_size)
+    assert got == sorted(ids)
+    assert pager.stop_reason is None
+    honest = Listing(ids, cap=cap)
+    run(honest, page_size)
+    assert len(listing.asked) <= len(honest.asked) + 1

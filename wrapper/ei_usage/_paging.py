@@ -13,16 +13,17 @@ then repeats one organization, or skips one. :class:`Pager` avoids both:
 * ids it already yielded are never yielded again, whatever the server does, and an id a page
   holds twice is taken once.
 
-So an organization present during the whole listing is listed exactly once, in id order; one
-added or removed while the listing runs may or may not be. Paging ends when a page reaches
-``total``, unless that page is full (as long as asked, or as the server's own pages) and brings
-new organizations, or the page goes past ``total``: then ``total`` may understate (a server that
-counts only some organizations) and paging goes on until a page that is not full, under the
-same bounds as below. An honest listing whose last page is exactly full so costs one more
-request. A server that returns shorter pages than asked (a cap of its own) is followed page by
-page. Pages of one organization cannot overlap, so they are read one after the other (an
-organization removed meanwhile may then be missed). A server that does not sort by id still gets
-no repeats.
+So an organization present during the whole listing is listed exactly once, in id order; one added
+or removed while the listing runs may or may not be. Paging ends when a page reaches ``total``,
+unless that page is full (as long as asked, or as the server's own pages) and brings new
+organizations, or the page goes past ``total``: then ``total`` may understate (a server that counts
+only some organizations) and paging goes on until a page that is not full, under the same bounds as
+below. An honest listing whose last page is exactly full so costs one more request. One case cannot
+be told from an honest listing of one page: a first page cut short by a cap of the server's that
+ends exactly at an understated ``total``. A server that returns shorter pages than asked (a cap of
+its own) is followed page by page. Pages of one organization cannot overlap, so they are read one
+after the other (an organization removed meanwhile may then be missed). A server that does not sort
+by id still gets no repeats.
 
 A broken server must not make the listing run forever, nor lose what was listed: a page makes
 progress when it yields an organization, shows an id never seen before, changes ``total`` (the
