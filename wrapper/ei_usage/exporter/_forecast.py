@@ -1,0 +1,59 @@
+"""The one place the exporter asks for a forecast (``ei_usage.forecast``, when installed).
+
+The forecast model lives in its own module (pure, no I/O). Until it is there, or when it
+cannot forecast an organization, :func:`forecast` returns None and the forecast metric families
+are left out of the exposition rather than served as zeros.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._snapshot import ForecastValues
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from ei_usage._models import ComputeTime, InnerOrganizationUsage
+
+logger = logging.getLogger("ei_usage.exporter")
+
+WARN_AT = 0.8
+FAIL_AT = 1.0
+
+
+def _model() -> Any:
+    try:
+        return importlib.import_module("ei_usage.forecast")
+    except ImportError:
+        return None
+
+
+def available() -> bool:
+    """Whether a forecast model is installed."""
+    return _model() is not None
+
+
+def forecast(
+    usage: InnerOrganizationUsage, monthly: Sequence[ComputeTime], *, now: datetime
+) -> ForecastValues | None:
+    """Forecast one organization's contract compute, or None when no forecast can be made.
+
+    Args:
+        usage: its contract usage and entitlements.
+        monthly: its monthly compute time, oldest first (the running month last).
+        now: the instant to forecast from (aware UTC).
+    """
+    model = _model()
+    if model is None or usage.entitlements.compute_time_per_year is None:
+        return None
+    result = model.forecast_usage(usage, monthly, now=now, warn_at=WARN_AT, fail_at=FAIL_AT)
+    ratio = getattr(result, "projected_ratio", None)
+    return ForecastValues(
+        compute_used_ratio=None if ratio is None else float(ratio),
+        warn_at=getattr(result, "warn_crossing", None),
+        fail_at=getattr(result, "fail_crossing", None),
+    )
