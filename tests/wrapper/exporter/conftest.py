@@ -53,7 +53,7 @@ def health(samples: dict[Key, float], name: str, **labels: str) -> float | None:
 
 def scrape(url: str) -> str:
     """GET an exposition."""
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as answer:
         return str(answer.read().decode())
 
 
@@ -91,13 +91,15 @@ def served(studio: FakeStudio) -> Iterator[Served]:
         client.close()
 
 
+CHECK_ARGS = ("check", "--org", "1", "--format", "json", "--unit", "seconds")
+
+
 def check_json(studio: FakeStudio) -> dict[str, object]:
     """Run ``ei-usage check --format json --unit seconds`` against ``studio``; return its JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EI_")}
     env.update(EI_API_KEY=SECRET, EI_BASE_URL=studio.base_url)
     done = subprocess.run(
-        [sys.executable, "-m", "ei_usage.cli", "check", "--org", "1", "--format", "json"]
-        + ["--unit", "seconds"],
+        [sys.executable, "-m", "ei_usage.cli", *CHECK_ARGS],
         env=env,
         capture_output=True,
         text=True,

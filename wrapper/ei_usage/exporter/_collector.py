@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from ._snapshot import OrganizationSample, Snapshot
 
 PREFIX = "ei_usage_"
+# Served from the start at 0 (Prometheus' advice: a counter that appears late hides its first
+# increase from rate() and increase()).
+OUTCOMES = ("success", "throttled", "client_error", "server_error", "connection_error", "timeout")
+STAGES = ("listing", "organization_info", "compute_time", "store", "forecast", "unexpected")
 LABELS = ("organization", "inner_organization", "name")
 
 
@@ -215,8 +219,8 @@ def _health(org: str, snapshot: Snapshot) -> Iterator[Metric]:
         "HTTP requests sent to the API, retries included, by outcome.",
         labels=["organization", "outcome"],
     )
-    for outcome in sorted(health.requests):
-        requests.add_metric([org, outcome], health.requests[outcome])
+    for outcome in sorted({*OUTCOMES, *health.requests}):
+        requests.add_metric([org, outcome], health.requests.get(outcome, 0))
     yield requests
     errors = CounterMetricFamily(
         PREFIX + "exporter_refresh_errors",
@@ -224,8 +228,8 @@ def _health(org: str, snapshot: Snapshot) -> Iterator[Metric]:
         "one per organization not read; store, forecast, unexpected).",
         labels=["organization", "stage"],
     )
-    for stage in sorted(health.errors):
-        errors.add_metric([org, stage], health.errors[stage])
+    for stage in sorted({*STAGES, *health.errors}):
+        errors.add_metric([org, stage], health.errors.get(stage, 0))
     yield errors
 
 

@@ -133,17 +133,25 @@ class Exporter:
         self._thread = threading.Thread(target=self.run, name="ei-usage-exporter", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, *, wait: bool = True) -> None:
         """Stop the refresh loop and the HTTP server.
 
         A refresh in flight finishes its running requests first (at most the client's
         timeout); the command line stops at once instead (Ctrl-C and SIGTERM interrupt it).
+
+        Args:
+            timeout: seconds to wait for the refresh loop's thread.
+            wait: wait for the server's thread to finish (up to half a second, its polling
+                interval); a process about to exit passes False.
         """
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            if wait:
+                server.shutdown()
+                server.server_close()
+            else:
+                threading.Thread(target=server.shutdown, daemon=True).start()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
