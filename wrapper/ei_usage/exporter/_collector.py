@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from ei_usage._units import Unit, from_timedelta
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from datetime import datetime, timedelta
 
     from ._snapshot import OrganizationSample, Snapshot
@@ -129,7 +129,7 @@ _ORGANIZATION_GAUGES: tuple[tuple[str, str, Callable[[OrganizationSample], float
     ),
 )
 
-# Seconds until a forecast crossing: computed at scrape time, from the crossing's instant.
+# Seconds until a forecast crossing, as of the refresh that read it.
 _CROSSINGS: tuple[tuple[str, str, Callable[[OrganizationSample], datetime | None]], ...] = (
     (
         "forecast_warn_remaining_seconds",
@@ -150,8 +150,13 @@ def _labels(organization: str, sample: OrganizationSample) -> list[str]:
     return [organization, str(sample.inner_organization_id), sample.name]
 
 
-def families(snapshot: Snapshot) -> list[Metric]:
-    """Build the families of one snapshot (everything but the scrape-time crossings)."""
+def families(snapshot: Snapshot, now: float | None = None) -> list[Metric]:
+    """Build the families of one snapshot; crossings count down from ``now`` (Unix time).
+
+    ``now`` defaults to the time of the snapshot's refresh: the values served are those of the
+    last refresh, so the seconds until a crossing are too (a refresh every 15 minutes keeps
+    them within 15 minutes, against forecasts of days and months).
+    """
     org = str(snapshot.organization_id)
     built: list[Metric] = []
     for name, help_text, value in _ORGANIZATION_GAUGES:
@@ -162,6 +167,10 @@ def families(snapshot: Snapshot) -> list[Metric]:
                 family.add_metric(_labels(org, sample), float(number))
         if family.samples or not name.startswith("forecast_"):
             built.append(family)
+    if now is None:
+        at = snapshot.health.last_success_at
+        now = time.time() if at is None else at.timestamp()
+    built.extend(crossings(snapshot, now))
     built.extend(_health(org, snapshot))
     return built
 
@@ -247,12 +256,11 @@ def crossings(snapshot: Snapshot, now: float) -> Iterator[Metric]:
 
 
 class SnapshotCollector(Collector):
-    """Answers every scrape from the published snapshot: no API request, no lock."""
+    """Answers every collection from the published families: no API request, no lock."""
 
-    def __init__(self, current: Callable[[], tuple[Snapshot, list[Metric]]]) -> None:
+    def __init__(self, current: Callable[[], Sequence[Metric]]) -> None:
         self._current = current
 
     def collect(self) -> Iterable[Metric]:
         """Return the published families (prometheus-client's hook)."""
-        snapshot, built = self._current()
-        return [*built, *crossings(snapshot, time.time())]
+        return list(self._current())

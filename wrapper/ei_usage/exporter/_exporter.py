@@ -1,23 +1,33 @@
-"""The exporter: a refresh loop on its own schedule, and an HTTP server answering from memory."""
+"""The exporter: a refresh loop on its own schedule, and an HTTP server answering from memory.
+
+A scrape costs no API request and, after the first scrape of a snapshot in a given format,
+no encoding either: each snapshot is encoded by prometheus-client once per format asked
+(text or OpenMetrics, gzipped or not) and the bytes are kept with the snapshot.
+"""
 
 from __future__ import annotations
 
+import gzip
 import logging
+import socket
 import threading
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+import attrs
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from ._collector import SnapshotCollector, families
 from ._refresh import DEFAULT_FORGET_AFTER, Refresher, _now
 from ._snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
-    from wsgiref.simple_server import WSGIServer
 
     from prometheus_client.core import Metric
 
@@ -30,6 +40,61 @@ logger = logging.getLogger("ei_usage.exporter")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9877
 DEFAULT_REFRESH = timedelta(minutes=15)
+
+
+@attrs.frozen
+class _Families:
+    """What prometheus-client's encoders read: a fixed list of families."""
+
+    families: Sequence[Metric]
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+@attrs.frozen(eq=False)
+class _Published:
+    """A snapshot, its families, and its encodings as scrapes asked for them."""
+
+    snapshot: Snapshot
+    families: _Families
+    encoded: dict[tuple[str, bool], bytes] = attrs.field(factory=dict)
+
+
+# What Prometheus 2.x asks for, and what a plain HTTP client (curl) asks for.
+_PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+_PREPARED = ((_PROMETHEUS_ACCEPT, True), ("", False))
+
+
+def _encoded(published: _Published, accept: str, gzipped: bool) -> tuple[bytes, str] | None:
+    _, content_type = choose_encoder(accept)
+    body = published.encoded.get((content_type, gzipped))
+    return None if body is None else (body, content_type)
+
+
+def _encode(published: _Published, accept: str, gzipped: bool) -> tuple[bytes, str]:
+    """Return the encoding ``accept`` asks for, encoding it (once) if needed."""
+    encoder, content_type = choose_encoder(accept)
+    key = (content_type, gzipped)
+    body = published.encoded.get(key)
+    if body is None:
+        body = encoder(published.families)
+        if gzipped:
+            body = gzip.compress(body, compresslevel=6)
+        published.encoded[key] = body
+    return body, content_type
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a scrape in progress never holds up the process's exit
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing: scrapes would flood stderr."""
 
 
 class Exporter:
@@ -74,11 +139,12 @@ class Exporter:
             concurrency=concurrency,
             clock=clock,
         )
-        empty = Snapshot(organization_id)
-        # One tuple, replaced whole: a scrape reads it with one attribute load.
-        self._published: tuple[Snapshot, list[Metric]] = (empty, families(empty))
+        # Replaced whole after each refresh: a scrape reads it with one attribute load.
+        self._published = self._publish(Snapshot(organization_id))
+        self._encoding = threading.Lock()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SnapshotCollector(lambda: self._published))
+        """A registry of the published values, for ``prometheus_client.generate_latest``."""
+        self.registry.register(SnapshotCollector(lambda: self._published.families.families))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._server: WSGIServer | None = None
@@ -87,7 +153,50 @@ class Exporter:
     @property
     def snapshot(self) -> Snapshot:
         """The snapshot scrapes are answered from."""
-        return self._published[0]
+        return self._published.snapshot
+
+    @staticmethod
+    def _publish(snapshot: Snapshot) -> _Published:
+        """Build what scrapes read, encoded ahead for the usual scrapers.
+
+        Done by the refresh, before the swap, so that no scrape pays for the encoding:
+        Prometheus' own request (OpenMetrics, gzip) and a plain ``curl`` (text, not gzipped).
+        """
+        published = _Published(snapshot, _Families(families(snapshot)))
+        for accept, gzipped in _PREPARED:
+            _encode(published, accept, gzipped)
+        return published
+
+    def exposition(self, accept: str = "", *, gzipped: bool = False) -> tuple[bytes, str]:
+        """Return the published values encoded as a scrape asks: the body and its content type.
+
+        Args:
+            accept: the scrape's ``Accept`` header (OpenMetrics when it asks for it, else the
+                text format).
+            gzipped: compress the body with gzip.
+        """
+        published = self._published
+        found = _encoded(published, accept, gzipped)
+        if found is not None:
+            return found
+        with self._encoding:  # concurrent scrapes of a new snapshot encode it once
+            return _encode(published, accept, gzipped)
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """Answer ``GET /metrics`` (any path but ``/favicon.ico``) from the published values."""
+        if environ.get("PATH_INFO") == "/favicon.ico":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b""]
+        gzipped = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        body, content_type = self.exposition(environ.get("HTTP_ACCEPT", ""), gzipped=gzipped)
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        if gzipped:
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
 
     def refresh(self) -> Snapshot:
         """Refresh once and publish the result; return it.
@@ -96,7 +205,7 @@ class Exporter:
             KeyboardInterrupt: Ctrl-C while refreshing (the previous snapshot stays published).
         """
         snapshot = self._refresher.refresh(self.snapshot)
-        self._published = (snapshot, families(snapshot))
+        self._published = self._publish(snapshot)
         return snapshot
 
     def run(self, stop: threading.Event | None = None) -> None:
@@ -113,8 +222,7 @@ class Exporter:
             except Exception:
                 logger.exception("ei_usage: exporter: a refresh failed unexpectedly")
                 self._refresher.count_unexpected()
-                snapshot = self._refresher.failed(self.snapshot)
-                self._published = (snapshot, families(snapshot))
+                self._published = self._publish(self._refresher.failed(self.snapshot))
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     def serve(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -122,7 +230,13 @@ class Exporter:
 
         Port 0 picks a free port. Binds loopback unless told otherwise.
         """
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        server_class = type("_Server", (_Server,), {"address_family": family})
+        server: WSGIServer = make_server(host, port, self.wsgi_app, server_class, _QuietHandler)
+        thread = threading.Thread(
+            target=server.serve_forever, name="ei-usage-exporter-http", daemon=True
+        )
+        thread.start()
         self._server, self._server_thread = server, thread
         address = server.server_address
         return str(address[0]), int(address[1])
