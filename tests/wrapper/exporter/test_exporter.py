@@ -353,3 +353,36 @@ def test_heavy_modules_stay_out_of_a_plain_import() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "False"
+
+
+def test_http_answers_as_prometheus_and_curl_ask(served: Served) -> None:
+    import gzip
+    import urllib.error
+    import urllib.request
+
+    served.exporter.refresh()
+    prometheus = {
+        "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        "Accept-Encoding": "gzip",
+    }
+    request = urllib.request.Request(served.url, headers=prometheus)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.headers["Content-Encoding"] == "gzip"
+        assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
+        body = gzip.decompress(answer.read()).decode()
+    assert body.endswith("# EOF\n")
+    assert "ei_usage_contract_compute_used_ratio{" in body
+    with urllib.request.urlopen(served.url, timeout=10) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert "Content-Encoding" not in answer.headers
+        plain = answer.read().decode()
+    assert parse(plain) == parse(body.replace("# EOF\n", ""))
+    head = urllib.request.Request(served.url, method="HEAD")
+    with urllib.request.urlopen(head, timeout=10) as answer:
+        assert answer.read() == b""
+    for method, path, status in (("POST", "/metrics", 405), ("GET", "/favicon.ico", 404)):
+        other = urllib.request.Request(served.url.replace("/metrics", path), method=method)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(other, timeout=10)
+        assert refused.value.code == status
+        refused.value.close()

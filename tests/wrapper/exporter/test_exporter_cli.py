@@ -170,3 +170,13 @@ def test_a_port_in_use_is_one_line(start: object) -> None:
     stderr = running.stderr()
     assert f"cannot listen on 127.0.0.1:{port}" in stderr
     assert "Traceback" not in stderr
+
+
+def test_the_demo_prints_a_scrape(capfd: pytest.CaptureFixture[str]) -> None:
+    from ei_usage.exporter import demo
+
+    assert demo.main(1.0) == 0
+    out = capfd.readouterr().out
+    assert "$ ei-usage exporter --org 1" in out
+    assert 'ei_usage_contract_compute_used_ratio{inner_organization="2"' in out
+    assert 'ei_usage_exporter_last_refresh_complete{organization="1"} 1.0' in out
