@@ -135,7 +135,7 @@ def _refreshed(served: Served) -> dict[Any, float]:
     [
         (Fault.server_error(500), "organization_info"),
         (Fault.drop_connection(), "organization_info"),
-        (Fault.rate_limited(retry_after=600), "organization_info"),
+        (Fault.rate_limited(retry_after=1), "organization_info"),
     ],
     ids=["500s", "dropped-connection", "429-storm"],
 )

@@ -749,7 +749,10 @@ def exporter(
                 f"--db needs the history store ({error.name} is missing): "
                 "pip install 'ei-usage[store]'"
             ) from None
-        store = Store.open(db)
+        try:
+            store = Store.open(db)
+        except Exception as error:  # the store's own error names the file or URL, no password
+            raise ConfigCommandError(f"--db: {error}") from None
     served = _exporter.Exporter(
         client,
         organization_id,

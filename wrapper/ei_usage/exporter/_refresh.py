@@ -31,9 +31,6 @@ from ._snapshot import Health, OrganizationSample, Snapshot
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    import httpx
-
-    from ei_usage._errors import RequestInfo
     from ei_usage._models import ComputeTime, InnerOrganization, InnerOrganizationUsage
     from ei_usage._parse import Answer
 
@@ -71,15 +68,10 @@ class ExporterClient(Client):
         with self._counts_lock:
             return dict(self._counts)
 
-    def _attempt(
-        self,
-        http: httpx.Client,
-        prepared: httpx.Request,
-        request: RequestInfo,
-        stop: threading.Event | None,
-    ) -> Answer:
+    def _attempt(self, *args: Any, **kwargs: Any) -> Answer:
+        # Client._attempt sends once and reads the answer (or raises): one HTTP request.
         try:
-            answer = super()._attempt(http, prepared, request, stop)
+            answer: Answer = super()._attempt(*args, **kwargs)
         except APITimeoutError:
             self._count("timeout")
             raise
