@@ -15,12 +15,63 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 from typing import TYPE_CHECKING, Any
 
-from _common import OFFICIAL_PYTHON, PEAK_RSS_CODE, PROJECT_PYTHON, measure, parse_peak_rss
+from _common import (
+    BENCH,
+    OFFICIAL_PYTHON,
+    PEAK_RSS_CODE,
+    PROJECT_PYTHON,
+    ROOT,
+    measure,
+    parse_peak_rss,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+# A venv with ei-usage's wheel and its runtime dependencies alone, as a tool installs it: in the
+# project venv `import httpx` also loads click and rich (httpx's optional command line), which
+# would make the httpx baseline heavier than a user's.
+CLEAN_VENV = BENCH / ".venv-clean"
+CLEAN_PYTHON = CLEAN_VENV / "bin" / "python"
+WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
+
+
+def make_clean_venv() -> Path:
+    """Build the wheel and install it, with the runtime lock's wheels only, into a fresh venv.
+
+    Offline: the wheels come from the wheelhouse `make venv` fills (requirements/runtime.lock).
+    """
+    dist = BENCH / ".cache" / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    shutil.rmtree(CLEAN_VENV, ignore_errors=True)
+    subprocess.run(
+        [PROJECT_PYTHON, "-m", "build", "--no-isolation", "--wheel", "--outdir", dist, ROOT],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([PROJECT_PYTHON, "-m", "venv", CLEAN_VENV], check=True)
+    (wheel,) = dist.glob("ei_usage-*.whl")
+    subprocess.run(
+        [
+            CLEAN_PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--find-links",
+            WHEELHOUSE,
+            wheel,
+        ],
+        check=True,
+    )
+    return CLEAN_PYTHON
+
 
 # name: (interpreter, code, official venv?)
 SUBJECTS: dict[str, tuple[Path, str, bool]] = {
@@ -28,6 +79,9 @@ SUBJECTS: dict[str, tuple[Path, str, bool]] = {
     "httpx": (PROJECT_PYTHON, "import httpx", False),
     "ei_usage": (PROJECT_PYTHON, "import ei_usage", False),
     "ei_usage_client": (PROJECT_PYTHON, "from ei_usage import Client", False),
+    "clean_pass": (CLEAN_PYTHON, "pass", False),
+    "clean_httpx": (CLEAN_PYTHON, "import httpx", False),
+    "clean_client": (CLEAN_PYTHON, "from ei_usage import Client, DateRange", False),
     "official_pass": (OFFICIAL_PYTHON, "pass", True),
     "edgeimpulse_api": (OFFICIAL_PYTHON, "import edgeimpulse_api", True),
 }
@@ -40,8 +94,10 @@ def run(runs: int, official_runs: int) -> dict[str, list[dict[str, float]]]:
         Per subject, one ``{"wall": s, "rss": peak KiB, "cpu": s}`` per round, rounds aligned (the
         official subjects' lists are the first ``official_runs`` rounds).
     """
-    for python, code, _ in SUBJECTS.values():  # warm the byte-code cache
-        measure([python, "-c", code])
+    make_clean_venv()
+    for python, code, official in SUBJECTS.values():  # warm the byte-code cache
+        if not official or official_runs:
+            measure([python, "-c", code])
     results: dict[str, list[dict[str, float]]] = {name: [] for name in SUBJECTS}
     for i in range(runs):
         for name, (python, code, official) in SUBJECTS.items():

@@ -254,6 +254,27 @@ def bench_import(runs: int, official_runs: int, notes: list[str]) -> list[Row]:
                     _ratio_of_medians(official_net, ei_net, "`import ei_usage` net"),
                 )
             )
+    # The light-import target (issue 22), in a venv with the wheel alone, as a tool installs it.
+    clean_httpx = net("clean_httpx", "wall", "clean_pass")
+    clean_client = net("clean_client", "wall", "clean_pass")
+    rows.append(
+        Row(
+            b,
+            "clean venv: `import httpx`, net of `pass`: wall",
+            *stat_cells(Stats(clean_httpx), fmt_time),
+        )
+    )
+    light = pairwise(clean_client, clean_httpx)
+    rows.append(
+        Row(
+            b,
+            "clean venv: `from ei_usage import Client, DateRange`, net of `pass`: wall",
+            *stat_cells(Stats(clean_client), fmt_time),
+            f"{fmt_ratio(light)} `import httpx` net",
+            "≤ 1.4x `import httpx` (net, clean venv)",
+            light.median <= 1.4,
+        )
+    )
     cpu_ratio = pairwise(net("ei_usage", "cpu", "pass"), net("httpx", "cpu", "pass"))
     rows.append(
         Row(

@@ -345,3 +345,104 @@ def test_drift_warnings_are_bounded_and_safe(caplog: pytest.LogCaptureFixture) -
     messages = _drift_messages(caplog)
     assert len(messages) == parse._MAX_WARNED
     assert all("\n" not in m and len(m) < 500 for m in messages)
+
+
+# ---- the numbers as sent, and results rebuilt from them (the history store) --------------------
+
+_PERIOD_TEXT = "2024-05"
+
+
+@given(
+    cpu=st.one_of(st.integers(0, 10**12), st.floats(0, 1e12, allow_nan=False)),
+    gpu=st.one_of(st.integers(0, 10**12), st.floats(0, 1e12, allow_nan=False)),
+    total=st.one_of(st.integers(0, 10**10), st.floats(0, 1e10, allow_nan=False)),
+)
+def test_compute_time_rebuilt_from_its_wire_numbers_is_equal(
+    cpu: float, gpu: float, total: float
+) -> None:
+    from ei_usage import DateRange
+
+    period = DateRange.parse(_PERIOD_TEXT)
+    body = {"cpuComputeTime": cpu, "gpuComputeTime": gpu, "totalComputeTime": total}
+    row = parse.compute_time(
+        {"success": True, **body},
+        REQUEST,
+        organization_id=1,
+        inner_organization_id=2,
+        period=period,
+    )
+    assert row.wire == body
+    assert all(type(row.wire[k]) is type(v) for k, v in body.items())  # 5 stays 5, not 5.0
+    # Through JSON, as a store keeps it: the same numbers, the same result.
+    kept = json.loads(json.dumps(row.wire))
+    rebuilt = parse.compute_time_from_wire(
+        kept, organization_id=1, inner_organization_id=2, period=period, source="test.db"
+    )
+    assert rebuilt == row
+    assert (rebuilt.cpu, rebuilt.gpu, rebuilt.total) == (row.cpu, row.gpu, row.total)
+
+
+def test_wire_keeps_only_what_was_sent_and_is_not_compared() -> None:
+    from ei_usage import DateRange
+
+    period = DateRange.parse(_PERIOD_TEXT)
+    row = parse.compute_time(
+        {"success": True, "cpuComputeTime": 60},
+        REQUEST,
+        organization_id=1,
+        inner_organization_id=2,
+        period=period,
+    )
+    assert row.wire == {"cpuComputeTime": 60}
+    assert "wire" not in repr(row)
+    assert row == row.__class__(**{**_fields(row), "wire": None})
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(row, recurse=False)
+
+
+def test_a_bad_stored_number_is_refused_naming_the_store() -> None:
+    from ei_usage import DateRange
+
+    with pytest.raises(ResponseValidationError) as caught:
+        parse.compute_time_from_wire(
+            {"cpuComputeTime": -1},
+            organization_id=1,
+            inner_organization_id=2,
+            period=DateRange.parse(_PERIOD_TEXT),
+            source="/tmp/history.sqlite3",
+        )
+    assert caught.value.field == "cpuComputeTime"
+    assert "/tmp/history.sqlite3" in str(caught.value)
+
+
+def test_organization_info_rebuilt_from_its_wire_fields_is_equal() -> None:
+    import pickle
+
+    body = {
+        "success": True,
+        "cpuComputeTime": 3600.5,
+        "gpuComputeTime": 60,
+        "totalComputeTime": 61.0,
+        "computeTimeCurrentContractSince": "2024-03-01T00:00:00.000Z",
+        "totalStorage": 1024,
+        "billable": True,
+        "entitlementLimits": {"computeTimePerYear": 360000, "totalStorage": None},
+        "dailyMetrics": [{"date": "2024-05-01T00:00:00.000Z"}],
+    }
+    usage = parse.organization_info(body, REQUEST, organization_id=1, inner_organization_id=2)
+    assert usage.wire is not None
+    assert "dailyMetrics" not in usage.wire
+    assert usage.wire["entitlementLimits"] == body["entitlementLimits"]
+    rebuilt = parse.organization_info_from_wire(
+        json.loads(json.dumps(usage.wire)),
+        organization_id=1,
+        inner_organization_id=2,
+        source="test.db",
+    )
+    assert rebuilt == usage
+    # Results travel inside pickled exceptions (ReportInterrupted): the wire pickles too.
+    assert pickle.loads(pickle.dumps(usage)).wire == usage.wire

@@ -20,8 +20,8 @@ import httpcore
 import httpx
 import pytest
 
-import ei_usage._calls as calls_module
 import ei_usage._client as client_module
+import ei_usage._plan as plan_module
 from ei_usage import (
     APIConnectionError,
     AsyncClient,
@@ -33,6 +33,7 @@ from ei_usage import (
     ReportError,
     ReportInterrupted,
 )
+from ei_usage import _parse as parse_module
 from ei_usage import _report as report_module
 from ei_usage import _runner as runner
 from ei_usage import _transport as transport_module
@@ -120,14 +121,14 @@ def test_successes_between_connection_failures_keep_the_report_going() -> None:
 def test_an_unexpected_exception_is_recorded_and_the_rest_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = client_module._parse.compute_time
+    original = parse_module.compute_time
 
     def sometimes_broken(body: Any, request: Any, **kwargs: Any) -> ComputeTime:
         if kwargs["inner_organization_id"] == 3:
             raise OverflowError("a bug in the parser")
         return original(body, request, **kwargs)
 
-    monkeypatch.setattr(client_module._parse, "compute_time", sometimes_broken)
+    monkeypatch.setattr(parse_module, "compute_time", sometimes_broken)
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"success": True, "cpuComputeTime": 1, "gpuComputeTime": 1})
@@ -148,14 +149,14 @@ def test_an_unexpected_exception_is_recorded_and_the_rest_kept(
 def test_an_unexpected_exception_in_an_async_report_is_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = client_module._parse.compute_time
+    original = parse_module.compute_time
 
     def sometimes_broken(body: Any, request: Any, **kwargs: Any) -> ComputeTime:
         if kwargs["inner_organization_id"] == 3:
             raise ValueError("a bug")
         return original(body, request, **kwargs)
 
-    monkeypatch.setattr(client_module._parse, "compute_time", sometimes_broken)
+    monkeypatch.setattr(parse_module, "compute_time", sometimes_broken)
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"success": True, "cpuComputeTime": 1})
@@ -169,19 +170,19 @@ def test_an_unexpected_exception_in_an_async_report_is_recorded(
     assert [f.inner_organization_id for f in report.errors] == [3]
 
 
-def test_plan_report_lists_what_was_not_done() -> None:
-    plan = report_module.make_plan(
-        1, [2, 3], DateRange.parse("2024-01..2024-02"), "month", calls_module.check_id
-    )
+def test_assembled_report_lists_what_was_not_done() -> None:
+    plan = plan_module.compute_time(1, [2, 3], DateRange.parse("2024-01..2024-02"), "month")
     row = ComputeTime(1, 2, DateRange.month(2024, 1), None, None, None)
-    report = plan.report([row, None, None, None], "interrupted")
+    report = report_module.assemble(plan, plan.jobs(), [row, None, None, None], "interrupted")
     assert report.not_attempted == (
         (2, DateRange.month(2024, 2)),
         (3, DateRange.month(2024, 1)),
         (3, DateRange.month(2024, 2)),
     )
     assert report.stop_reason == "interrupted"
-    complete = plan.report([row] * 4, "ignored when nothing is missing")
+    complete = report_module.assemble(
+        plan, plan.jobs(), [row] * 4, "ignored when nothing is missing"
+    )
     assert complete.stop_reason is None
     assert complete.ok
 
@@ -346,11 +347,8 @@ def test_report_interrupted_is_not_swallowed_by_except_exception() -> None:
     caught: list[str] = []
     try:
         try:
-            raise ReportInterrupted(
-                report_module.make_plan(
-                    1, [2], DateRange.month(2024, 1), "month", calls_module.check_id
-                ).report([None])
-            )
+            plan = plan_module.compute_time(1, [2], DateRange.month(2024, 1), "month")
+            raise ReportInterrupted(report_module.assemble(plan, plan.jobs(), [None]))
         except Exception:
             caught.append("exception")
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         ResponseValidationError,
         ServerError,
     )
+    from ._history import StoredComputeTime, UsageHistory
     from ._listing import (
         AsyncOrganizationListing,
         IncompleteListingWarning,
@@ -103,7 +104,9 @@ __all__ = [
     "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
+    "StoredComputeTime",
     "Unit",
+    "UsageHistory",
     "UsageTotals",
     "__version__",
     "convert",
@@ -130,6 +133,8 @@ _HOMES = {
     "ResponseTooLargeError": "_errors",
     "ResponseValidationError": "_errors",
     "ServerError": "_errors",
+    "StoredComputeTime": "_history",
+    "UsageHistory": "_history",
     "AsyncOrganizationListing": "_listing",
     "IncompleteListingWarning": "_listing",
     "ListingFailure": "_listing",

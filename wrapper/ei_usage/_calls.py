@@ -2,7 +2,8 @@
 
 A :class:`Call` is a request relative to the base URL (method, path, percent-encoded query) and
 the function that turns its checked JSON answer into a result (:mod:`ei_usage._parse`). Arguments
-are validated here, before any request; the clients send calls through one request path.
+are validated (by :mod:`ei_usage._plan`'s checks) before any request; the clients send calls
+through one request path.
 
 Requests are described by the generated client (``_get_kwargs`` of each operation: method, path,
 query); dates go out as ``YYYY-MM-DDTHH:MM:SS.mmmZ``, as the Edge Impulse web client sends them
@@ -13,10 +14,8 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
-
-import attrs
 
 from edge_impulse_api_client.api.organizations import (
     get_organization_metrics as _metrics_op,
@@ -35,98 +34,20 @@ from edge_impulse_api_client.models.project_visibility import (
 )
 from edge_impulse_api_client.types import UNSET
 
-from . import _listing, _paging, _parse, _report
-from ._config import check_int
-from ._dates import DateRange, format_wire
-from ._models import InnerOrganization, InnerOrganizationUsage
+from . import _parse
+from ._dates import format_wire
+from ._plan import check_id, check_period, check_piece
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping
 
-    from ._dates import Every
+    from . import _paging
+    from ._dates import DateRange
     from ._errors import RequestInfo
-    from ._models import ComputeTime, OrganizationMetrics, ProjectVisibility
+    from ._models import ComputeTime, InnerOrganizationUsage, OrganizationMetrics, ProjectVisibility
+    from ._plan import Listing
 
 _VISIBILITIES = ("public", "private")
-
-
-# Organization id 0 is valid (the official bindings drop it). A partial: it runs twice a call.
-check_id: Callable[[str, object], int] = functools.partial(check_int, minimum=0)
-
-
-# DateRange is immutable, and tools ask for the same few periods again and again.
-_parse_period = functools.lru_cache(maxsize=256)(DateRange.parse)
-
-
-def check_period(period: DateRange | str) -> DateRange:
-    if isinstance(period, DateRange):
-        return period
-    if isinstance(period, str):
-        return _parse_period(period)
-    raise TypeError(f"period must be a DateRange or a str, got {type(period).__name__}")
-
-
-def plan(
-    organization_id: int,
-    inner_organizations: Iterable[int | InnerOrganization],
-    period: DateRange | str,
-    every: Every,
-) -> _report.Plan:
-    """Validate a report's arguments, every piece of its period included, before any request."""
-    plan = _report.make_plan(
-        organization_id, inner_organizations, check_period(period), every, check_id
-    )
-    for piece in plan.pieces:
-        period_query(piece)
-    return plan
-
-
-def with_listing(
-    plan: _report.Plan,
-    organizations: Sequence[InnerOrganization],
-    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
-    replace_ids: bool,
-) -> _report.Plan:
-    """Give a plan the listed organizations' names and deletion (and, for "all", their ids).
-
-    For "all", organizations whose listing record could not be read are in too (their id is
-    known, and compute time needs nothing else), and a listing that ended early is recorded.
-    """
-    names = {organization.id: organization.name for organization in organizations}
-    deleted = {organization.id: organization.deleted for organization in organizations}
-    if replace_ids:
-        return attrs.evolve(
-            plan,
-            inner_organization_ids=tuple(sorted({*names, *unread_ids(listing)})),
-            names=names,
-            deleted=deleted,
-            listing_stop_reason=listing.stop_reason,
-        )
-    return attrs.evolve(plan, names=names, deleted=deleted)
-
-
-def unread_ids(
-    listing: _listing.OrganizationListing | _listing.AsyncOrganizationListing,
-) -> list[int]:
-    """Return the ids of the organizations whose listing record could not be read."""
-    return [failure.inner_organization_id for failure in listing.errors]
-
-
-def targets(
-    value: Iterable[int | InnerOrganization] | Literal["all"],
-) -> Iterable[int | InnerOrganization] | None:
-    """Return the organizations a bulk call was given, or None for ``"all"``.
-
-    Raises:
-        TypeError: a string other than ``"all"`` (its characters are no ids).
-    """
-    if isinstance(value, str | bytes):
-        if value != "all":
-            raise TypeError(
-                "inner organizations must be 'all' or an iterable of ints, not a string"
-            )
-        return None
-    return value
 
 
 class Call(NamedTuple):
@@ -169,13 +90,8 @@ def period_query(period: DateRange) -> str:
     Raises:
         ValueError: the period is empty at the wire's millisecond resolution.
     """
-    start, end = format_wire(period.start), format_wire(period.end)
-    if start == end:
-        raise ValueError(
-            f"period {period} is shorter than the API's millisecond resolution: it would be "
-            f"sent as the empty range {start}..{end}"
-        )
-    return _query({"startDate": start, "endDate": end})
+    check_piece(period)
+    return _query({"startDate": format_wire(period.start), "endDate": format_wire(period.end)})
 
 
 def compute_time_call(
@@ -202,47 +118,6 @@ def _call(kwargs: dict[str, Any], parse: Callable[[dict[str, Any], RequestInfo],
     )
 
 
-_MAX_SEARCH_LENGTH = 200
-
-
-class Listing(NamedTuple):
-    """The validated arguments of an organization listing."""
-
-    organization_id: int
-    include_deleted: bool
-    active_within_days: int | None
-    search: str | None
-    page_size: int
-
-
-def listing(
-    organization_id: int,
-    include_deleted: bool,
-    active_within_days: int | None,
-    search: str | None,
-    page_size: int,
-) -> Listing:
-    org = check_id("organization_id", organization_id)
-    if not isinstance(include_deleted, bool):
-        raise TypeError(f"include_deleted must be a bool, got {type(include_deleted).__name__}")
-    days = (
-        None
-        if active_within_days is None
-        else check_int("active_within_days", active_within_days, minimum=1)
-    )
-    if search is not None:
-        if not isinstance(search, str):
-            raise TypeError(f"search must be a str or None, got {type(search).__name__}")
-        if not search.strip() or len(search) > _MAX_SEARCH_LENGTH or not search.isprintable():
-            raise ValueError(
-                f"search must be printable text of 1 to {_MAX_SEARCH_LENGTH} characters"
-            )
-    size = check_int("page_size", page_size, minimum=2)
-    if size > _paging.MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be at most {_paging.MAX_PAGE_SIZE}, got {size}")
-    return Listing(org, include_deleted, days, search, size)
-
-
 def organizations_call(listing: Listing, page: _paging.Request) -> Call:
     kwargs = _organizations_op._get_kwargs(
         listing.organization_id,
@@ -260,23 +135,6 @@ def organizations_call(listing: Listing, page: _paging.Request) -> Call:
     return _call(kwargs, parse)
 
 
-def without_deleted(listing: Listing) -> Listing | None:
-    """Return the second listing that tells deleted organizations apart, or None if not needed.
-
-    The listing record has no "deleted" field: an organization listed with ``includeDeleted``
-    but not without it is deleted. So a listing with deleted organizations costs a second one.
-    """
-    return listing._replace(include_deleted=False) if listing.include_deleted else None
-
-
-def mark_deleted(
-    listed: Iterable[InnerOrganization], live: Container[int]
-) -> Iterator[InnerOrganization]:
-    """Mark deleted the organizations of ``listed`` whose ids are not in ``live``."""
-    for organization in listed:
-        yield organization if organization.id in live else attrs.evolve(organization, deleted=True)
-
-
 def organization_info_call(
     organization_id: int, inner_organization_id: int, include_deleted: bool = False
 ) -> Call:
@@ -292,37 +150,6 @@ def organization_info_call(
         )
 
     return _call(kwargs, parse)
-
-
-def named(
-    usage: InnerOrganizationUsage, listed: Mapping[int, InnerOrganization]
-) -> InnerOrganizationUsage:
-    """Give a usage the name and deletion of its organization, when it was listed."""
-    organization = listed.get(usage.inner_organization_id)
-    if organization is None:
-        return usage
-    return attrs.evolve(
-        usage,
-        inner_organization_name=organization.name,
-        inner_organization_deleted=organization.deleted,
-    )
-
-
-def inner_ids(
-    inner_organizations: Iterable[int | InnerOrganization],
-) -> tuple[list[int], dict[int, InnerOrganization]]:
-    """Validate an entitlement check's organizations: ids in order, and those listed by id."""
-    if isinstance(inner_organizations, str | bytes):
-        raise TypeError("inner_organizations must be 'all' or an iterable of ints")
-    ids: dict[int, None] = {}
-    listed: dict[int, InnerOrganization] = {}
-    for item in inner_organizations:
-        if isinstance(item, InnerOrganization):
-            ids[item.id] = None
-            listed[item.id] = item
-        else:
-            ids[check_id("inner_organization_id", item)] = None
-    return sorted(ids), listed
 
 
 def metrics_call(

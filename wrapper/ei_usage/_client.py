@@ -17,9 +17,9 @@ Bulk methods run many calls through :mod:`ei_usage._runner` and assemble :mod:`e
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
+import sys
 import threading
 import time
 import warnings
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 import httpx
 
-from . import _calls, _paging, _parse, _runner, _transport
+from . import _paging, _transport
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -49,14 +49,13 @@ from ._errors import (
     ResponseTooLargeError,
     ResponseValidationError,
 )
-from ._listing import AsyncOrganizationListing, OrganizationListing
+from ._lazy import LazyModule
 from ._ratelimit import RateController, RateStats
-from ._report import EntitlementReport
 from ._retry import RetryPolicy
-from ._runner import Stopped
 from ._version import __version__
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import (
         Awaitable,
         Callable,
@@ -67,7 +66,10 @@ if TYPE_CHECKING:
     from datetime import timedelta
     from types import TracebackType
 
+    from . import _calls, _history, _listing, _parse, _plan, _report, _runner
     from ._dates import DateRange, Every
+    from ._history import UsageHistory
+    from ._listing import AsyncOrganizationListing, ListingFailure, OrganizationListing
     from ._models import (
         ComputeTime,
         InnerOrganization,
@@ -75,7 +77,18 @@ if TYPE_CHECKING:
         OrganizationMetrics,
         ProjectVisibility,
     )
-    from ._report import ProgressCallback, Report
+    from ._report import EntitlementReport, ProgressCallback, Report
+
+else:
+    # Loaded on first use (_lazy): a sync call never needs the report machinery, and no module
+    # here needs the generated client before the first request.
+    _calls = LazyModule("ei_usage._calls")
+    _history = LazyModule("ei_usage._history")
+    _listing = LazyModule("ei_usage._listing")
+    _parse = LazyModule("ei_usage._parse")
+    _plan = LazyModule("ei_usage._plan")
+    _report = LazyModule("ei_usage._report")
+    _runner = LazyModule("ei_usage._runner")
 
 logger = logging.getLogger("ei_usage")
 # A library speaks only when the application configures logging: without this, Python's
@@ -361,6 +374,12 @@ def _log_timing(request: RequestInfo, answer: _parse.Answer, started: float, ret
     )
 
 
+def _unread(listing: OrganizationListing | AsyncOrganizationListing) -> list[int]:
+    """The ids of the organizations whose listing record could not be read."""
+    failures: tuple[ListingFailure, ...] = listing.errors
+    return [failure.inner_organization_id for failure in failures]
+
+
 def _read(answer: _parse.Answer, call: _calls.Call, request: RequestInfo, redact: Any) -> Any:
     return call.parse(_parse.check_response(answer, request, redact), request)
 
@@ -517,7 +536,7 @@ class Client(_BaseClient):
             ticket = self._rate.ticket()
             while True:
                 if stop is not None and stop.is_set():
-                    raise Stopped
+                    raise _runner.Stopped
                 wait = self._rate.seconds_until(ticket)
                 if wait <= 0:
                     break
@@ -535,7 +554,7 @@ class Client(_BaseClient):
                     _log_timing(request, answer, started, retries + throttles)
                 return result
             if stop is not None and stop.is_set():
-                raise Stopped from None
+                raise _runner.Stopped from None
             if http.is_closed and isinstance(failure, APIConnectionError):
                 raise _closed(request) from None
             delay = self._retry_delay(retries, throttles, failure)
@@ -584,7 +603,7 @@ class Client(_BaseClient):
         """
         calls = [
             _calls.compute_time_call(organization_id, inner_organization_id, piece)
-            for piece in _calls.check_period(period).split(every)
+            for piece in _plan.check_period(period).split(every)
         ]
         return [self._send(call) for call in calls]
 
@@ -598,6 +617,9 @@ class Client(_BaseClient):
         concurrency: int = 8,
         on_progress: ProgressCallback | None = None,
         with_names: bool = False,
+        store: UsageHistory | None = None,
+        refresh: bool = False,
+        settle: timedelta | None = None,
     ) -> Report:
         """Return the compute time of many inner organizations, for each piece of ``period``.
 
@@ -620,6 +642,13 @@ class Client(_BaseClient):
             with_names: for ids, list the white label's organizations first (two requests per
                 100 of them: see ``include_deleted`` of :meth:`inner_organizations`) so that
                 rows carry names and whether they are deleted; ``"all"`` always does.
+            store: a history store (:class:`ei_usage.store.Store`, or any
+                :class:`UsageHistory`) to read through: rows of closed periods it holds are
+                taken from it, not asked for again (``Report.from_store`` says which, and when
+                they were fetched); every row fetched is kept in it as it arrives.
+            refresh: with ``store``, ask the API for every period again (and keep the answers).
+            settle: how long after its end a period may still change (default 3 days); only
+                periods that ended longer ago are taken from ``store``.
 
         Raises:
             ReportInterrupted: Ctrl-C (a ``KeyboardInterrupt``): nothing more is sent, and its
@@ -627,14 +656,6 @@ class Client(_BaseClient):
             EdgeImpulseError: listing the organizations (``"all"`` or ``with_names``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
-        limit = check_int("concurrency", concurrency, minimum=1)
-        given = _calls.targets(inner_organization_ids)
-        listed = given is None
-        plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
-        if listed or with_names:
-            # Deleted organizations too: they used compute time before they were deleted.
-            listing = self._listing(plan.organization_id, include_deleted=True)
-            plan = _calls.with_listing(plan, list(listing), listing, listed)
         if _loop_is_running():
             warnings.warn(
                 "Client.compute_time_report blocks the running event loop until the report is "
@@ -642,6 +663,24 @@ class Client(_BaseClient):
                 RuntimeWarning,
                 stacklevel=2,
             )
+        # 1. Plan: every argument checked before any request.
+        limit = check_int("concurrency", concurrency, minimum=1)
+        given = _plan.targets(inner_organization_ids)
+        plan = _plan.compute_time(organization_id, given, period, every)
+        if given is None or with_names:
+            # Deleted organizations too: they used compute time before they were deleted.
+            listing = self._listing(plan.organization_id, include_deleted=True)
+            listed = list(listing)
+            plan = _plan.with_listing(
+                plan, listed, _unread(listing), listing.stop_reason, replace_ids=given is None
+            )
+        # 2. Store: closed periods it holds are not asked for again.
+        known, jobs = _history.lookup(
+            store, plan.organization_id, plan.jobs(), every=every, refresh=refresh, settle=settle
+        )
+        keep = None if store is None else _history.Keeper(store, every)
+
+        # 3. Send: the rest, concurrently, through the one request path.
         org = plan.organization_id
 
         def send(job: tuple[int, DateRange], stop: threading.Event) -> ComputeTime:
@@ -649,12 +688,18 @@ class Client(_BaseClient):
 
         try:
             outcomes, reason = _runner.run_threads(
-                plan.jobs(), send, limit, on_progress, throttled=self._rate.throttled_out
+                jobs,
+                send,
+                limit,
+                on_progress,
+                throttled=self._rate.throttled_out,
+                on_outcome=keep,
             )
         except _runner.Interrupted as interrupted:
-            report = plan.report(interrupted.outcomes, _runner.INTERRUPTED)
-            raise ReportInterrupted(report) from None
-        return plan.report(outcomes, reason)
+            partial = _report.assemble(plan, jobs, interrupted.outcomes, _runner.INTERRUPTED, known)
+            raise ReportInterrupted(partial) from None
+        # 4. Assemble: rows in plan order, from the store or as sent.
+        return _report.assemble(plan, jobs, outcomes, reason, known)
 
     def inner_organizations(
         self,
@@ -691,23 +736,23 @@ class Client(_BaseClient):
             EdgeImpulseError: a page could not be read (raised while iterating).
             ValueError, TypeError: a bad argument (raised at once, before any request).
         """
-        listing = _calls.listing(
+        listing = _plan.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return OrganizationListing(listing, _calls.without_deleted(listing), self._page)
+        return _listing.OrganizationListing(listing, _plan.without_deleted(listing), self._page)
 
-    def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+    def _page(self, listing: _plan.Listing, page: _paging.Request) -> _parse.Page:
         return self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
 
     def _listing(
         self, organization_id: int, *, include_deleted: bool = False
     ) -> OrganizationListing:
         """A report's listing of "all": no warning, the report records what went wrong."""
-        listing = _calls.listing(
+        listing = _plan.listing(
             organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
         )
-        live = _calls.without_deleted(listing)
-        return OrganizationListing(listing, live, self._page, warn=False)
+        live = _plan.without_deleted(listing)
+        return _listing.OrganizationListing(listing, live, self._page, warn=False)
 
     def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -753,30 +798,31 @@ class Client(_BaseClient):
             EdgeImpulseError: listing the organizations (``"all"``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
-        org = _calls.check_id("organization_id", organization_id)
+        # 1. Plan (a listing of "all" first); 2. send; 3. assemble.
+        org = _plan.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
-        given = _calls.targets(inner_organizations)
+        given = _plan.targets(inner_organizations)
         listing_stop = None
         if given is None:
             listing = self._listing(org)
-            given = [*listing, *_calls.unread_ids(listing)]
+            given = [*listing, *_unread(listing)]
             listing_stop = listing.stop_reason
-        ids, listed = _calls.inner_ids(given)
+        ids, listed = _plan.entitlements(given)
 
         def send(inner: int, stop: threading.Event) -> InnerOrganizationUsage:
             usage = self._send(_calls.organization_info_call(org, inner), stop)
-            return _calls.named(usage, listed)
+            return _plan.named(usage, listed)
 
         try:
             outcomes, reason = _runner.run_threads(
                 ids, send, limit, on_progress, throttled=self._rate.throttled_out
             )
         except _runner.Interrupted as interrupted:
-            partial = EntitlementReport.of(
+            partial = _report.EntitlementReport.of(
                 org, ids, interrupted.outcomes, _runner.INTERRUPTED, listing_stop
             )
             raise ReportInterrupted(partial) from None
-        return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
+        return _report.EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     def metrics(
         self,
@@ -802,11 +848,24 @@ class Client(_BaseClient):
 
 
 def _loop_is_running() -> bool:
+    # A program that never imported asyncio runs no event loop, and the sync client must not
+    # pay asyncio's import (about a third of `import httpx`) to find that out.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return False
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return False
     return True
+
+
+# asyncio is imported where the async client first needs it, not at the top: the sync client
+# never needs it (bench/RESULTS.md, import cost). Once imported, `import asyncio` is a dict look-up.
+async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 def _wait(seconds: float, stop: threading.Event | None = None) -> None:
@@ -821,9 +880,9 @@ def _wait(seconds: float, stop: threading.Event | None = None) -> None:
 # _async_sleep are the backoff before a retry; _pace and _async_pace the waits for the rate
 # controller's schedule, which reads _clock, so a test can run the schedule on virtual time.
 _sleep = _wait
-_async_sleep = asyncio.sleep
+_async_sleep = _asyncio_sleep
 _pace = _wait
-_async_pace = asyncio.sleep
+_async_pace = _asyncio_sleep
 _clock = time.monotonic
 
 
@@ -876,6 +935,8 @@ class AsyncClient(_BaseClient):
         self._lock = threading.Lock()
 
     def _client(self) -> httpx.AsyncClient:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._http is None:
@@ -914,6 +975,8 @@ class AsyncClient(_BaseClient):
         self, http: httpx.AsyncClient, prepared: httpx.Request, request: RequestInfo
     ) -> _parse.Answer:
         """Send once and read the answer, within one deadline; raise EdgeImpulseError."""
+        import asyncio
+
         failure: EdgeImpulseError | None = None
         try:
             async with asyncio.timeout(self._config.timeout):
@@ -1003,7 +1066,7 @@ class AsyncClient(_BaseClient):
         limit = check_int("concurrency", concurrency, minimum=1)
         calls = [
             _calls.compute_time_call(organization_id, inner_organization_id, piece)
-            for piece in _calls.check_period(period).split(every)
+            for piece in _plan.check_period(period).split(every)
         ]
         return await _bounded_gather([lambda c=c: self._send(c) for c in calls], limit)  # type: ignore[misc]
 
@@ -1017,6 +1080,9 @@ class AsyncClient(_BaseClient):
         concurrency: int = 8,
         on_progress: ProgressCallback | None = None,
         with_names: bool = False,
+        store: UsageHistory | None = None,
+        refresh: bool = False,
+        settle: timedelta | None = None,
     ) -> Report:
         """Return the compute time of many inner organizations, for each piece of ``period``.
 
@@ -1029,23 +1095,34 @@ class AsyncClient(_BaseClient):
             EdgeImpulseError: listing the organizations (``"all"`` or ``with_names``) failed.
             ValueError, TypeError: a bad argument (before any request).
         """
+        # 1. Plan: every argument checked before any request.
         limit = check_int("concurrency", concurrency, minimum=1)
-        given = _calls.targets(inner_organization_ids)
-        listed = given is None
-        plan = _calls.plan(organization_id, [0] if given is None else given, period, every)
-        if listed or with_names:
+        given = _plan.targets(inner_organization_ids)
+        plan = _plan.compute_time(organization_id, given, period, every)
+        if given is None or with_names:
             # Deleted organizations too: they used compute time before they were deleted.
             listing = self._listing(plan.organization_id, include_deleted=True)
-            plan = _calls.with_listing(plan, [o async for o in listing], listing, listed)
+            listed = [organization async for organization in listing]
+            plan = _plan.with_listing(
+                plan, listed, _unread(listing), listing.stop_reason, replace_ids=given is None
+            )
+        # 2. Store: closed periods it holds are not asked for again.
+        known, jobs = _history.lookup(
+            store, plan.organization_id, plan.jobs(), every=every, refresh=refresh, settle=settle
+        )
+        keep = None if store is None else _history.Keeper(store, every)
+
+        # 3. Send: the rest, concurrently, through the one request path.
         org = plan.organization_id
 
         async def send(job: tuple[int, DateRange]) -> ComputeTime:
             return await self._send(_calls.compute_time_call(org, *job))  # type: ignore[no-any-return]
 
         outcomes, reason = await _runner.run_async(
-            plan.jobs(), send, limit, on_progress, throttled=self._rate.throttled_out
+            jobs, send, limit, on_progress, throttled=self._rate.throttled_out, on_outcome=keep
         )
-        return plan.report(outcomes, reason)
+        # 4. Assemble: rows in plan order, from the store or as sent.
+        return _report.assemble(plan, jobs, outcomes, reason, known)
 
     def inner_organizations(
         self,
@@ -1061,23 +1138,25 @@ class AsyncClient(_BaseClient):
         See :meth:`Client.inner_organizations` (``include_deleted`` lists twice). Arguments are
         checked at once, before any request.
         """
-        listing = _calls.listing(
+        listing = _plan.listing(
             organization_id, include_deleted, active_within_days, search, page_size
         )
-        return AsyncOrganizationListing(listing, _calls.without_deleted(listing), self._page)
+        return _listing.AsyncOrganizationListing(
+            listing, _plan.without_deleted(listing), self._page
+        )
 
-    async def _page(self, listing: _calls.Listing, page: _paging.Request) -> _parse.Page:
+    async def _page(self, listing: _plan.Listing, page: _paging.Request) -> _parse.Page:
         return await self._send(_calls.organizations_call(listing, page))  # type: ignore[no-any-return]
 
     def _listing(
         self, organization_id: int, *, include_deleted: bool = False
     ) -> AsyncOrganizationListing:
         """A report's listing of "all": no warning, the report records what went wrong."""
-        listing = _calls.listing(
+        listing = _plan.listing(
             organization_id, include_deleted, None, None, _paging.DEFAULT_PAGE_SIZE
         )
-        live = _calls.without_deleted(listing)
-        return AsyncOrganizationListing(listing, live, self._page, warn=False)
+        live = _plan.without_deleted(listing)
+        return _listing.AsyncOrganizationListing(listing, live, self._page, warn=False)
 
     async def inner_organization(
         self, organization_id: int, inner_organization_id: int, *, include_deleted: bool = False
@@ -1102,24 +1181,25 @@ class AsyncClient(_BaseClient):
 
         See :meth:`Client.entitlement_report`.
         """
-        org = _calls.check_id("organization_id", organization_id)
+        # 1. Plan (a listing of "all" first); 2. send; 3. assemble.
+        org = _plan.check_id("organization_id", organization_id)
         limit = check_int("concurrency", concurrency, minimum=1)
-        given = _calls.targets(inner_organizations)
+        given = _plan.targets(inner_organizations)
         listing_stop = None
         if given is None:
             listing = self._listing(org)
-            given = [*[o async for o in listing], *_calls.unread_ids(listing)]
+            given = [*[o async for o in listing], *_unread(listing)]
             listing_stop = listing.stop_reason
-        ids, listed = _calls.inner_ids(given)
+        ids, listed = _plan.entitlements(given)
 
         async def send(inner: int) -> InnerOrganizationUsage:
             usage = await self._send(_calls.organization_info_call(org, inner))
-            return _calls.named(usage, listed)
+            return _plan.named(usage, listed)
 
         outcomes, reason = await _runner.run_async(
             ids, send, limit, on_progress, throttled=self._rate.throttled_out
         )
-        return EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
+        return _report.EntitlementReport.of(org, ids, outcomes, reason, listing_stop)
 
     async def metrics(
         self,
@@ -1140,6 +1220,8 @@ async def _bounded_gather(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int
     On the first failure the remaining jobs are cancelled and that failure is raised as itself
     (not wrapped in an ExceptionGroup, so ``except NotFoundError`` works for callers).
     """
+    import asyncio
+
     semaphore = asyncio.Semaphore(limit)
 
     async def run(job: Callable[[], Awaitable[T]]) -> T:

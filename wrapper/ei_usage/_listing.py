@@ -27,7 +27,7 @@ from ._models import InnerOrganization
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._calls import Listing
+    from ._plan import Listing
 
     Send = Callable[[Listing, _paging.Request], "Page"]
     AsyncSend = Callable[[Listing, _paging.Request], "Awaitable[Page]"]

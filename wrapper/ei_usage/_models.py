@@ -16,6 +16,7 @@ from ._dates import DateRange, format_iso_z
 from ._units import Unit, as_unit, from_timedelta
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime, timedelta
 
 ProjectVisibility = Literal["public", "private"]
@@ -50,6 +51,10 @@ class ComputeTime:
             compute-time operation itself does not say), else None.
         inner_organization_deleted: whether the inner organization is deleted, when a report
             listed it (:attr:`InnerOrganization.deleted`), else None.
+        wire: the answer's numbers exactly as the API sent them, by wire name
+            (``cpuComputeTime`` and ``gpuComputeTime`` in seconds, ``totalComputeTime`` in
+            minutes; a name the API left out is absent), or None for a row built another way.
+            What the history store keeps; not compared by ``==``.
     """
 
     organization_id: int
@@ -60,6 +65,7 @@ class ComputeTime:
     total: timedelta | None
     inner_organization_name: str | None = None
     inner_organization_deleted: bool | None = None
+    wire: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def discrepancy(self) -> timedelta | None:
@@ -267,6 +273,9 @@ class InnerOrganizationUsage:
         inner_organization_name: its name when a report listed it, else None.
         inner_organization_deleted: whether it is deleted, when known from a listing
             (:attr:`InnerOrganization.deleted`), else None.
+        wire: the answer's fields exactly as the API sent them (``dailyMetrics`` left out),
+            or None for a result built another way. What the history store keeps; not
+            compared by ``==``.
     """
 
     organization_id: int
@@ -280,6 +289,7 @@ class InnerOrganizationUsage:
     entitlements: Entitlements
     inner_organization_name: str | None = None
     inner_organization_deleted: bool | None = None
+    wire: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def compute(self) -> timedelta | None:

@@ -35,7 +35,7 @@ from edge_impulse_api_client.models.organization_metrics_response import (
 from edge_impulse_api_client.types import UNSET, Unset
 
 from ._dates import to_utc
-from ._errors import APIError, RateLimitError, ResponseValidationError, ServerError
+from ._errors import APIError, RateLimitError, RequestInfo, ResponseValidationError, ServerError
 from ._errors import status_error_class as _status_error_class
 from ._models import (
     ComputeTime,
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
     from ._dates import DateRange
-    from ._errors import RequestInfo
 
 _COMPUTE_TIME_OP = "whitelabelAdminGetOrganizationComputeTimeUsage"
 _METRICS_OP = "getOrganizationMetrics"
@@ -398,6 +397,48 @@ def compute_time(
         total=None
         if total is UNSET
         else _duration(body, "totalComputeTime", total, minutes, request),
+        wire=_wire(body, _COMPUTE_TIME_FIELDS),
+    )
+
+
+def _wire(body: Mapping[str, Any], names: Iterable[str]) -> Mapping[str, Any]:
+    """The read fields of a checked answer, as sent.
+
+    A plain dict, not a read-only proxy: results travel in pickled exceptions
+    (``ReportInterrupted``), and a proxy does not pickle.
+    """
+    return {name: body[name] for name in names if name in body}
+
+
+def compute_time_from_wire(
+    wire: Mapping[str, Any],
+    *,
+    organization_id: int,
+    inner_organization_id: int,
+    period: DateRange,
+    source: str,
+) -> ComputeTime:
+    """Rebuild a result from :attr:`ComputeTime.wire`, as kept by the history store.
+
+    The same checks and unit rules as an answer from the network, so a stored row equals the
+    row the API gave.
+
+    Args:
+        wire: the numbers as the API sent them.
+        organization_id: the white label.
+        inner_organization_id: the organization.
+        period: the period asked for.
+        source: where the numbers were kept (a store's name), for error messages.
+
+    Raises:
+        ResponseValidationError: the kept numbers are not what an answer may hold.
+    """
+    return compute_time(
+        {"success": True, **wire},
+        RequestInfo("STORED", source),
+        organization_id=organization_id,
+        inner_organization_id=inner_organization_id,
+        period=period,
     )
 
 
@@ -735,4 +776,27 @@ def organization_info(
         storage_bytes=None if isinstance(storage, Unset) else round(storage),
         billable=None if isinstance(model.billable, Unset) else model.billable,
         entitlements=_entitlements(body, limits, "entitlementLimits.", request),
+        wire=_wire(body, (name for name in body if name != "dailyMetrics")),
+    )
+
+
+def organization_info_from_wire(
+    wire: Mapping[str, Any], *, organization_id: int, inner_organization_id: int, source: str
+) -> InnerOrganizationUsage:
+    """Rebuild a result from :attr:`InnerOrganizationUsage.wire`, as kept by the history store.
+
+    Args:
+        wire: the answer's fields as the API sent them.
+        organization_id: the white label.
+        inner_organization_id: the organization.
+        source: where the fields were kept (a store's name), for error messages.
+
+    Raises:
+        ResponseValidationError: the kept fields are not what an answer may hold.
+    """
+    return organization_info(
+        {"success": True, **wire},
+        RequestInfo("STORED", source),
+        organization_id=organization_id,
+        inner_organization_id=inner_organization_id,
     )

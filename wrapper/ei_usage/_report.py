@@ -11,22 +11,25 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, overload
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from . import _errors
-from ._dates import PERIODS, DateRange, Every
+from ._dates import PERIODS, DateRange, Every, format_iso_z
 from ._errors import EdgeImpulseError, ReportError, RequestInfo
 from ._models import (
     ComputeTime,
     Entitlements,
-    InnerOrganization,
     InnerOrganizationUsage,
     discrepancy,
 )
 from ._units import Unit, as_unit, from_timedelta, to_timedelta
+
+if TYPE_CHECKING:
+    from ._history import StoredComputeTime
+    from ._plan import Plan
 
 ProgressCallback = Callable[[int, int], None]
 """``on_progress(done, total)``: called as each request finishes (successfully or not)."""
@@ -345,6 +348,8 @@ class Report:
         listing_stop_reason: for ``"all"``, why listing the white label's organizations ended
             early (what the server did), or None: the report then covers only the
             organizations listed, and which others exist is unknown.
+        from_store: the rows a history store answered instead of the API (``store=``), by
+            ``(inner_organization_id, period)``, with when each was fetched from the API.
     """
 
     organization_id: int
@@ -356,6 +361,7 @@ class Report:
     not_attempted: tuple[tuple[int, DateRange], ...] = ()
     stop_reason: str | None = None
     listing_stop_reason: str | None = None
+    from_store: Mapping[tuple[int, DateRange], datetime] = attrs.field(factory=dict, hash=False)
 
     @property
     def ok(self) -> bool:
@@ -466,6 +472,14 @@ class Report:
                 {"inner_organization_id": inner, **piece.to_dict()}
                 for inner, piece in self.not_attempted
             ],
+            "from_store": [
+                {
+                    "inner_organization_id": inner,
+                    **piece.to_dict(),
+                    "fetched_at": format_iso_z(fetched_at),
+                }
+                for (inner, piece), fetched_at in self.from_store.items()
+            ],
         }
 
     def to_json(self, unit: Unit | str = Unit.SECONDS) -> str:
@@ -561,6 +575,20 @@ class Report:
         for index, raw in enumerate(_array(data.get("not_attempted", []), "not_attempted")):
             _, inner, piece, _ = request(raw, f"not_attempted[{index}]")
             not_attempted.append((inner, piece))
+        # Optional: reports written before 0.3.0 do not have it. Each names a row of the report.
+        read = {(row.inner_organization_id, row.period) for row in rows}
+        from_store: dict[tuple[int, DateRange], datetime] = {}
+        for index, raw in enumerate(_array(data.get("from_store", []), "from_store")):
+            where = f"from_store[{index}]"
+            item = _object(raw, where)
+            inner = _count(
+                _field(item, "inner_organization_id", where), f"{where}: inner_organization_id"
+            )
+            piece = _span(item, where)
+            if (inner, piece) not in read or (inner, piece) in from_store:
+                raise ValueError(f"{where}: not one row of the report, once")
+            fetched_at = _instant(_field(item, "fetched_at", where), f"{where}: fetched_at")
+            from_store[inner, piece] = fetched_at.astimezone(UTC)
         return cls(
             organization_id=organization_id,
             inner_organization_ids=tuple(sorted(inner_ids)),
@@ -571,129 +599,68 @@ class Report:
             not_attempted=tuple(not_attempted),
             stop_reason=_optional_text(data, "stop_reason", ""),
             listing_stop_reason=_optional_text(data, "listing_stop_reason", ""),
+            from_store=from_store,
         )
 
 
-# ---- running ---------------------------------------------------------------------------------
+# ---- assembling ------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class Plan:
-    """The validated requests of a report, in result order."""
-
-    organization_id: int
-    inner_organization_ids: tuple[int, ...]
-    period: DateRange
-    every: Every
-    pieces: tuple[DateRange, ...]
-    names: Mapping[int, str] = attrs.field(factory=dict)
-    deleted: Mapping[int, bool] = attrs.field(factory=dict)  # of listed organizations
-    listing_stop_reason: str | None = None
-
-    def jobs(self) -> Sequence[tuple[int, DateRange]]:
-        """Return ``(inner_organization_id, piece)`` of every request, in result order.
-
-        Computed on access, not stored: 20,000 requests cost no more memory than 2,000.
-        """
-        return _Jobs(self.inner_organization_ids, self.pieces)
-
-    def report(
-        self,
-        outcomes: Sequence[ComputeTime | EdgeImpulseError | None],
-        stop_reason: str | None = None,
-    ) -> Report:
-        """Assemble the report from outcomes indexed like :meth:`jobs` (None: not done)."""
-        rows: list[ComputeTime] = []
-        errors: list[ReportFailure] = []
-        missing: list[tuple[int, DateRange]] = []
-        for (inner, piece), outcome in zip(self.jobs(), outcomes, strict=True):
-            if outcome is None:
-                missing.append((inner, piece))
-            elif isinstance(outcome, EdgeImpulseError):
-                errors.append(ReportFailure(inner, piece, outcome))
-            else:
-                rows.append(
-                    attrs.evolve(
-                        outcome,
-                        inner_organization_name=self.names.get(inner),
-                        inner_organization_deleted=self.deleted.get(inner),
-                    )
-                )
-        return Report(
-            organization_id=self.organization_id,
-            inner_organization_ids=self.inner_organization_ids,
-            period=self.period,
-            every=self.every,
-            rows=tuple(rows),
-            errors=tuple(errors),
-            not_attempted=tuple(missing),
-            stop_reason=stop_reason if missing else None,
-            listing_stop_reason=self.listing_stop_reason,
-        )
-
-
-class _Jobs(Sequence[tuple[int, DateRange]]):
-    """Every (inner organization, piece) pair of a plan, by index."""
-
-    def __init__(self, inner: tuple[int, ...], pieces: tuple[DateRange, ...]) -> None:
-        self._inner = inner
-        self._pieces = pieces
-
-    def __len__(self) -> int:
-        return len(self._inner) * len(self._pieces)
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[int, DateRange]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[tuple[int, DateRange]]: ...
-    def __getitem__(
-        self, index: int | slice
-    ) -> tuple[int, DateRange] | Sequence[tuple[int, DateRange]]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if not -len(self) <= index < len(self):
-            raise IndexError(index)
-        inner, piece = divmod(index % len(self), len(self._pieces))
-        return self._inner[inner], self._pieces[piece]
-
-
-def make_plan(
-    organization_id: int,
-    inner_organizations: Iterable[int | InnerOrganization],
-    period: DateRange,
-    every: Every,
-    check_id: Callable[[str, object], int],
-) -> Plan:
-    r"""Validate a report's arguments before any request.
+def assemble(
+    plan: Plan,
+    sent: Sequence[tuple[int, DateRange]],
+    outcomes: Sequence[ComputeTime | EdgeImpulseError | None],
+    stop_reason: str | None = None,
+    stored: Mapping[tuple[int, DateRange], StoredComputeTime] | None = None,
+) -> Report:
+    """Assemble a report: the plan's requests in order, each from the store or as sent.
 
     Args:
-        organization_id: the white-label organization.
-        inner_organizations: ids, or listed :class:`InnerOrganization`\ s (their names go into
-            the rows).
-        period: the whole range.
-        every: the calendar unit of each request.
-        check_id: validates one id.
-
-    Raises:
-        ValueError, TypeError: a bad id, an empty list of inner organizations, an unknown
-            ``every``.
+        plan: the report's plan.
+        sent: the requests that were to be sent (the plan's, less those the store answered).
+        outcomes: one per request of ``sent``: a row, the error it failed with, or None when
+            the report stopped before it was done.
+        stop_reason: why the report stopped early, or None.
+        stored: the rows a history store answered, by request.
     """
-    if isinstance(inner_organizations, str | bytes):
-        raise TypeError("inner_organization_ids must be an iterable of ints, not a string")
-    org = check_id("organization_id", organization_id)
-    names: dict[int, str] = {}
-    deleted: dict[int, bool] = {}
-    ids: set[int] = set()
-    for item in inner_organizations:
-        if isinstance(item, InnerOrganization):
-            names[item.id] = item.name
-            deleted[item.id] = item.deleted
-            ids.add(item.id)
+    known = stored or {}
+    pairs: Iterable[tuple[tuple[int, DateRange], ComputeTime | EdgeImpulseError | None]]
+    if known:
+        by_request = dict(zip(sent, outcomes, strict=True))
+        pairs = ((job, known[job].row if job in known else by_request[job]) for job in plan.jobs())
+    else:
+        pairs = zip(sent, outcomes, strict=True)
+    rows: list[ComputeTime] = []
+    errors: list[ReportFailure] = []
+    missing: list[tuple[int, DateRange]] = []
+    from_store: dict[tuple[int, DateRange], datetime] = {}
+    for (inner, piece), outcome in pairs:
+        if outcome is None:
+            missing.append((inner, piece))
+        elif isinstance(outcome, EdgeImpulseError):
+            errors.append(ReportFailure(inner, piece, outcome))
         else:
-            ids.add(check_id("inner_organization_id", item))
-    if not ids:
-        raise ValueError("inner_organization_ids is empty")
-    return Plan(org, tuple(sorted(ids)), period, every, tuple(period.split(every)), names, deleted)
+            if (inner, piece) in known:
+                from_store[inner, piece] = known[inner, piece].fetched_at
+            rows.append(
+                attrs.evolve(
+                    outcome,
+                    inner_organization_name=plan.names.get(inner),
+                    inner_organization_deleted=plan.deleted.get(inner),
+                )
+            )
+    return Report(
+        organization_id=plan.organization_id,
+        inner_organization_ids=plan.inner_organization_ids,
+        period=plan.period,
+        every=plan.every,
+        rows=tuple(rows),
+        errors=tuple(errors),
+        not_attempted=tuple(missing),
+        stop_reason=stop_reason if missing else None,
+        listing_stop_reason=plan.listing_stop_reason,
+        from_store=from_store,
+    )
 
 
 # ---- entitlement checks ------------------------------------------------------------------------

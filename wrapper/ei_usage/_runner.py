@@ -28,16 +28,19 @@ results kept, not with the number of jobs.
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._errors import APIConnectionError, EdgeImpulseError, RateLimitError
 from ._transport import StopEvent
 
 if TYPE_CHECKING:
+    import asyncio
     import threading
     from collections.abc import Awaitable, Callable, Sequence
+    from concurrent.futures import Future
+
+# asyncio and concurrent.futures are imported where a run starts, not here: a tool that makes
+# one call never pays for them (`from ei_usage import Client` stays light, bench/RESULTS.md).
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -130,14 +133,19 @@ async def run_async(
     *,
     stop_after: int = DEFAULT_STOP_AFTER,
     throttled: Callable[[], str | None] | None = None,
+    on_outcome: Callable[[int, R | EdgeImpulseError | None], None] | None = None,
 ) -> tuple[list[R | EdgeImpulseError | None], str | None]:
     """Run ``jobs`` on the running event loop with ``concurrency`` workers.
 
     ``throttled`` says why the client gave up on a throttling server, or None (see module).
+    ``on_outcome(index, outcome)`` is called as each job finishes (a history store keeps
+    rows as they arrive); an exception it raises stops the run and is raised.
 
     Returns:
         The outcome of each job, in job order, and why the run stopped early (or None).
     """
+    import asyncio
+
     outcomes: list[R | EdgeImpulseError | None] = [None] * len(jobs)
     pending = enumerate(jobs)
     breaker = Breaker(stop_after, throttled)
@@ -153,6 +161,8 @@ async def run_async(
                 outcomes[index] = await send(job)
             except Exception as error:  # recorded: one job must not lose all
                 outcomes[index] = _as_outcome(error)
+            if on_outcome is not None:
+                on_outcome(index, outcomes[index])
             done += 1
             _progress(on_progress, done, len(jobs))
             if breaker.record(outcomes[index]):
@@ -183,10 +193,14 @@ def run_threads(
     *,
     stop_after: int = DEFAULT_STOP_AFTER,
     throttled: Callable[[], str | None] | None = None,
+    on_outcome: Callable[[int, R | EdgeImpulseError | None], None] | None = None,
 ) -> tuple[list[R | EdgeImpulseError | None], str | None]:
     """Run ``jobs`` on a thread pool (sharing the sync client's connection pool).
 
     ``throttled`` says why the client gave up on a throttling server, or None (see module).
+    ``on_outcome(index, outcome)`` is called on the calling thread as each job finishes (a
+    history store keeps rows as they arrive); an exception it raises stops the run and is
+    raised.
 
     ``on_progress`` is called on the calling thread, never concurrently. ``send`` gets the run's
     stop event: once it is set, the call sends nothing more and raises :class:`Stopped`.
@@ -197,6 +211,8 @@ def run_threads(
     Raises:
         Interrupted: Ctrl-C; it carries the outcomes so far.
     """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     outcomes: list[R | EdgeImpulseError | None] = [None] * len(jobs)
     # Set, it also keeps every request not yet written off the wire (see _transport).
     stop = StopEvent()
@@ -219,6 +235,8 @@ def run_threads(
         for future in finished:
             index = in_flight.pop(future)
             future.result()  # attempt() records every Exception; this re-raises nothing else
+            if on_outcome is not None:
+                on_outcome(index, outcomes[index])
             done += 1
             _progress(on_progress, done, len(jobs))
             if breaker.record(outcomes[index]):

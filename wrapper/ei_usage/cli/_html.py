@@ -24,8 +24,6 @@ import attrs
 import ei_usage
 from ei_usage import Unit
 
-from ._render import shown_name
-
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -37,6 +35,16 @@ if TYPE_CHECKING:
         Report,
         UsageTotals,
     )
+
+DELETED = "(deleted) "
+"""Put before the name of a deleted organization in HTML: first, so that cutting a long name for
+display never hides it. (Tables mark the id instead: see ``_render``.)"""
+
+
+def shown_name(name: str | None, deleted: bool | None) -> str:
+    """An organization's name as HTML shows it: marked first when deleted (raw text)."""
+    return (DELETED if deleted else "") + (name or "")
+
 
 _MICROSECOND = timedelta(microseconds=1)
 _US_PER_UNIT = {Unit.SECONDS: 1_000_000, Unit.MINUTES: 60_000_000, Unit.HOURS: 3_600_000_000}

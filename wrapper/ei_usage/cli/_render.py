@@ -341,16 +341,6 @@ def _plain(text: object) -> str:
     return _safe.markup(text)
 
 
-DELETED = "(deleted) "
-"""Put before the name of a deleted organization in HTML: first, so that cutting a long name for
-display never hides it. (Tables mark the id instead: see :func:`_id_cell`.)"""
-
-
-def shown_name(name: str | None, deleted: bool | None) -> str:
-    """An organization's name as HTML shows it: marked first when deleted (raw text)."""
-    return (DELETED if deleted else "") + (name or "")
-
-
 # Tables mark a deleted organization's id, not its name: names are the first column a narrow
 # terminal leaves out, and the mark must survive that without widening the table (a column of
 # its own pushed compute-time at 80 columns into the stacked layout).
