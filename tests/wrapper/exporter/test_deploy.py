@@ -78,8 +78,10 @@ def _served_names(studio: FakeStudio) -> set[str]:
 
     module = types.ModuleType("ei_usage.forecast")
     crossing = datetime.now(UTC) + timedelta(days=1)
+    at = types.SimpleNamespace(at=crossing)
+    compute = types.SimpleNamespace(ratio=1.0, warn=at, fail=at)
     module.forecast_usage = lambda *a, **k: types.SimpleNamespace(  # type: ignore[attr-defined]
-        projected_ratio=1.0, warn_crossing=crossing, fail_crossing=crossing
+        compute=compute
     )
     sys.modules["ei_usage.forecast"] = module
     try:

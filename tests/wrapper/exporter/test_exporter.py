@@ -308,10 +308,23 @@ def test_a_failing_sink_is_counted_and_serving_goes_on(served: Served) -> None:
     assert len(by_inner(samples, "ei_usage_contract_compute_used_ratio")) > 0
 
 
-def test_forecast_families_are_absent_without_a_model(served: Served) -> None:
+def test_forecast_families_are_absent_without_a_model(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ei_usage.forecast", None)  # importing it fails
     served.exporter.refresh()
     names = {name for name, _ in served.samples()}
     assert not any(name.startswith("ei_usage_forecast") for name in names)
+
+
+def _forecast_like(ratio: float, warn: datetime | None, fail: datetime | None) -> Any:
+    """What ``ei_usage.forecast.forecast_usage`` returns, as far as the exporter reads it."""
+
+    def crossing(at: datetime | None) -> Any:
+        return None if at is None else types.SimpleNamespace(at=at)
+
+    compute = types.SimpleNamespace(ratio=ratio, warn=crossing(warn), fail=crossing(fail))
+    return types.SimpleNamespace(compute=compute)
 
 
 def test_forecast_families_come_from_the_model(
@@ -322,9 +335,7 @@ def test_forecast_families_come_from_the_model(
 
     def forecast_usage(usage: InnerOrganizationUsage, monthly: Any, **kwargs: Any) -> Any:
         calls.append((usage.inner_organization_id, list(monthly), kwargs))
-        return types.SimpleNamespace(
-            projected_ratio=1.25, warn_crossing=crossing, fail_crossing=None
-        )
+        return _forecast_like(ratio=1.25, warn=crossing, fail=None)
 
     module = types.ModuleType("ei_usage.forecast")
     module.forecast_usage = forecast_usage  # type: ignore[attr-defined]
@@ -386,3 +397,22 @@ def test_http_answers_as_prometheus_and_curl_ask(served: Served) -> None:
             urllib.request.urlopen(other, timeout=10)
         assert refused.value.code == status
         refused.value.close()
+
+
+def test_forecast_families_from_the_real_model(served: Served) -> None:
+    try:
+        import ei_usage.forecast  # noqa: F401
+    except ImportError:
+        pytest.skip("ei_usage.forecast is not in this tree yet (it lands from h/forecast)")
+    served.exporter.refresh()
+    samples = served.samples()
+    limited = by_inner(samples, "ei_usage_contract_compute_limit_seconds")
+    ratios = by_inner(samples, "ei_usage_forecast_compute_used_ratio")
+    assert ratios.keys() == limited.keys()
+    used = by_inner(samples, "ei_usage_contract_compute_used_ratio")
+    # A forecast at the contract's end is never below what is already used.
+    assert all(ratios[inner] >= used[inner] for inner in ratios)
+    over = {inner for inner, ratio in used.items() if ratio >= 1}
+    fail = by_inner(samples, "ei_usage_forecast_fail_remaining_seconds")
+    assert over <= fail.keys()
+    assert all(fail[inner] == 0 for inner in over)  # already crossed

@@ -1,8 +1,10 @@
 """The one place the exporter asks for a forecast (``ei_usage.forecast``, when installed).
 
-The forecast model lives in its own module (pure, no I/O). Until it is there, or when it
-cannot forecast an organization, :func:`forecast` returns None and the forecast metric families
-are left out of the exposition rather than served as zeros.
+The forecast model lives in its own module (pure, no I/O): ``forecast_usage(...)`` returns a
+``Forecast`` whose ``compute`` (a ``LimitForecast``: ``ratio``, and ``warn``/``fail`` crossings
+with their ``at``) is what the exporter serves. When the module is not installed, or cannot
+forecast an organization, :func:`forecast` returns None and the forecast metric families are
+left out of the exposition rather than served as zeros.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ def forecast(
     if model is None or usage.entitlements.compute_time_per_year is None:
         return None
     result = model.forecast_usage(usage, monthly, now=now, warn_at=WARN_AT, fail_at=FAIL_AT)
-    ratio = getattr(result, "projected_ratio", None)
+    compute = result.compute  # the compute (CPU + GPU) limit's forecast, None when unknown
+    if compute is None:
+        return None
     return ForecastValues(
-        compute_used_ratio=None if ratio is None else float(ratio),
-        warn_at=getattr(result, "warn_crossing", None),
-        fail_at=getattr(result, "fail_crossing", None),
+        compute_used_ratio=None if compute.ratio is None else float(compute.ratio),
+        warn_at=None if compute.warn is None else compute.warn.at,
+        fail_at=None if compute.fail is None else compute.fail.at,
     )
