@@ -180,3 +180,19 @@ def test_the_demo_prints_a_scrape(capfd: pytest.CaptureFixture[str]) -> None:
     assert "$ ei-usage exporter --org 1" in out
     assert 'ei_usage_contract_compute_used_ratio{inner_organization="2"' in out
     assert 'ei_usage_exporter_last_refresh_complete{organization="1"} 1.0' in out
+
+
+def test_db_without_the_store_installed_is_a_usage_error(
+    studio: FakeStudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from ei_usage.cli._app import cli
+
+    monkeypatch.setitem(sys.modules, "ei_usage.store", None)  # importing it fails
+    env = {"EI_API_KEY": SECRET, "EI_BASE_URL": studio.base_url}
+    result = CliRunner().invoke(cli, ["exporter", "--org", "1", "--db", "h.sqlite3"], env=env)
+    assert result.exit_code == 2
+    assert "--db needs the history store" in result.stderr
+    assert "pip install 'ei-usage[store]'" in result.stderr
+    assert studio.request_count == 0
