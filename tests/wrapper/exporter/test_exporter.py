@@ -145,6 +145,7 @@ def test_faults_keep_the_last_values_served_and_say_so(
     good = _refreshed(served)
     ratio = by_inner(good, "ei_usage_contract_compute_used_ratio")
     fetched = by_inner(good, "ei_usage_exporter_values_timestamp_seconds")
+    assert sorted(fetched) == LIVE
     success = health(good, "last_refresh_success_timestamp_seconds")
     served.studio.inject(fault, times=1000, operation=Operation.ORGANIZATION_INFO)
     bad = _refreshed(served)

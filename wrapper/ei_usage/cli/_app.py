@@ -650,6 +650,14 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
+def _human_duration(seconds: float) -> str:
+    """Say a duration as ``--refresh`` takes it (``15m``, ``1h``, ``90s``)."""
+    for suffix, scale in sorted(_DURATION_UNITS.items(), key=lambda item: -item[1]):
+        if seconds >= scale and (seconds / scale).is_integer():
+            return f"{seconds / scale:g}{suffix}"
+    return f"{seconds:g}s"
+
+
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:
     """Parse ``HOST:PORT`` (``[::1]:9877`` for IPv6) into a host and a port."""
     host, _, port = value.rpartition(":")
@@ -783,7 +791,7 @@ def exporter(
             "ei_usage: exporter: serving http://%s:%d/metrics, refreshing every %s",
             shown,
             port,
-            timedelta(seconds=refresh_seconds),
+            _human_duration(refresh_seconds),
         )
         try:
             served.run()

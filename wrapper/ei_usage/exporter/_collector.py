@@ -122,7 +122,7 @@ _ORGANIZATION_GAUGES: tuple[tuple[str, str, Callable[[OrganizationSample], float
         lambda s: None if s.forecast is None else s.forecast.compute_used_ratio,
     ),
     (
-        "values_timestamp_seconds",
+        "exporter_values_timestamp_seconds",
         "When this organization's contract values were read (Unix time); older than the last "
         "refresh when the last refreshes could not read it.",
         lambda s: _timestamp(s.usage_fetched_at),
