@@ -32,7 +32,7 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
-	demo lock clean record record-live bench bench-listing release
+	demo lock clean record record-live bench bench-listing bench-exporter release
 
 venv: $(STAMP)
 
@@ -151,3 +151,8 @@ bench: $(STAMP)
 # nothing.
 bench-listing: $(STAMP)
 	$(BIN)/python bench/listing.py
+
+# The exporter's benchmarks (bench/exporter.py, ~8 minutes): prints its rows and records them in
+# bench/RESULTS.md under "## Exporter".
+bench-exporter: $(STAMP)
+	$(BIN)/python bench/exporter.py --write

@@ -7,11 +7,12 @@ Usage::
 ``make bench`` runs the same section (``bench_listing`` in ``run.py``) and records its rows in
 ``bench/RESULTS.md``. Each case lists a white label of 25 inner organizations (deleted ones
 left out: one listing) with ``Client.inner_organizations`` against FakeStudio acting out a
-broken server (``ListingQuirks``): a ``total`` that overstates by one, ``offset`` ignored,
-pages of one organization, pages that keep shifting ("keeps removing"). The target of every
-case: at most the real count + 3 requests (25 + 3); a total that overstates and pages of one
-hide nothing, so all 25 must be listed. The simulator runs in a thread of this process, on
-loopback with no added latency; requests are the simulator's count.
+broken server (``ListingQuirks``): a ``total`` that overstates by one, one that understates
+(15 for 25, and 0), ``offset`` ignored, pages of one organization, pages that keep shifting
+("keeps removing"). The target of every case: at most the real count + 3 requests (25 + 3); a
+total that overstates or understates and pages of one hide nothing, so all 25 must be listed.
+The simulator runs in a thread of this process, on loopback with no added latency; requests are
+the simulator's count.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ KEY = "ei_bench_listing_key"
 def cases() -> list[tuple[str, Any, bool]]:
     """Return (label, ListingQuirks or None, must list all) of every case, honest first.
 
-    A total that overstates and pages of one hide nothing: all 25 must be listed.
+    A total that overstates or understates and pages of one hide nothing: all 25 must be listed.
     """
     from ei_usage.testing import ListingQuirks
 
     return [
         ("honest server (reference)", None, True),
         ("total overstated by one (26 for 25)", ListingQuirks(total_extra=1), True),
+        ("total understated (15 for 25)", ListingQuirks(total_extra=-10), True),
+        ("total of 0 (for 25)", ListingQuirks(total_extra=-ORGANIZATIONS), True),
         ("offset ignored", ListingQuirks(ignore_offset=True), False),
         ("pages of one organization", ListingQuirks(page_cap=1), True),
         ("keeps removing (every page one further on)", ListingQuirks(keeps_removing=True), False),

@@ -1905,7 +1905,9 @@ class TestThrottles:
         assert waited_first == pytest.approx(5.0, abs=0.01)
         stats = client.rate_stats()
         assert stats.throttles == 1
-        assert stats.rate_per_second is not None  # the client now paces its requests
+        # A 429 before any other answer measured no rate: the pause, and no lasting pace (before
+        # issue 22, the 0.1 req/s floor, then a slow start).
+        assert stats.rate_per_second is None
 
     def test_without_429_there_is_no_pacing(self, paces: list[float]) -> None:
         with make_client(Recorder(json_response(CT_BODY))) as client:

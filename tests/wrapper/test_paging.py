@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ei_usage import Entitlements, InnerOrganization, _paging
@@ -64,10 +64,14 @@ def test_no_organizations_is_one_request() -> None:
     assert listing.asked == [Request(0, 10)]
 
 
-def test_exactly_one_full_page_is_one_request() -> None:
+def test_exactly_one_full_page_is_confirmed_by_one_more_request() -> None:
+    # A full page of new organizations may be followed by more (a total that understates): one
+    # more request, answered with the overlap alone, says there are none.
     listing = Listing(list(range(1, 11)))
-    assert run(listing) == list(range(1, 11))
-    assert listing.asked == [Request(0, 10)]
+    got, pager = listed(listing, 10)
+    assert got == list(range(1, 11))
+    assert listing.asked == [Request(0, 10), Request(9, 10)]
+    assert pager.stop_reason is None
 
 
 def test_pages_overlap_by_one_and_end_at_total() -> None:
@@ -264,7 +268,8 @@ def test_pages_of_one_organization_are_followed_to_the_end(page_size: int) -> No
     listing = Hostile(TWENTY_FIVE, cap=1)
     got, pager = listed(listing, page_size)
     assert got == TWENTY_FIVE
-    assert len(listing.asked) == 25
+    # The last page is as full as the server's pages: one more, empty, says it was the last.
+    assert len(listing.asked) == 26
     assert pager.stop_reason is None
 
 
@@ -293,7 +298,10 @@ def test_an_id_twice_in_a_page_is_yielded_once() -> None:
     class Doubled(Listing):
         def answer(self, request: Request) -> Page:
             page = super().answer(request)
-            return Page(page.total, (page.items[0], *page.items)[: request.limit])
+            if not page.items:
+                return page
+            # The repeat takes a position, and total counts it, as a join gone wrong would.
+            return Page(page.total + 1, (page.items[0], *page.items)[: request.limit])
 
     got, pager = listed(Doubled(list(range(7))), 10)
     assert got == list(range(7))
@@ -306,3 +314,93 @@ def test_an_id_listed_twice_in_a_row_by_the_server_is_yielded_once() -> None:
     got, pager = listed(listing, 10)
     assert got == list(range(30))
     assert pager.stop_reason is None
+
+
+# ---- a total that understates: keep going while full pages bring new organizations ------------
+
+
+@pytest.mark.parametrize(
+    ("real", "total", "page_size"),
+    [
+        (30, 25, 10),  # before: 3 requests, 28 listed, 2 dropped, and no stop reason
+        (300, 250, 100),  # before: 298 listed
+        (25, 0, 10),  # before: 10 listed
+        (25, 0, 100),
+        (25, 24, 2),
+        (40, 10, 10),
+    ],
+)
+def test_a_total_that_understates_loses_no_organization(
+    real: int, total: int, page_size: int
+) -> None:
+    ids = list(range(1000, 1000 + real))
+    listing = Hostile(ids, extra=total - real)
+    got, pager = listed(listing, page_size)
+    assert got == ids
+    assert pager.stop_reason is None
+    honest = Listing(ids)
+    run(honest, page_size)
+    assert len(listing.asked) <= len(honest.asked) + 1
+
+
+def test_pages_of_one_with_a_total_that_understates_lose_no_organization() -> None:
+    listing = Hostile(TWENTY_FIVE, cap=1, extra=-5)
+    got, pager = listed(listing, 10)
+    assert got == TWENTY_FIVE
+    assert pager.stop_reason is None
+    assert len(listing.asked) == 26
+
+
+@pytest.mark.parametrize("page_size", [2, 10])
+@pytest.mark.parametrize("quirk", ["ignore_offset", "shift"])
+def test_a_broken_server_with_a_total_that_understates_is_never_complete(
+    page_size: int, quirk: str
+) -> None:
+    # Its pages go nowhere, and its total cannot be trusted: the listing ends early and says so,
+    # even having listed more than the total.
+    listing = Hostile(TWENTY_FIVE, extra=-20, **{quirk: True})
+    got, pager = listed(listing, page_size)
+    assert got == sorted(set(got))
+    assert len(listing.asked) <= 25 + 3
+    assert pager.stop_reason is not None
+    assert pager.stop_reason.startswith(f"cut short after {len(got)} ")
+    if len(got) > 5:
+        assert "the server counts (its total understates)" in pager.stop_reason
+
+
+def test_a_server_with_ever_more_organizations_past_its_total_ends_at_max_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_paging, "MAX_PAGES", 20)
+    pager = Pager(10)
+    while (request := pager.next_request()) is not None:
+        window = range(request.offset, request.offset + request.limit)
+        pager.take(request, Page(5, tuple(org(i) for i in window)))  # total 5, pages never end
+    assert pager.requests == 20
+    assert pager.stop_reason is not None
+    assert "more than the 5 the server counts" in pager.stop_reason
+    assert "did not end after 20 pages" in pager.stop_reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 500), max_size=80, unique=True),
+    understated_by=st.integers(0, 80),
+    page_size=st.integers(2, 15),
+    cap=st.one_of(st.none(), st.integers(1, 15)),
+)
+def test_any_understating_total_loses_nothing_and_costs_at_most_one_request(
+    ids: list[int], understated_by: int, page_size: int, cap: int | None
+) -> None:
+    total = len(ids) - min(understated_by, len(ids))
+    # The one case it cannot tell: a first page cut short by a cap of the server's that ends
+    # exactly at the total looks like an honest listing of one page (ruling it out would cost
+    # every small listing a second request).
+    assume(not (cap is not None and cap < page_size and 0 < total == cap < len(ids)))
+    listing = Hostile(ids, extra=total - len(ids), cap=cap)
+    got, pager = listed(listing, page_size)
+    assert got == sorted(ids)
+    assert pager.stop_reason is None
+    honest = Listing(ids, cap=cap)
+    run(honest, page_size)
+    assert len(listing.asked) <= len(honest.asked) + 1

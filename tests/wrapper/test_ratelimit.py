@@ -24,11 +24,14 @@ import pytest
 from ei_usage import _ratelimit
 from ei_usage._ratelimit import (
     BETA,
+    FIRST_ANSWER_STOP_SECONDS,
     HOLDOFF_SECONDS,
     MARGIN,
     MAX_PAUSE_SECONDS,
     MAX_WAIT_SECONDS,
     MIN_RATE,
+    PROBE_RATE,
+    THROTTLE_STOP_ROUNDS,
     UNSCHEDULED,
     RateController,
     RateStats,
@@ -275,7 +278,10 @@ def test_the_first_throttle_sets_a_rate_from_the_measured_one(clock: FakeClock) 
 
 def test_the_rate_never_falls_below_the_minimum(clock: FakeClock) -> None:
     controller = RateController(clock=clock)
-    for _ in range(20):
+    controller.on_success()  # answered once: throttles cut (before that, they only probe)
+    for _ in range(40):
+        for _ in range(3):  # tickets waiting for the rate: each cut is from the rate itself
+            controller.ticket()
         controller.on_throttle(None)
         clock.advance(HOLDOFF_SECONDS)
     assert controller.stats().rate_per_second == MIN_RATE
@@ -305,6 +311,7 @@ def test_after_a_cut_the_rate_climbs_to_a_plateau_under_the_throttled_rate(
     clock: FakeClock,
 ) -> None:
     controller = RateController(clock=clock)
+    controller.on_success()
     controller.on_throttle(None)  # the first throttle: slow start
     clock.advance(HOLDOFF_SECONDS)
     successes(controller, clock, 200, 10.0)  # 20/s measured
@@ -326,6 +333,7 @@ def test_after_a_cut_the_rate_climbs_to_a_plateau_under_the_throttled_rate(
 
 def test_throttles_at_the_same_rate_flatten_the_probing(clock: FakeClock) -> None:
     controller = RateController(clock=clock)
+    controller.on_success()
     controller.on_throttle(None)
     clock.advance(HOLDOFF_SECONDS)
     delays = []
@@ -751,6 +759,7 @@ def test_a_run_of_rounds_exhausts_the_budget_and_a_success_ends_it(clock: FakeCl
 
 def test_a_run_as_long_as_the_time_budget_exhausts_it(clock: FakeClock) -> None:
     controller = RateController(clock=clock)
+    controller.on_success()  # a client that was doing fine keeps the full budget
     controller.on_throttle(60)  # a full minute, twice: still patient
     clock.advance(60.0)
     controller.on_throttle(60)
@@ -771,3 +780,146 @@ def test_an_idle_spell_starts_a_new_run(clock: FakeClock) -> None:
     controller.on_throttle(0)
     assert controller.throttled_out() is None
     assert controller.stats().throttle_run == 1
+
+
+# ---- a throttle before any other answer: probe, do not cut ------------------------------------
+
+
+def test_a_throttle_before_any_answer_paces_at_the_probe_rate_without_a_cut(
+    clock: FakeClock,
+) -> None:
+    # Before: the empty meter was cut to the 0.1 req/s floor, then slow start from there.
+    controller = RateController(clock=clock)
+    controller.on_throttle(2)
+    stats = controller.stats()
+    assert stats.rate_per_second == PROBE_RATE
+    assert stats.pause_remaining_seconds == 2.0
+    assert controller._w_max is None  # nothing was measured, so nothing was cut
+    first = controller.ticket()
+    assert due_in(controller, clock, first) == pytest.approx(2.0)  # the Retry-After
+    second = controller.ticket()
+    assert due_in(controller, clock, second) == pytest.approx(2.0 + 1 / PROBE_RATE)
+    controller.on_throttle(None)  # more throttles, still no answer: the same pace
+    assert controller.stats().rate_per_second == PROBE_RATE
+
+
+def test_the_first_other_answer_lifts_the_probe_pace(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    controller.on_throttle(1)
+    waiting = [controller.ticket() for _ in range(3)]
+    clock.advance(1.0)
+    controller.on_success()
+    stats = controller.stats()
+    assert stats.rate_per_second is None  # no limit, as before the throttle
+    assert stats.rate_cuts == 1
+    assert all(controller.seconds_until(t) == 0.0 for t in waiting)
+    assert controller.ticket() == UNSCHEDULED  # the fast path again
+    controller.on_throttle(None)  # a throttle now has a measured rate to cut from
+    assert controller.stats().rate_per_second == pytest.approx(BETA * 1.0)
+
+
+def test_the_probe_pace_returns_to_max_rate(clock: FakeClock) -> None:
+    controller = RateController(max_rate=5, clock=clock)
+    controller.on_throttle(None)
+    assert controller.stats().rate_per_second == PROBE_RATE
+    controller.on_success()
+    assert controller.stats().rate_per_second == 5
+
+
+def test_a_quiet_client_pays_about_the_retry_after_for_one_throttle(clock: FakeClock) -> None:
+    # One request at a time, 50 ms each; the very first answer is a 429 with Retry-After 1.
+    def seconds(first_throttled: bool) -> float:
+        controller = RateController(clock=clock)
+        start = clock.now
+        throttled = first_throttled
+        for _ in range(100):
+            while True:
+                ticket = controller.ticket()
+                clock.advance(due_in(controller, clock, ticket) + 0.05)
+                if throttled:
+                    throttled = False
+                    controller.on_throttle(1, ticket=ticket)
+                    continue
+                controller.on_success()
+                break
+        return clock.now - start
+
+    quiet = seconds(False)
+    assert seconds(True) - quiet <= 1.0 + 0.05 + 1e-9  # before: 7.1 s more
+
+
+@pytest.mark.parametrize("retry_after", [0, None, 1, 5, 29, 45])
+def test_a_client_never_answered_gives_up_within_its_budget(
+    clock: FakeClock, retry_after: int | None
+) -> None:
+    # A sequential caller against a server that only ever answers 429.
+    controller = RateController(clock=clock)
+    start = clock.now
+    for requests in range(1, 100):  # noqa: B007 - counted
+        ticket = controller.ticket()
+        clock.advance(due_in(controller, clock, ticket))
+        sent = clock.now
+        clock.advance(0.05)
+        controller.on_throttle(retry_after, ticket=ticket, sent_at=sent)
+        if controller.throttled_out() is not None:
+            break
+    reason = controller.throttled_out()
+    assert reason is not None
+    assert "no other answer since this client started" in reason
+    # Before: about 100 s at Retry-After 0. The first Retry-After is waited for in full.
+    assert clock.now - start <= max(FIRST_ANSWER_STOP_SECONDS, (retry_after or 0) + 2 * 0.05)
+    assert requests <= THROTTLE_STOP_ROUNDS
+
+
+def test_a_client_that_was_answered_keeps_its_patience(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    controller.on_success()
+    for _ in range(5):
+        sent = clock.now
+        clock.advance(10.0)
+        controller.on_throttle(0, sent_at=sent)
+    assert controller.throttled_out() is None  # 40 s, 5 rounds: still within the budget
+
+
+def test_stop_rounds_sets_the_rounds_budget(clock: FakeClock) -> None:
+    controller = RateController(clock=clock, stop_rounds=20)
+    controller.on_success()
+    for _ in range(19):
+        sent = clock.now
+        clock.advance(1.0)
+        controller.on_throttle(0, sent_at=sent)
+    assert controller.throttled_out() is None
+    sent = clock.now
+    clock.advance(1.0)
+    controller.on_throttle(0, sent_at=sent)
+    assert controller.throttled_out() is not None
+
+
+@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_stop_rounds_is_checked(bad: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="stop_rounds"):
+        RateController(stop_rounds=bad)
+
+
+# ---- a pause without a throttle (a 503's Retry-After) ------------------------------------------
+
+
+def test_a_pause_holds_every_request_without_counting_a_throttle(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    controller.pause(3)
+    stats = controller.stats()
+    assert stats.pause_remaining_seconds == 3.0
+    assert (stats.throttles, stats.rate_cuts, stats.rate_per_second) == (0, 0, None)
+    ticket = controller.ticket()
+    assert due_in(controller, clock, ticket) == pytest.approx(3.0)
+    clock.advance(3.0)
+    assert controller.seconds_until(controller.ticket()) == 0.0
+
+
+def test_a_pause_is_clamped_and_ignores_nothing(clock: FakeClock) -> None:
+    controller = RateController(clock=clock)
+    controller.pause(None)
+    controller.pause(0)
+    assert controller.stats().pause_remaining_seconds == 0.0
+    controller.pause(timedelta(hours=1))
+    assert controller.stats().pause_remaining_seconds == MAX_PAUSE_SECONDS

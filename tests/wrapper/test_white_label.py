@@ -430,6 +430,49 @@ def test_hostile_listings_end_in_a_few_requests_keeping_what_was_listed(
         )
 
 
+@pytest.mark.parametrize("page_size", [2, 10, 100])
+@pytest.mark.parametrize("understated_by", [5, 25])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_total_that_understates_loses_no_organization(
+    twenty_five: FakeStudio, understated_by: int, page_size: int, mode: str
+) -> None:
+    # Before: pages stopped at the total, dropping the rest, with ok=True and no warning.
+    everyone = [o.id for o in twenty_five.inner_organizations(1)]
+    twenty_five.listing_quirks = ListingQuirks(total_extra=-understated_by)
+
+    async def alisting() -> tuple[list[int], Any]:
+        async with AsyncClient(KEY, base_url=twenty_five.base_url) as client:
+            listing = client.inner_organizations(1, page_size=page_size)
+            return [o.id async for o in listing], listing
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if mode == "sync":
+            with Client(KEY, base_url=twenty_five.base_url) as client:
+                listing = client.inner_organizations(1, page_size=page_size)
+                got = [o.id for o in listing]
+        else:
+            got, listing = arun(alisting())
+    assert got == everyone
+    assert listing.ok
+    assert listing.stop_reason is None
+    assert caught == []
+    honest_pages = 1 if page_size >= len(everyone) else -(-(len(everyone) - 1) // (page_size - 1))
+    assert _listing_requests(twenty_five) <= honest_pages + 1
+
+
+def test_a_check_of_all_with_a_total_that_understates_checks_every_organization() -> None:
+    # 250 organizations (225 not deleted), total 125, default pages of 100: before, 199 checked.
+    with FakeStudio(api_key=KEY, inner_organizations=250, record_requests=False) as studio:
+        everyone = [o.id for o in studio.inner_organizations(1)]
+        studio.listing_quirks = ListingQuirks(total_extra=-100)
+        with Client(KEY, base_url=studio.base_url) as client:
+            report = client.entitlement_report(1)
+    assert sorted(row.inner_organization_id for row in report.rows) == everyone
+    assert report.listing_stop_reason is None
+    assert report.ok
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_an_organization_listed_twice_is_yielded_once(twenty_five: FakeStudio, mode: str) -> None:
     everyone = [o.id for o in twenty_five.inner_organizations(1)]

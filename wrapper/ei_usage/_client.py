@@ -48,10 +48,11 @@ from ._errors import (
     RequestInfo,
     ResponseTooLargeError,
     ResponseValidationError,
+    ServerError,
 )
 from ._lazy import LazyModule
-from ._ratelimit import RateController, RateStats
-from ._retry import RetryPolicy
+from ._ratelimit import THROTTLE_STOP_ROUNDS, RateController, RateStats
+from ._retry import THROTTLE_RETRIES, RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ class _BaseClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_rate: float | None = None,
         adaptive_rate: bool = True,
+        max_throttle_retries: int = THROTTLE_RETRIES,
     ) -> None:
         self._config = ClientConfig.build(
             api_key,
@@ -204,12 +206,19 @@ class _BaseClient:
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
         )
-        self._policy = RetryPolicy(max_retries=self._config.max_retries)
+        throttle_retries = check_int("max_throttle_retries", max_throttle_retries, minimum=0)
+        self._policy = RetryPolicy(
+            max_retries=self._config.max_retries, max_throttle_retries=throttle_retries
+        )
         if not isinstance(adaptive_rate, bool):
             raise TypeError(f"adaptive_rate must be a bool, got {type(adaptive_rate).__name__}")
         # One schedule for every call of this client, threads and tasks alike (_ratelimit).
         self._rate = RateController(
-            max_rate=max_rate, adaptive=adaptive_rate, clock=lambda: _clock()
+            max_rate=max_rate,
+            adaptive=adaptive_rate,
+            clock=lambda: _clock(),
+            # A lone call keeps all its tries: the rounds budget is one more than they are.
+            stop_rounds=max(THROTTLE_STOP_ROUNDS, throttle_retries + 2),
         )
         self._rate_cuts = 0
         self._redact = self._config.credential.redact
@@ -325,13 +334,19 @@ class _BaseClient:
                         cuts.rate_per_second or 0.0,
                     )
             else:
+                if isinstance(error, ServerError) and error.status_code == 503:
+                    # The server is down for every request, not this one alone: pause them all
+                    # as for a 429, unless the wait is longer than the policy honours.
+                    wait = error.retry_after
+                    if wait is not None and wait.total_seconds() <= self._policy.max_retry_after:
+                        self._rate.pause(wait)
                 self._rate.on_success()
         # No answer at all (connection error, timeout): nothing to learn about the rate.
 
     def _retry_delay(self, retries: int, throttles: int, error: EdgeImpulseError) -> float | None:
         """Decide about one failed attempt: seconds to back off first, or None to raise.
 
-        A 429 is retried up to ``THROTTLE_RETRIES`` times, apart from ``max_retries``, and with
+        A 429 is retried up to ``max_throttle_retries`` times, apart from ``max_retries``, and with
         no backoff of its own: the client-wide rate control (the pause for ``Retry-After`` and
         the slower schedule) already spaces the retry. A ``Retry-After`` beyond the policy's
         limit is raised at once, and so is every 429 once the server's throttling has outlasted
@@ -340,7 +355,7 @@ class _BaseClient:
         if isinstance(error, RateLimitError) and error.status_code == 429:
             if (
                 self._policy.max_retries == 0
-                or throttles >= THROTTLE_RETRIES
+                or throttles >= self._policy.max_throttle_retries
                 or self._policy.delay(0, error) is None
                 or self._rate.throttled_out() is not None
             ):
@@ -357,10 +372,6 @@ class _BaseClient:
                 delay,
             )
         return delay
-
-
-THROTTLE_RETRIES = 10
-"""How often one request answered 429 is tried again (while ``max_retries`` is not 0)."""
 
 
 def _log_timing(request: RequestInfo, answer: _parse.Answer, started: float, retries: int) -> None:
@@ -402,6 +413,10 @@ class Client(_BaseClient):
             receiving the whole answer, however slowly it trickles in. Each retry gets its own.
         max_retries: retries after the first attempt, on 429, 500, 502, 503, 504, transient
             connection errors and timeouts; 0 disables.
+        max_throttle_retries: how often a request answered 429 is tried again (default 10), on
+            a budget apart from ``max_retries`` (which, at 0, disables these too): the
+            client-wide rate control spaces them, and it gives up on a server that keeps
+            throttling (see the README's "Rate limits (429)").
         allow_insecure_http: allow ``http://`` to a host other than loopback.
         max_connections: size of the connection pool.
         max_response_bytes: the largest answer read, counted after decompression (default
@@ -429,6 +444,7 @@ class Client(_BaseClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_rate: float | None = None,
         adaptive_rate: bool = True,
+        max_throttle_retries: int = THROTTLE_RETRIES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -443,6 +459,7 @@ class Client(_BaseClient):
             max_response_bytes=max_response_bytes,
             max_rate=max_rate,
             adaptive_rate=adaptive_rate,
+            max_throttle_retries=max_throttle_retries,
         )
         self._transport = transport
         self._http: httpx.Client | None = None
@@ -912,6 +929,7 @@ class AsyncClient(_BaseClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_rate: float | None = None,
         adaptive_rate: bool = True,
+        max_throttle_retries: int = THROTTLE_RETRIES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -926,6 +944,7 @@ class AsyncClient(_BaseClient):
             max_response_bytes=max_response_bytes,
             max_rate=max_rate,
             adaptive_rate=adaptive_rate,
+            max_throttle_retries=max_throttle_retries,
         )
         self._transport = transport
         self._http: httpx.AsyncClient | None = None

@@ -8,8 +8,10 @@ the module.
 """
 
 import importlib
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 
 class LazyModule:
@@ -29,7 +31,7 @@ class LazyModule:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._module: ModuleType | None = None
+        self._module: ModuleType | None = None  # not evaluated: a function's annotation
 
     def __getattr__(self, attribute: str) -> Any:
         module = self._module

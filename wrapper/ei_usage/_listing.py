@@ -87,6 +87,8 @@ class _Listing:
     def stop_reason(self) -> str | None:
         """Why the listing ended before the server's ``total`` (what the server did), or None.
 
+        Also set when it ended early past a ``total`` found to understate (there may be more).
+
         Set once iteration has ended; the organizations yielded until then are kept.
         """
         live = self._live_pager.stop_reason

@@ -13,12 +13,17 @@ then repeats one organization, or skips one. :class:`Pager` avoids both:
 * ids it already yielded are never yielded again, whatever the server does, and an id a page
   holds twice is taken once.
 
-So an organization present during the whole listing is listed exactly once, in id order; one
-added or removed while the listing runs may or may not be. Paging ends when a page reaches
-``total``; a server that returns shorter pages than asked (a cap of its own) is followed page by
-page. Pages of one organization cannot overlap, so they are read one after the other (an
-organization removed meanwhile may then be missed). A server that does not sort by id still gets
-no repeats.
+So an organization present during the whole listing is listed exactly once, in id order; one added
+or removed while the listing runs may or may not be. Paging ends when a page reaches ``total``,
+unless that page is full (as long as asked, or as the server's own pages) and brings new
+organizations, or the page goes past ``total``: then ``total`` may understate (a server that counts
+only some organizations) and paging goes on until a page that is not full, under the same bounds as
+below. An honest listing whose last page is exactly full so costs one more request. One case cannot
+be told from an honest listing of one page: a first page cut short by a cap of the server's that
+ends exactly at an understated ``total``. A server that returns shorter pages than asked (a cap of
+its own) is followed page by page. Pages of one organization cannot overlap, so they are read one
+after the other (an organization removed meanwhile may then be missed). A server that does not sort
+by id still gets no repeats.
 
 A broken server must not make the listing run forever, nor lose what was listed: a page makes
 progress when it yields an organization, shows an id never seen before, changes ``total`` (the
@@ -34,7 +39,8 @@ and saying why in :attr:`Pager.stop_reason`, when
   ``total`` (it repeated pages up to the end);
 * it reaches :data:`MAX_PAGES` requests or :data:`MAX_ORGANIZATIONS` organizations.
 
-A listing that ends early while having yielded at least ``total`` organizations is complete.
+A listing that ends early while having yielded at least ``total`` organizations is complete,
+unless ``total`` was found to understate: then it ends early all the same (there may be more).
 
 The pager only decides what to ask next; the clients send the requests (sync or async).
 """
@@ -83,6 +89,7 @@ class Pager:
         self._largest = 0  # the most organizations a page held: the server's own cap, if any
         self._stalls = 0
         self._walked_to: int | None = None  # the last id of the last page before the anchor
+        self._past_total = False  # a full page of new organizations reached total: it understates
         self._done = False
         self.requests = 0
         self.stop_reason: str | None = None
@@ -106,10 +113,18 @@ class Pager:
     def _end(self, reason: str | None = None) -> None:
         self._done = True
         total = self._total or 0
-        if reason is not None and len(self._seen) < total:
+        if reason is None:
+            return
+        if len(self._seen) < total:
             self.stop_reason = (
                 f"cut short after {len(self._seen):,} of the {_organizations(total)} the server "
                 f"counts: {reason}"
+            )
+        elif self._past_total:
+            # Its total understates, so reaching it proves nothing: there may be more.
+            self.stop_reason = (
+                f"cut short after {_organizations(len(self._seen))}, more than the {total:,} the "
+                f"server counts (its total understates): {reason}"
             )
 
     def _stalled(self, request: Request, count: int, *, short: bool) -> None:
@@ -185,8 +200,20 @@ class Pager:
             if in_order:
                 self._anchor = fresh[-1].id
         if end >= total:
-            self._end(None if progress else "its pages repeated organizations already listed")
-            return fresh
+            # New organizations on a full page at total, or on any page past it: total may
+            # understate (a server that counts only some of them), so keep going; a page that
+            # is not full ends the listing. Full: as long as asked, or as the server's own
+            # pages so far (a cap). An honest server whose last page is exactly full costs one
+            # more request, answered with the overlap alone.
+            full = count >= request.limit or 0 < largest <= count
+            if fresh and (full or end > total):
+                self._past_total = True
+            elif not self._past_total or not full or not progress:
+                # Past an understating total, a page that is not full is the real end.
+                repeated = full if self._past_total else not progress
+                self._end("its pages repeated organizations already listed" if repeated else None)
+                return fresh
+            # Else, past total, a full page walking forward to the anchor: go on.
         # Overlap by one (the anchor) when the page is sorted and has room for it.
         self._overlap = in_order and len(items) >= 2
         self._offset = end - 1 if self._overlap else end

@@ -29,6 +29,12 @@ Adaptive rate (the default)
 
     * Until the first throttle there is no limit, and taking a ticket is one attribute test: a
       server that never throttles costs nothing.
+    * A throttle before the client's first other answer says nothing about its rate (there is
+      none to measure yet: it may be the first request of a quiet client). It pauses for
+      ``Retry-After`` and paces at ``PROBE_RATE`` (1 req/s) without cutting anything; the first
+      answer that is not a throttle lifts that pace again. So a single 429 costs a quiet client
+      about its ``Retry-After``, where cutting from the empty meter used to drop it to the
+      ``MIN_RATE`` floor and then slow-start from there.
     * A throttle cuts the rate to ``BETA`` (0.9) times W, the rate that was throttled: the
       measured rate of answers that were not throttles (an exponentially weighted count, 1 s
       time constant, read as the last answer left it), or the schedule's rate if tickets were
@@ -54,6 +60,11 @@ Adaptive rate (the default)
       Without a ticket, a throttle during a pause or within ``HOLDOFF_SECONDS`` of the last cut
       is treated the same way.
 
+Other pauses
+    :meth:`RateController.pause` pauses the whole client without a throttle: a 503's
+    ``Retry-After`` (the server is down for everyone, not only for that request). It neither
+    counts as a throttle nor cuts the rate.
+
 Refused waits
     A ``Retry-After`` the caller will not wait for (longer than its retry policy's limit: the call
     raises ``RateLimitError`` at once) is counted, but neither pauses the client nor cuts its
@@ -69,6 +80,11 @@ Running out of patience
     stops, listing what it did not do. A *round* is a 429 to a request sent after the run's
     previous round came back, so the 32 answers to one burst of 32 requests are one round, not
     32. A run also ends after ``THROTTLE_STOP_SECONDS`` without any throttle (an idle client).
+    A client that has never had an answer other than 429 has less patience: from its second
+    round, its run is given up on once it spans ``FIRST_ANSWER_STOP_SECONDS``, counting the
+    pause the server asks for (a server that has only ever refused it is more likely refusing it
+    than busy). So it gives up within 30 s, or right after the one ``Retry-After`` it honours if
+    that is longer.
 
 ``max_rate`` with ``adaptive=False`` is a plain token bucket at that rate (``burst`` tokens); with
 ``adaptive=True`` it is the ceiling of the adaptive rate, which starts there. ``adaptive=False``
@@ -169,12 +185,28 @@ Twice the longest ``Retry-After`` ei-usage waits for, so a server that asks for 
 twice is still given a third chance.
 """
 
+PROBE_RATE: Final = 1.0
+"""The pace after a throttle, in requests per second, while the client has had no other answer.
+
+Without an answer there is no measured rate to cut from: one request a second spaces retries to
+a server that sends no ``Retry-After`` (or 0), without the ``MIN_RATE`` floor's 10 s a try.
+"""
+
+FIRST_ANSWER_STOP_SECONDS: Final = 30.0
+"""A throttle run this long, with its pause, exhausts the budget of a client never answered.
+
+Such a client (every answer so far a 429) gives up within this time, or right after its first
+round's ``Retry-After`` if that is longer; one that has had other answers keeps the full
+``THROTTLE_STOP_SECONDS``.
+"""
+
 THROTTLE_STOP_ROUNDS: Final = 12
 """A throttle run of this many rounds exhausts the budget (see the module docstring).
 
-One more than the tries a single request gets against 429s (the client's ``THROTTLE_RETRIES``
-of 10, plus the first), so a lone call keeps all of them; in a report the next request's first
-429 then stops it. Against a server that answers 429 with ``Retry-After: 0`` that is at most
+One more than the tries a single request gets against 429s (the client's default
+``max_throttle_retries`` of 10, plus the first), so a lone call keeps all of them; in a report
+the next request's first 429 then stops it. A client with more retries passes a larger
+``stop_rounds``. Against a server that answers 429 with ``Retry-After: 0`` that is at most
 about 40 requests and 40 virtual seconds (``tests/wrapper/test_throttle_budget.py``).
 """
 
@@ -265,10 +297,12 @@ class RateController:
         burst: tickets that may fall due at once after an idle moment. Keep 1 unless the server's
             bucket is known to hold more: tickets sent back to back into a smaller bucket are
             throttled at every resume.
+        stop_rounds: the rounds of a throttle run that exhaust the client's patience
+            (``THROTTLE_STOP_ROUNDS``); more for a client that retries a 429 more often.
 
     Raises:
-        TypeError: ``max_rate`` or ``burst`` of the wrong type.
-        ValueError: ``max_rate`` or ``burst`` out of range.
+        TypeError: ``max_rate``, ``burst`` or ``stop_rounds`` of the wrong type.
+        ValueError: ``max_rate``, ``burst`` or ``stop_rounds`` out of range.
     """
 
     def __init__(
@@ -278,11 +312,17 @@ class RateController:
         adaptive: bool = True,
         clock: Callable[[], float] = time.monotonic,
         burst: int = 1,
+        stop_rounds: int = THROTTLE_STOP_ROUNDS,
     ) -> None:
         if isinstance(burst, bool) or not isinstance(burst, int):
             raise TypeError(f"burst must be an int, got {type(burst).__name__}")
         if not 1 <= burst <= MAX_BURST:
             raise ValueError(f"burst must be between 1 and {MAX_BURST}, got {burst}")
+        if isinstance(stop_rounds, bool) or not isinstance(stop_rounds, int):
+            raise TypeError(f"stop_rounds must be an int, got {type(stop_rounds).__name__}")
+        if stop_rounds < 1:
+            raise ValueError(f"stop_rounds must be at least 1, got {stop_rounds}")
+        self._stop_rounds = stop_rounds
         self._max_rate = _check_max_rate(max_rate)
         self._adaptive = bool(adaptive)
         self._clock = clock
@@ -315,6 +355,10 @@ class RateController:
         self._start_rate = 0.0
         self._throttles = 0
         self._cuts = 0
+        # Whether any answer was not a throttle; until then a throttle paces at PROBE_RATE
+        # (probing) instead of cutting a rate nothing measured.
+        self._answered = False
+        self._probing = False
         # The throttle run (module docstring, "Running out of patience").
         self._run = 0
         self._run_rounds = 0
@@ -382,8 +426,11 @@ class RateController:
         now = self._clock()
         with self._lock:
             self._run = 0  # the throttle run, if any, is over
+            self._answered = True
             meter = self._measure(now) + 1.0 / METER_SECONDS
             self._meter = self._meter_top = meter
+            if self._probing:
+                self._lift_probe(now)
             w_max = self._w_max
             if w_max is None or not self._adaptive:
                 return
@@ -430,6 +477,15 @@ class RateController:
             self._extend_run(now, sent_at)
             if refused:
                 return
+            if self._adaptive and not self._answered:
+                # No rate was measured yet: nothing to cut. Pause, and pace at PROBE_RATE.
+                if seconds is not None:
+                    self._pause(now, now + seconds)
+                if not self._probing:
+                    self._probing = True
+                    self._cuts += 1
+                    self._set_rate(now, self._bounded(PROBE_RATE))
+                return
             if self._w_max is None:
                 stale = False
             elif ticket is not None and ticket >= 0:
@@ -444,18 +500,50 @@ class RateController:
             if self._adaptive and not stale:
                 self._cut(now, saturated, position)
 
+    def pause(self, retry_after: float | timedelta | None) -> None:
+        """Pause the whole client for ``retry_after`` without a throttle (a 503's Retry-After).
+
+        Nothing falls due before now plus ``retry_after`` (clamped like a throttle's); the rate
+        is not cut and the throttle run is not extended. The caller decides, as for a throttle,
+        whether the wait is too long to honour at all (then it does not call this).
+
+        Raises:
+            TypeError: ``retry_after`` of the wrong type.
+        """
+        seconds = _pause_seconds(retry_after)
+        if not seconds:
+            return
+        now = self._clock()
+        with self._lock:
+            self._pause(now, now + seconds)
+
     def throttled_out(self) -> str | None:
         """Return why the server's throttling has exhausted the client's patience, or None.
 
-        True once the current throttle run spans ``THROTTLE_STOP_SECONDS`` or
-        ``THROTTLE_STOP_ROUNDS`` rounds, until an answer that is not a 429 (or an idle spell as
-        long) ends the run.
+        True once the current throttle run spans ``THROTTLE_STOP_SECONDS`` or the rounds budget
+        (``THROTTLE_STOP_ROUNDS``, or the controller's ``stop_rounds``), until an answer that is
+        not a 429 (or an idle spell as long) ends the run. For a client that has never had
+        another answer, once the run, with the pause it asked for, spans
+        ``FIRST_ANSWER_STOP_SECONDS``.
         """
         with self._lock:
             run, rounds = self._run, self._run_rounds
             seconds = self._run_last - self._run_start
-        if run == 0 or (rounds < THROTTLE_STOP_ROUNDS and seconds < THROTTLE_STOP_SECONDS):
+            answered = self._answered
+            with_pause = max(self._run_last, self._pause_until) - self._run_start
+        if run == 0:
             return None
+        if rounds < self._stop_rounds:
+            if answered and seconds < THROTTLE_STOP_SECONDS:
+                return None
+            # The first round's Retry-After is honoured in full, as for any quiet client.
+            if not answered and (rounds < 2 or with_pause < FIRST_ANSWER_STOP_SECONDS):
+                return None
+        if not answered:
+            return (
+                f"the server kept answering 429 (too many requests): {run} answers in a row over "
+                f"{seconds:.0f}s, and no other answer since this client started"
+            )
         return (
             f"the server kept answering 429 (too many requests): {run} answers in a row over "
             f"{seconds:.0f}s, none successful"
@@ -516,6 +604,17 @@ class RateController:
             self._meter *= math.exp(-elapsed / METER_SECONDS)
             self._meter_at = now
         return self._meter
+
+    def _lift_probe(self, now: float) -> None:
+        """End the probing pace: back to ``max_rate``, or to no limit (pauses still hold)."""
+        self._probing = False
+        if self._max_rate is not None:
+            self._set_rate(now, self._max_rate)
+            return
+        # What waits now waits for the pause alone (see _due); ticket() finds the fast path.
+        self._rate = None
+        self._interval = 0.0
+        self._free = now >= self._pause_until
 
     def _bounded(self, rate: float) -> float:
         rate = max(MIN_RATE, rate)

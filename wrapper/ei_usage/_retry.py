@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+THROTTLE_RETRIES = 10
+"""How often one request answered 429 is tried again by default (``max_throttle_retries``)."""
+
 MAX_RETRY_AFTER = timedelta(days=365)
 """The longest ``Retry-After`` ei-usage represents; a longer one is read as this."""
 _MAX_RETRY_AFTER_SECONDS = int(MAX_RETRY_AFTER.total_seconds())
@@ -69,6 +72,9 @@ class RetryPolicy:
             raised at once (``RateLimitError.retry_after`` says how long), rather than blocking a
             caller for minutes.
         jitter: the jitter source, returning a float in ``[0, 1)``; injectable for tests.
+        max_throttle_retries: how often a request answered 429 is tried again (while
+            ``max_retries`` is not 0), apart from ``max_retries``: the client-wide rate control
+            spaces those retries, and its patience with a throttling server bounds them.
     """
 
     max_retries: int = 3
@@ -76,6 +82,7 @@ class RetryPolicy:
     maximum: float = 8.0
     max_retry_after: float = 60.0
     jitter: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
+    max_throttle_retries: int = THROTTLE_RETRIES
 
     def delay(self, retries_done: int, error: EdgeImpulseError) -> float | None:
         """Decide what to do after a failed attempt.

@@ -5,9 +5,11 @@ In process (``cli.invoke``), on the virtual clock of ``tests/conftest.py``: no r
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
-from ei_usage._ratelimit import THROTTLE_STOP_ROUNDS
+from ei_usage._ratelimit import FIRST_ANSWER_STOP_SECONDS, THROTTLE_STOP_ROUNDS
 from ei_usage.testing import FakeStudio, Fault, Operation
 
 from .conftest import Cli
@@ -49,3 +51,23 @@ def test_a_server_that_always_throttles_stops_the_command_with_one_line(
     # scheduling decides where in it a run ends (84 requests once on a loaded machine).
     sent = len([r for r in studio.requests if r.operation is operation])
     assert sent <= 8 * (THROTTLE_STOP_ROUNDS + 1)
+
+
+def test_a_server_that_only_ever_throttles_is_given_up_on_within_30_s(
+    cli: Cli, studio: FakeStudio
+) -> None:
+    # The command's client never had another answer. Before: about 100 virtual seconds.
+    clock = importlib.import_module("ei_usage._client")._clock
+    studio.inject(Fault.rate_limited(retry_after=None), times=FOREVER)
+    started = clock()
+    outcome = cli.invoke(
+        "compute-time", "--org", "1", "--inner-org", "2", "--inner-org", "3",
+        "--period", "2024", "--concurrency", "1",
+    )  # fmt: skip
+    elapsed = clock() - started
+    assert outcome.code == 1, outcome.stderr
+    stopped = [line for line in outcome.stderr_lines if "not attempted" in line]
+    assert len(stopped) == 1, outcome.stderr
+    assert "the server kept answering 429 (too many requests)" in stopped[0]
+    assert "no other answer since this client started" in stopped[0]
+    assert elapsed <= FIRST_ANSWER_STOP_SECONDS

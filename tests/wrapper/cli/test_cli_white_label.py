@@ -471,3 +471,17 @@ def test_compute_time_of_all_keeps_its_rows_when_the_listing_is_cut_short(hostil
     assert report.listing_stop_reason is not None
     (line,) = cut_short_lines(outcome.stderr)
     assert "25 of the 26" in line
+
+
+def test_orgs_lists_every_organization_of_a_listing_whose_total_understates() -> None:
+    # 225 organizations (250, deleted ones left out), total 125, pages of 100: 0.2.1 showed 199
+    # and said nothing.
+    with FakeStudio(api_key=SECRET, inner_organizations=250, record_requests=False) as studio:
+        everyone = [o.id for o in studio.inner_organizations(1)]
+        studio.listing_quirks = ListingQuirks(total_extra=-100)
+        outcome = Cli(studio).invoke("orgs", "--org", "1", "--format", "json")
+    assert outcome.code == 0, outcome.stderr
+    data = json.loads(outcome.stdout)
+    assert data["complete"] is True
+    assert [o["id"] for o in data["organizations"]] == everyone
+    assert cut_short_lines(outcome.stderr) == []

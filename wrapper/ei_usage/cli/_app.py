@@ -774,6 +774,185 @@ def forecast_command(
         )
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """Parse ``90s``, ``15m``, ``1h`` or ``1d`` (a bare number is seconds) into seconds."""
+    text = value.strip().lower()
+    scale = _DURATION_UNITS.get(text[-1:])
+    number = text[:-1] if scale is not None else text
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 10**9:  # also refuses NaN and inf
+        raise click.BadParameter(f"{value!r} is not a duration such as 30s, 15m, 1h or 1d")
+    return seconds
+
+
+def _human_duration(seconds: float) -> str:
+    """Say a duration as ``--refresh`` takes it (``15m``, ``1h``, ``90s``)."""
+    for suffix, scale in sorted(_DURATION_UNITS.items(), key=lambda item: -item[1]):
+        if seconds >= scale and (seconds / scale).is_integer():
+            return f"{seconds / scale:g}{suffix}"
+    return f"{seconds:g}s"
+
+
+def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:
+    """Parse ``HOST:PORT`` (``[::1]:9877`` for IPv6) into a host and a port."""
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9877)")
+    return host, int(port)
+
+
+@cli.command(
+    "exporter",
+    help=(
+        "Serve the white label's usage as Prometheus metrics on http://HOST:PORT/metrics.\n\n"
+        "It refreshes on its own schedule (--refresh): each refresh lists the inner "
+        "organizations once, reads each one's contract usage once and its running month's "
+        "compute time once, through the client's rate limit. Scrapes are answered from memory "
+        "and cost no API request. When the API cannot be reached the last values stay served, "
+        "and ei_usage_exporter_failing_since_timestamp_seconds says since when. Organizations "
+        "no complete listing names for --forget-after (deleted ones) drop out.\n\n"
+        "Binds 127.0.0.1 unless --listen says otherwise. Stops on SIGTERM or Ctrl-C. "
+        f"{CREDENTIALS_HELP}"
+    ),
+)
+@_ORG_OPTION
+@click.option(
+    "--listen",
+    default="127.0.0.1:9877",
+    show_default=True,
+    callback=_listen,
+    metavar="HOST:PORT",
+    help="Where to serve /metrics (0.0.0.0:9877 for every interface).",
+)
+@click.option(
+    "--refresh",
+    "refresh_seconds",
+    default="15m",
+    show_default=True,
+    callback=_duration,
+    metavar="DURATION",
+    help="Time between the starts of two refreshes (30s, 15m, 1h).",
+)
+@click.option(
+    "--forget-after",
+    "forget_seconds",
+    default="1h",
+    show_default=True,
+    callback=_duration,
+    metavar="DURATION",
+    help="Drop an organization no complete listing has named for this long.",
+)
+@click.option(
+    "--db",
+    default=None,
+    metavar="PATH|URL",
+    help="Also write each refresh into this history store (a SQLite file or a "
+    "postgresql:// URL; needs the 'store' extra).",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    envvar="EI_ALLOW_INSECURE_HTTP",
+    help="Allow a plain http:// EI_BASE_URL to a host other than loopback (test setups only).",
+)
+@click.option("--verbose", is_flag=True, help=_VERBOSE_HELP)
+@_CONCURRENCY_OPTION
+def exporter(
+    organization_id: int,
+    listen: tuple[str, int],
+    refresh_seconds: float,
+    forget_seconds: float,
+    db: str | None,
+    allow_insecure_http: bool,
+    verbose: bool,
+    concurrency: int,
+) -> None:
+    """Serve usage as Prometheus metrics."""
+    import signal
+    from datetime import timedelta
+
+    from ei_usage import exporter as _exporter  # prometheus-client: only for this command
+
+    _setup_logging(verbose)
+    if not verbose:
+        # Refresh failures and where it serves are worth a line on stderr (the journal).
+        log = logging.getLogger("ei_usage.exporter")
+        if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+            log.addHandler(_StderrHandler())
+        log.setLevel(logging.INFO)
+    _client(allow_insecure_http).close()  # the checks and messages of every command
+    client = _exporter.ExporterClient.from_env(allow_insecure_http=allow_insecure_http)
+    store: Any = None
+    if db is not None:
+        try:
+            from ei_usage.store import Store  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as error:
+            raise ConfigCommandError(
+                f"--db needs the history store ({error.name} is missing): "
+                "pip install 'ei-usage[store]'"
+            ) from None
+        try:
+            store = Store.open(db)
+        except Exception as error:  # the store's own error names the file or URL, no password
+            raise ConfigCommandError(f"--db: {error}") from None
+    served = _exporter.Exporter(
+        client,
+        organization_id,
+        refresh_every=timedelta(seconds=refresh_seconds),
+        forget_after=timedelta(seconds=forget_seconds),
+        sink=store,
+        concurrency=concurrency,
+    )
+
+    terminated = []
+
+    def terminate(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt  # stops a refresh in flight as Ctrl-C does
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    log = logging.getLogger("ei_usage.exporter")
+    interrupted = False
+    try:
+        try:
+            host, port = served.serve(*listen)
+        except OSError as error:
+            raise CommandError(
+                f"cannot listen on {listen[0]}:{listen[1]}: {error.strerror}"
+            ) from None
+        shown = f"[{host}]" if ":" in host else host
+        log.info(
+            "ei_usage: exporter: serving http://%s:%d/metrics, refreshing every %s",
+            shown,
+            port,
+            _human_duration(refresh_seconds),
+        )
+        try:
+            served.run()
+        except KeyboardInterrupt:
+            interrupted = True
+            log.info("ei_usage: exporter: stopped")
+    finally:
+        served.stop(wait=False)  # the process exits right after
+        client.close()
+        if store is not None:
+            store.close()
+        signal.signal(signal.SIGTERM, previous)
+    if interrupted:
+        # Everything is closed: leave now rather than spend a few hundred milliseconds tearing
+        # down the interpreter, so that a service manager's stop is done within a second.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0 if terminated else EXIT_INTERRUPTED)
+
+
 # ---- the history store: sync and history ---------------------------------------------------
 # The store (SQLAlchemy, Alembic) is imported inside these commands only: the other commands,
 # and `ei-usage --help`, never pay for it, and work without the store extra.

@@ -34,7 +34,10 @@ class ListingQuirks:
     (all off) is an honest listing. ``organizations_body`` answers with the quirks too.
 
     Attributes:
-        total_extra: Added to every page's ``total`` (1: a total that overstates by one).
+        total_extra: Added to every page's ``total`` (1: a total that overstates by one;
+            negative: one that understates, as a server counting only some organizations
+            would; ``total`` never goes below 0, so ``-len(organizations)`` answers
+            ``total: 0``).
         ignore_offset: Answer every page from the start of the listing, whatever ``offset``.
         page_cap: The most organizations a page holds, whatever ``limit`` asks (1: pages of
             one); None for no cap.
