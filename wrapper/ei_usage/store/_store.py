@@ -1097,7 +1097,9 @@ def _as_of(changes: Sequence[tuple[datetime, Entitlements]], instant: datetime) 
 
 if TYPE_CHECKING:
     from ei_usage._history import UsageHistory
+    from ei_usage.cli._forecast import StoreReader
+    from ei_usage.exporter._sink import Sink
 
-    def _is_usage_history(store: Store) -> UsageHistory:
-        """A Store is what a report reads through (checked by mypy)."""
-        return store
+    def _is_usage_history(store: Store) -> tuple[UsageHistory, StoreReader, Sink]:
+        """A Store is what a report, a forecast and the exporter use (checked by mypy)."""
+        return store, store, store
