@@ -117,6 +117,9 @@ def _is_transient(error: httpx.RequestError) -> tuple[bool, str | None]:
             return False, f"TLS failed: {cause.reason or cause}"
     if isinstance(error, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return False, None
+    if isinstance(error, httpx.ProxyError) and str(error).startswith("407"):
+        # The proxy refused its credentials (the message is the status line, never the URL).
+        return False, f"the proxy refused its credentials ({error})"
     if isinstance(error, httpx.RemoteProtocolError):
         text = str(error).lower()
         # A server that hung up may be back; one that speaks broken HTTP will not be.
