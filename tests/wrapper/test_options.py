@@ -97,6 +97,11 @@ class TestVerifyAndProxyArguments:
         with pytest.raises(TypeError):
             Client(KEY, proxy=42)  # type: ignore[arg-type]
 
+    @pytest.mark.parametrize("cls", [Client, AsyncClient])
+    def test_verify_next_to_a_transport_is_refused(self, cls: type[Client]) -> None:
+        with pytest.raises(ValueError, match="transport"):
+            cls(KEY, transport=httpx.MockTransport(Recorder()), verify=ssl.create_default_context())
+
     def test_verify_and_proxy_reach_the_pool(self, monkeypatch: pytest.MonkeyPatch) -> None:
         made: list[dict[str, Any]] = []
         real = httpx.Client

@@ -540,6 +540,9 @@ class Client(_BaseClient):
             )
         if http_client is not None and transport is not None:
             raise ValueError("give transport= to your httpx client, not next to http_client=")
+        if transport is not None and verify is not None:
+            # httpx would silently leave it unused: the transport has its own TLS settings.
+            raise ValueError("verify= configures ei-usage's own transport; set it on yours")
         super().__init__(
             api_key,
             jwt_token=jwt_token,
@@ -1039,6 +1042,9 @@ class AsyncClient(_BaseClient):
             )
         if http_client is not None and transport is not None:
             raise ValueError("give transport= to your httpx client, not next to http_client=")
+        if transport is not None and verify is not None:
+            # httpx would silently leave it unused: the transport has its own TLS settings.
+            raise ValueError("verify= configures ei-usage's own transport; set it on yours")
         super().__init__(
             api_key,
             jwt_token=jwt_token,
