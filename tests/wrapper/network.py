@@ -150,15 +150,19 @@ class ForwardProxy:
         found = _ACCESS.findall(self._log.read_bytes())
         return [f"{host.decode()}:{port.decode()}" for host, port in found]
 
-    def tunnels(self, *, at_least: int = 0, timeout: float = 10.0) -> list[str]:
-        """Return the targets of the tunnels logged so far (``host:port``; ``None:None`` for a
-        refused one), waiting until there are ``at_least`` of them or ``timeout`` passes."""
+    def tunnels(self, target: str, *, at_least: int = 1, timeout: float = 10.0) -> int:
+        """Return how many tunnels to ``target`` (``host:port``) the proxy has logged, waiting
+        until there are ``at_least`` or ``timeout`` passes.
+
+        Every test's server has a port of its own, so a late line of another test's tunnel
+        (logged when that tunnel closed) is never counted.
+        """
         deadline = time.monotonic() + timeout
-        targets = self._targets()
-        while len(targets) < at_least and time.monotonic() < deadline:
+        count = self._targets().count(target)
+        while count < at_least and time.monotonic() < deadline:
             time.sleep(0.05)
-            targets = self._targets()
-        return targets
+            count = self._targets().count(target)
+        return count
 
     def log_text(self) -> str:
         return self._log.read_text(errors="replace") if self._log.exists() else ""
