@@ -13,7 +13,7 @@
 #   make vendor-spec FROM=openapi.yml  slice it into openapi/edge-impulse.yaml, printing that report
 #   make generate                      regenerate generated/ from the slice (check-generated: compare)
 #   make release                       checks, builds and tags a release (README, "Releasing")
-#   make dist, make lock, make record, make record-live, make bench (bench-listing: one section)
+#   make dist, make lock, make record, make record-live, make bench (bench-listing, -options: one section)
 
 PYTHON ?= python3
 VENV := .venv
@@ -32,7 +32,7 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
-	demo lock clean record record-live bench bench-listing bench-exporter release
+	demo lock clean record record-live bench bench-listing bench-exporter bench-options release
 
 venv: $(STAMP)
 
@@ -156,3 +156,6 @@ bench-listing: $(STAMP)
 # bench/RESULTS.md under "## Exporter".
 bench-exporter: $(STAMP)
 	$(BIN)/python bench/exporter.py --write
+
+bench-options: $(STAMP)
+	$(BIN)/python bench/options.py

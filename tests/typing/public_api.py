@@ -84,3 +84,44 @@ async def async_listings(client: AsyncClient) -> None:
     async for organization in listing:
         assert_type(organization, InnerOrganization)
     assert_type(listing.stop_reason, str | None)
+
+
+def raw_responses_and_options(client: Client) -> None:
+    import ssl
+
+    import httpx
+
+    from ei_usage import RawResponse
+
+    raw = client.with_raw_response.compute_time(1, 2, "2024-05")
+    assert_type(raw, RawResponse[ComputeTime])
+    assert_type(raw.parse(), ComputeTime)
+    assert_type(raw.status_code, int)
+    assert_type(raw.headers, httpx.Headers)
+    assert_type(raw.request_id, str | None)
+    assert_type(raw.elapsed, timedelta)
+    assert_type(raw.retries, int)
+    assert_type(client.with_raw_response.metrics(1).parse(), OrganizationMetrics)
+    derived = client.with_options(timeout=timedelta(seconds=5), headers={"x-trace": "1"})
+    assert_type(derived, Client)
+    assert_type(derived.with_options(max_retries=0, max_rate=2.0), Client)
+    with httpx.Client() as http:
+        assert_type(Client("key", http_client=http), Client)
+    assert_type(Client("key", verify="ca.pem", proxy="http://proxy:3128"), Client)
+    assert_type(Client("key", verify=ssl.create_default_context()), Client)
+    try:
+        client.metrics(1)
+    except APIError as error:
+        assert_type(error.request_id, str | None)
+
+
+async def async_raw_responses(client: AsyncClient) -> None:
+    import httpx
+
+    from ei_usage import InnerOrganizationUsage, RawResponse
+
+    raw = await client.with_raw_response.inner_organization(1, 2)
+    assert_type(raw, RawResponse[InnerOrganizationUsage])
+    assert_type(client.with_options(timeout=3), AsyncClient)
+    async with httpx.AsyncClient() as http:
+        assert_type(AsyncClient("key", http_client=http), AsyncClient)

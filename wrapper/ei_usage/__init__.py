@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         ProjectVisibility,
     )
     from ._ratelimit import RateStats
+    from ._raw import RawResponse
     from ._report import (
         EntitlementFailure,
         EntitlementReport,
@@ -100,6 +101,7 @@ __all__ = [
     "ProjectVisibility",
     "RateLimitError",
     "RateStats",
+    "RawResponse",
     "Report",
     "ReportError",
     "ReportFailure",
@@ -158,6 +160,7 @@ _HOMES = {
     "EntitlementReport": "_report",
     "ProgressCallback": "_report",
     "RateStats": "_ratelimit",
+    "RawResponse": "_raw",
     "Report": "_report",
     "ReportFailure": "_report",
     "UsageTotals": "_report",

@@ -17,6 +17,7 @@ Bulk methods run many calls through :mod:`ei_usage._runner` and assemble :mod:`e
 
 from __future__ import annotations
 
+import copy
 import logging
 import ssl
 import sys
@@ -25,9 +26,10 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
+import attrs
 import httpx
 
-from . import _paging, _transport
+from . import _options, _paging, _transport
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -37,6 +39,7 @@ from ._config import (
     ClientConfig,
     check_int,
     env_arguments,
+    timeout_seconds,
 )
 from ._errors import (
     APIConnectionError,
@@ -67,7 +70,7 @@ if TYPE_CHECKING:
     from datetime import timedelta
     from types import TracebackType
 
-    from . import _calls, _history, _listing, _parse, _plan, _report, _runner
+    from . import _calls, _history, _listing, _parse, _plan, _raw, _report, _runner
     from ._dates import DateRange, Every
     from ._history import UsageHistory
     from ._listing import AsyncOrganizationListing, ListingFailure, OrganizationListing
@@ -88,6 +91,7 @@ else:
     _listing = LazyModule("ei_usage._listing")
     _parse = LazyModule("ei_usage._parse")
     _plan = LazyModule("ei_usage._plan")
+    _raw = LazyModule("ei_usage._raw")
     _report = LazyModule("ei_usage._report")
     _runner = LazyModule("ei_usage._runner")
 
@@ -128,6 +132,9 @@ def _is_transient(error: httpx.RequestError) -> tuple[bool, str | None]:
             return False, f"TLS failed: {cause.reason or cause}"
     if isinstance(error, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return False, None
+    if isinstance(error, httpx.ProxyError) and str(error).startswith("407"):
+        # The proxy refused its credentials (the message is the status line, never the URL).
+        return False, f"the proxy refused its credentials ({error})"
     if isinstance(error, httpx.RemoteProtocolError):
         text = str(error).lower()
         # A server that hung up may be back; one that speaks broken HTTP will not be.
@@ -160,12 +167,19 @@ def _timeout(request: RequestInfo, seconds: float) -> APITimeoutError:
 
 
 def _prepare(
-    http: httpx.Client | httpx.AsyncClient, base_url: str, call: _calls.Call
+    http: httpx.Client | httpx.AsyncClient,
+    base_url: str,
+    call: _calls.Call,
+    options: dict[str, Any] | None = None,
 ) -> tuple[httpx.Request, RequestInfo]:
     # Built once: the same request is re-sent on retries, and its URL describes any error. The
     # URL is joined here, as one string: httpx joining base URL, path and params itself parses
     # the whole URL three times, which was the largest per-call cost (bench/RESULTS.md).
-    request = http.build_request(call.method, base_url + call.target)
+    if options is None:
+        request = http.build_request(call.method, base_url + call.target)
+    else:
+        # Your own httpx client, or a derived client: headers and timeout go on the request.
+        request = http.build_request(call.method, base_url + call.target, **options)
     return request, RequestInfo(method=call.method, url=str(request.url))
 
 
@@ -194,6 +208,9 @@ class _BaseClient:
         max_rate: float | None = None,
         adaptive_rate: bool = True,
         max_throttle_retries: int = THROTTLE_RETRIES,
+        verify: _options.Verify = None,
+        proxy: str | httpx.Proxy | None = None,
+        http_client: httpx.Client | httpx.AsyncClient | None = None,
     ) -> None:
         self._config = ClientConfig.build(
             api_key,
@@ -222,6 +239,23 @@ class _BaseClient:
         )
         self._rate_cuts = 0
         self._redact = self._config.credential.redact
+        self._verify = _options.ssl_context(verify)
+        self._proxy = _options.check_proxy(proxy)
+        if http_client is not None and (verify is not None or proxy is not None):
+            raise ValueError(
+                "verify= and proxy= configure the connection pool ei-usage builds; with "
+                "http_client= configure them on that httpx client instead"
+            )
+        self._user_http = http_client
+        # The client whose pool and locks serve this one: itself, or for a derived client
+        # (with_options) the client it was derived from, whose pool it shares.
+        self._owner: Any = self
+        self._cap: RateController | None = None  # with_options(max_rate=): an extra cap
+        self._extra_headers: dict[str, str] = {}
+        # What build_request needs besides the URL: None (the fast path) when the pool's own
+        # headers and timeout are this client's.
+        self._request_options: dict[str, Any] | None = None
+        self._refresh_request_options()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
@@ -262,17 +296,23 @@ class _BaseClient:
             f"credential={self._config.credential.kind} (hidden))"
         )
 
+    def _headers(self, *, user_agent: bool = True) -> dict[str, str]:
+        headers = {
+            **self._config.credential.headers(),
+            "user-agent": USER_AGENT,
+            "accept": "application/json",
+            # Exactly the encodings the capped reader decodes (see _transport).
+            "accept-encoding": _transport.ACCEPT_ENCODING,
+        }
+        if not user_agent:
+            del headers["user-agent"]
+        return headers
+
     def _http_options(self) -> dict[str, Any]:
         limit = self._config.max_connections
-        return {
+        options: dict[str, Any] = {
             "base_url": self._config.base_url,
-            "headers": {
-                **self._config.credential.headers(),
-                "user-agent": USER_AGENT,
-                "accept": "application/json",
-                # Exactly the encodings the capped reader decodes (see _transport).
-                "accept-encoding": _transport.ACCEPT_ENCODING,
-            },
+            "headers": self._headers(),
             "timeout": self._config.timeout,
             # Never follow a redirect: the credential header would travel to wherever it points.
             "follow_redirects": False,
@@ -280,6 +320,74 @@ class _BaseClient:
             # so a bulk run does not reconnect on every request.
             "limits": httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
         }
+        if self._verify is not None:
+            options["verify"] = self._verify
+        if self._proxy is not None:
+            options["proxy"] = self._proxy
+        return options
+
+    def _refresh_request_options(self) -> None:
+        """Work out what each request must carry itself (see ``_prepare``)."""
+        headers: dict[str, str] = {}
+        timeout: float | None = None
+        user_http = self._owner._user_http
+        if user_http is not None:
+            # Not the user's client's defaults: every request carries the credential, the
+            # encodings the capped reader decodes, and the attempt's timeout. Its own
+            # User-Agent, if it set one, is kept.
+            headers.update(self._headers(user_agent=_options.default_user_agent(user_http)))
+            timeout = self._config.timeout
+        elif self._config.timeout != self._owner._config.timeout:
+            timeout = self._config.timeout
+        headers.update(self._extra_headers)
+        self._request_options = _options.request_options(headers=headers, timeout=timeout)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | timedelta | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_rate: float | None = None,
+    ) -> Self:
+        """Return a client for a call or a few, with other options, sharing this one's pool.
+
+        The derived client shares this client's connection pool (no new connections) and its
+        client-wide rate schedule (429 pauses and adaptation); only what is given changes.
+        Building one is cheap: ``client.with_options(timeout=5).metrics(1)`` is fine per call.
+        Closing a derived client does nothing: the pool belongs to the client it derives from.
+
+        Args:
+            timeout: the deadline of one attempt (seconds or a timedelta).
+            max_retries: retries after the first attempt (0 disables, 429s included).
+            headers: extra request headers, added to those of the client derived from. The
+                credential headers, ``accept-encoding`` and hop-by-hop headers are refused.
+            max_rate: an extra cap, in requests per second, on the requests of the derived
+                client (and of clients derived from it): they are paced by it *and* by the
+                shared schedule, so it can only slow them, never lift this client's
+                ``max_rate`` or its adaptation to 429s. Keep the derived client to keep the cap:
+                each ``with_options(max_rate=...)`` starts a new one.
+
+        Raises:
+            ValueError, TypeError: an invalid option (as the constructor would say).
+        """
+        derived = copy.copy(self)
+        config = self._config
+        if timeout is not None or max_retries is not None:
+            derived._config = attrs.evolve(
+                config,
+                timeout=config.timeout if timeout is None else timeout_seconds(timeout),
+                max_retries=config.max_retries
+                if max_retries is None
+                else check_int("max_retries", max_retries, minimum=0),
+            )
+            derived._policy = attrs.evolve(self._policy, max_retries=derived._config.max_retries)
+        if headers is not None:
+            derived._extra_headers = {**self._extra_headers, **_options.check_headers(headers)}
+        if max_rate is not None:
+            derived._cap = RateController(max_rate=max_rate, adaptive=False, clock=lambda: _clock())
+        derived._refresh_request_options()
+        return derived
 
     def _body_limit(self, response: httpx.Response) -> tuple[int, bool]:
         """Return how much of an answer to read, and whether to cut it there rather than fail."""
@@ -423,6 +531,17 @@ class Client(_BaseClient):
             4 MiB); a larger one raises :class:`ResponseTooLargeError`.
         transport: an httpx transport to send through (tests: ``httpx.MockTransport``). The
             deadline is then checked between chunks of the answer only.
+        verify: the CA bundle that signs the server's certificate: a file or directory path,
+            or an ``ssl.SSLContext``. None (the default) trusts certifi's bundle, or
+            ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set. Verification cannot be turned off.
+        proxy: a proxy URL (``http://user:pass@proxy:3128``; never shown in messages) or an
+            ``httpx.Proxy`` for every request. None (the default) reads ``HTTPS_PROXY``,
+            ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` when the pool opens.
+        http_client: your own ``httpx.Client`` to send through (mTLS, event hooks, mounts...).
+            ei-usage never closes it; ``transport``, ``verify``, ``proxy`` and
+            ``max_connections`` are then that client's business (the first three are refused
+            here). Redirects are still not followed, and the credential, ``accept-encoding``,
+            timeout and body cap still apply to every request (README, "Your own httpx client").
 
     Exactly one of ``api_key``, ``jwt_token``, ``access_token`` must be given.
 
@@ -446,7 +565,20 @@ class Client(_BaseClient):
         adaptive_rate: bool = True,
         max_throttle_retries: int = THROTTLE_RETRIES,
         transport: httpx.BaseTransport | None = None,
+        verify: _options.Verify = None,
+        proxy: str | httpx.Proxy | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TypeError(
+                f"http_client must be an httpx.Client, got {type(http_client).__name__}"
+                " (an httpx.AsyncClient goes to ei_usage.AsyncClient)"
+            )
+        if http_client is not None and transport is not None:
+            raise ValueError("give transport= to your httpx client, not next to http_client=")
+        if transport is not None and verify is not None:
+            # httpx would silently leave it unused: the transport has its own TLS settings.
+            raise ValueError("verify= configures ei-usage's own transport; set it on yours")
         super().__init__(
             api_key,
             jwt_token=jwt_token,
@@ -460,23 +592,44 @@ class Client(_BaseClient):
             max_rate=max_rate,
             adaptive_rate=adaptive_rate,
             max_throttle_retries=max_throttle_retries,
+            verify=verify,
+            proxy=proxy,
+            http_client=http_client,
         )
         self._transport = transport
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 
     def _client(self) -> httpx.Client:
-        http = self._http
+        owner = self._owner  # a derived client uses the pool of the client it derives from
+        http: httpx.Client | None = owner._http
         if http is None:
-            with self._lock:
-                if self._http is None:
-                    self._http = self._open()
-                http = self._http
+            with owner._lock:
+                if owner._http is None:
+                    owner._http = owner._open()
+                http = owner._http
         return http
+
+    @property
+    def with_raw_response(self) -> _raw.RawCalls:
+        """The single-request operations, returning :class:`RawResponse` (status, headers...).
+
+        ``client.with_raw_response.compute_time(1, 2, "2024-05").headers``; ``.parse()`` gives
+        the usual result. Sent exactly like the plain call (retries, pacing, caps).
+        """
+        return _raw.RawCalls(self)
 
     def _open(self) -> httpx.Client:
         from . import _deadline  # loads httpcore: only when a pool opens
 
+        if self._user_http is not None:
+            http: httpx.Client = self._user_http  # type: ignore[assignment]
+            # Its transports, when they are httpx's own, keep attempt deadlines too; the
+            # wrapper changes nothing for requests sent outside ei-usage (no attempt is set).
+            for transport in (http._transport, *http._mounts.values()):
+                if transport is not None:
+                    _deadline.install(transport)
+            return http
         http = httpx.Client(**self._http_options(), transport=self._transport)
         if self._transport is None:
             # httpx's own transport, and any it mounted for proxies from the environment.
@@ -489,10 +642,14 @@ class Client(_BaseClient):
         """Close the connection pool. A later call opens a new one.
 
         Calls still in flight on the closed pool raise :class:`APIConnectionError` (not retried).
+        A client given as ``http_client=`` is not closed (its owner closes it), and closing a
+        client made by :meth:`with_options` does nothing (the pool is its parent's).
         """
+        if self._owner is not self:
+            return
         with self._lock:
             http, self._http = self._http, None
-        if http is not None:
+        if http is not None and http is not self._user_http:
             http.close()
 
     def __enter__(self) -> Self:
@@ -518,7 +675,8 @@ class Client(_BaseClient):
         token = _transport.ATTEMPT.set(_transport.Attempt(deadline, stop))
         failure: EdgeImpulseError | None = None
         try:
-            response = http.send(prepared, stream=True)
+            # follow_redirects per request: your own httpx client may follow them by default.
+            response = http.send(prepared, stream=True, follow_redirects=False)
         except httpx.RequestError as error:
             failure = _connection_error(error, request)
         except RuntimeError:
@@ -544,12 +702,21 @@ class Client(_BaseClient):
         # Raised here, outside the except blocks, so httpx's exception is not its __context__.
         raise failure
 
-    def _send(self, call: _calls.Call, stop: threading.Event | None = None) -> Any:
+    def _send(
+        self, call: _calls.Call, stop: threading.Event | None = None, *, raw: bool = False
+    ) -> Any:
         http = self._client()
-        prepared, request = _prepare(http, self._config.base_url, call)
+        prepared, request = _prepare(http, self._config.base_url, call, self._request_options)
         started = time.monotonic()
         retries = throttles = 0
         while True:
+            cap = self._cap
+            if cap is not None:  # with_options(max_rate=): its own schedule first
+                place = cap.ticket()
+                while (wait := cap.seconds_until(place)) > 0:
+                    if stop is not None and stop.is_set():
+                        raise _runner.Stopped
+                    _pace(wait, stop)
             ticket = self._rate.ticket()
             while True:
                 if stop is not None and stop.is_set():
@@ -569,6 +736,17 @@ class Client(_BaseClient):
             if failure is None:
                 if logger.isEnabledFor(logging.DEBUG):
                     _log_timing(request, answer, started, retries + throttles)
+                if raw:
+                    return _raw.make(
+                        answer,
+                        result,
+                        request,
+                        self._redact,
+                        attempt_seconds=_clock() - sent_at,
+                        call_seconds=time.monotonic() - started,
+                        retries=retries,
+                        throttles=throttles,
+                    )
                 return result
             if stop is not None and stop.is_set():
                 raise _runner.Stopped from None
@@ -931,7 +1109,20 @@ class AsyncClient(_BaseClient):
         adaptive_rate: bool = True,
         max_throttle_retries: int = THROTTLE_RETRIES,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: _options.Verify = None,
+        proxy: str | httpx.Proxy | None = None,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
+                " (an httpx.Client goes to ei_usage.Client)"
+            )
+        if http_client is not None and transport is not None:
+            raise ValueError("give transport= to your httpx client, not next to http_client=")
+        if transport is not None and verify is not None:
+            # httpx would silently leave it unused: the transport has its own TLS settings.
+            raise ValueError("verify= configures ei-usage's own transport; set it on yours")
         super().__init__(
             api_key,
             jwt_token=jwt_token,
@@ -945,6 +1136,9 @@ class AsyncClient(_BaseClient):
             max_rate=max_rate,
             adaptive_rate=adaptive_rate,
             max_throttle_retries=max_throttle_retries,
+            verify=verify,
+            proxy=proxy,
+            http_client=http_client,
         )
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
@@ -957,26 +1151,45 @@ class AsyncClient(_BaseClient):
         import asyncio
 
         loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.AsyncClient(**self._http_options(), transport=self._transport)
-                self._loop = loop
-            elif self._loop is not loop:
+        owner = self._owner  # a derived client uses the pool of the client it derives from
+        with owner._lock:
+            if owner._http is None:
+                if owner._user_http is not None:
+                    # Your own client: which loop it belongs to is yours to keep.
+                    owner._http, owner._loop = owner._user_http, None
+                else:
+                    owner._http = httpx.AsyncClient(
+                        **owner._http_options(), transport=owner._transport
+                    )
+                    owner._loop = loop
+            elif owner._loop is not None and owner._loop is not loop:
                 raise RuntimeError(
                     "this AsyncClient's connections belong to another event loop"
-                    f"{' (now closed)' if self._loop and self._loop.is_closed() else ''}: use "
+                    f"{' (now closed)' if owner._loop.is_closed() else ''}: use "
                     "`async with client:` inside each asyncio.run(), or one AsyncClient per loop"
                 )
-            return self._http
+            return owner._http  # type: ignore[no-any-return]
+
+    @property
+    def with_raw_response(self) -> _raw.AsyncRawCalls:
+        """The single-request operations, returning :class:`RawResponse` (status, headers...).
+
+        See :attr:`Client.with_raw_response`.
+        """
+        return _raw.AsyncRawCalls(self)
 
     async def aclose(self) -> None:
         """Close the connection pool. A later call opens a new one, in the loop it runs in.
 
         Calls still in flight on the closed pool raise :class:`APIConnectionError` (not retried).
+        A client given as ``http_client=`` is not closed (its owner closes it), and closing a
+        client made by :meth:`with_options` does nothing (the pool is its parent's).
         """
+        if self._owner is not self:
+            return
         with self._lock:
             http, self._http, self._loop = self._http, None, None
-        if http is not None:
+        if http is not None and http is not self._user_http:
             await http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -999,7 +1212,7 @@ class AsyncClient(_BaseClient):
         failure: EdgeImpulseError | None = None
         try:
             async with asyncio.timeout(self._config.timeout):
-                response = await http.send(prepared, stream=True)
+                response = await http.send(prepared, stream=True, follow_redirects=False)
                 try:
                     limit, cut = self._body_limit(response)
                     body = await _transport.aread(response, limit, cut=cut)
@@ -1021,12 +1234,17 @@ class AsyncClient(_BaseClient):
         assert failure is not None
         raise failure
 
-    async def _send(self, call: _calls.Call) -> Any:
+    async def _send(self, call: _calls.Call, *, raw: bool = False) -> Any:
         http = self._client()
-        prepared, request = _prepare(http, self._config.base_url, call)
+        prepared, request = _prepare(http, self._config.base_url, call, self._request_options)
         started = time.monotonic()
         retries = throttles = 0
         while True:
+            cap = self._cap
+            if cap is not None:  # with_options(max_rate=): its own schedule first
+                place = cap.ticket()
+                while (wait := cap.seconds_until(place)) > 0:
+                    await _async_pace(wait)
             ticket = self._rate.ticket()
             while (wait := self._rate.seconds_until(ticket)) > 0:
                 await _async_pace(wait)
@@ -1041,6 +1259,17 @@ class AsyncClient(_BaseClient):
             if failure is None:
                 if logger.isEnabledFor(logging.DEBUG):
                     _log_timing(request, answer, started, retries + throttles)
+                if raw:
+                    return _raw.make(
+                        answer,
+                        result,
+                        request,
+                        self._redact,
+                        attempt_seconds=_clock() - sent_at,
+                        call_seconds=time.monotonic() - started,
+                        retries=retries,
+                        throttles=throttles,
+                    )
                 return result
             if http.is_closed and isinstance(failure, APIConnectionError):
                 raise _closed(request) from None

@@ -37,10 +37,39 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import timedelta
 
+    import httpx
+
     from ._report import EntitlementReport, Report
+
+
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
+"""Response headers that may hold the server's id of a request, in the order they are tried."""
+
+
+def request_id_of(headers: Mapping[str, str] | None) -> str | None:
+    """Return the first of :data:`REQUEST_ID_HEADERS` present in ``headers`` (None if none)."""
+    if headers is None:
+        return None
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def scrub_headers(headers: Mapping[str, str], redact: Callable[[str], str]) -> httpx.Headers:
+    """Return a copy of an answer's headers with the client's credential scrubbed from values.
+
+    A server that echoes the credential in a header (a debugging proxy, a hostile server) must
+    not put it into an exception or a result a program logs.
+    """
+    import httpx  # here: an answer exists, so httpx is loaded; importing _errors stays cheap
+
+    pairs = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
+    return httpx.Headers([(name, redact(value)) for name, value in pairs])
 
 
 def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -95,6 +124,8 @@ class APIError(EdgeImpulseError):
         message: the API's ``error`` text when it sent one, else a short summary of the body.
         status_code: the HTTP status.
         body: the decoded JSON body, or the body text when it was not JSON.
+        headers: the answer's headers (an ``httpx.Headers``; the credential scrubbed from
+            values), or None for an error built without an answer.
     """
 
     def __init__(
@@ -104,10 +135,17 @@ class APIError(EdgeImpulseError):
         body: object = None,
         *,
         request: RequestInfo | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, request=request)
         self.status_code = status_code
         self.body = body
+        self.headers = headers
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id of the request, if the answer carried one (see ``RawResponse``)."""
+        return request_id_of(self.headers)
 
     def __str__(self) -> str:
         return f"{self.status_code}: {super().__str__()}"
@@ -145,8 +183,9 @@ class _RetryAfterError(APIStatusError):
         *,
         request: RequestInfo | None = None,
         retry_after: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message, status_code, body, request=request)
+        super().__init__(message, status_code, body, request=request, headers=headers)
         self.retry_after = retry_after
 
 

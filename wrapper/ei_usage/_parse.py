@@ -35,7 +35,14 @@ from edge_impulse_api_client.models.organization_metrics_response import (
 from edge_impulse_api_client.types import UNSET, Unset
 
 from ._dates import to_utc
-from ._errors import APIError, RateLimitError, RequestInfo, ResponseValidationError, ServerError
+from ._errors import (
+    APIError,
+    RateLimitError,
+    RequestInfo,
+    ResponseValidationError,
+    ServerError,
+    scrub_headers,
+)
 from ._errors import status_error_class as _status_error_class
 from ._models import (
     ComputeTime,
@@ -179,6 +186,7 @@ def check_response(
     status_code = answer.status_code
     is_json, body = _decode(answer, redact) if answer.content else (False, None)
     if not 200 <= status_code < 300:
+        headers = scrub_headers(answer.headers, redact)
         message = _api_message(body) or summarize(body, status_code)
         if 300 <= status_code < 400:
             message += " (redirect not followed: check base_url)"
@@ -191,8 +199,9 @@ def check_response(
                 kept,
                 request=request,
                 retry_after=parse_retry_after(answer.headers.get("retry-after")),
+                headers=headers,
             )
-        raise cls(message, status_code, kept, request=request)
+        raise cls(message, status_code, kept, request=request, headers=headers)
     if not is_json:
         raise ResponseValidationError(
             f"response body is not JSON: {summarize(body, status_code)}",
@@ -214,6 +223,7 @@ def check_response(
             status_code,
             excerpt(body),
             request=request,
+            headers=scrub_headers(answer.headers, redact),
         )
     if success is not True:
         _invalid(body, "success", "a boolean", request, status_code)
