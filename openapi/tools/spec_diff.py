@@ -79,7 +79,7 @@ from urllib.parse import unquote
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -399,6 +399,24 @@ class Client:
 
 
 @dataclass(frozen=True)
+class Pins:
+    """The generated names the wrapper imports, pinned by the slicer (the ``generated`` entry).
+
+    Attributes:
+        tag: The tag every vendored operation gets, so that the generated module of an operation
+            is ``api/<tag in snake case>/<operationId in snake case>.py`` whatever upstream tags.
+        models: Model class name -> where its schema is: an operationId, a group (a parameter
+            location or a response status) and a field path (empty for the whole body), space
+            separated. The slicer makes that place a ``$ref`` to a schema component of that name
+            (renaming, or hoisting an inline schema), so the generated class keeps its name.
+
+    """
+
+    tag: str = ""
+    models: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WrapperFields:
     """The parameters the wrapper sends and the response fields it reads, per operation.
 
@@ -407,6 +425,10 @@ class WrapperFields:
             field path (a parameter's name for ``parameters``) -> the wrapper names it feeds.
         sent: operationId -> parameter name -> the values the wrapper sends (``values``).
         client: The base URL and API key header (the top-level ``client`` entry).
+        pins: The generated names the wrapper imports (the top-level ``generated`` entry).
+        replaced: operationId -> (status, field path) -> what the wrapper hands the generated
+            model instead of that response field: :data:`OMITTED` (removed first) or a JSON
+            value (``replaced``).
 
     """
 
@@ -415,6 +437,8 @@ class WrapperFields:
     )
     sent: Mapping[str, Mapping[str, Sent]] = field(default_factory=dict)
     client: Client = field(default_factory=Client)
+    pins: Pins = field(default_factory=Pins)
+    replaced: Mapping[str, Mapping[Key, Any]] = field(default_factory=dict)
 
     def used(self, operation_id: str) -> bool:
         """Whether the wrapper calls the operation."""
@@ -497,12 +521,26 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
             )
         return result
 
+    def stand_ins(where: str, value: Any) -> dict[Key, Any]:
+        result: dict[Key, Any] = {}
+        for status, fields in value.items() if isinstance(value, dict) else [("", None)]:
+            if not isinstance(fields, dict):
+                raise fail(where, "expected status -> field path -> omitted or a JSON value")
+            for path, stand_in in fields.items():
+                result[(str(status), str(path))] = stand_in
+        return result
+
     if not isinstance(data, dict):
         raise SpecDiffError(f"{source}: expected a mapping of operationIds")
     operations: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
     sent_values: dict[str, dict[str, Sent]] = {}
     client = Client()
+    pins = Pins()
+    replaced: dict[str, dict[Key, Any]] = {}
     for operation_id, sections in data.items():
+        if operation_id == "generated":
+            pins = _pins(sections, fail)
+            continue
         if operation_id == "client":
             if not isinstance(sections, dict) or not all(
                 isinstance(sections.get(key), str) and sections[key]
@@ -520,19 +558,47 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
                 converted[section] = entries(where, value)
             elif section == "values":
                 sent_values[operation_id] = sent(where, value)
+            elif section == "replaced":
+                replaced[operation_id] = stand_ins(where, value)
             elif section == "responses" and isinstance(value, dict):
                 for status, fields in value.items():
                     converted[str(status)] = entries(f"{operation_id} {status}", fields)
             else:
                 raise fail(
                     where,
-                    "expected parameters, body or responses (a mapping by status), or values",
+                    "expected parameters, body or responses (a mapping by status), values "
+                    "or replaced",
                 )
         for name in sent_values.get(operation_id, {}):
             if name not in converted.get("parameters", {}):
                 raise fail(f"{operation_id} values {name}", "not a parameter listed as sent")
         operations[operation_id] = converted
-    return WrapperFields(operations, sent_values, client)
+    return WrapperFields(operations, sent_values, client, pins, replaced)
+
+
+OMITTED = "omitted"
+"""In ``replaced``: the wrapper removes the field before the generated model sees it."""
+
+
+def _pins(value: Any, fail: Callable[[str, str], SpecDiffError]) -> Pins:
+    """Check and convert the ``generated`` entry: ``tag`` and ``models``."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("tag"), str)
+        or not value["tag"]
+        or not isinstance(value.get("models"), dict)
+    ):
+        raise fail("generated", "expected tag (a string) and models (class name -> location)")
+    models: dict[str, tuple[str, str, str]] = {}
+    for name, location in value["models"].items():
+        parts = location.split() if isinstance(location, str) else []
+        if not isinstance(name, str) or not name.isidentifier() or len(parts) not in (2, 3):
+            raise fail(
+                f"generated models {name}",
+                "expected a class name -> 'operationId group [field path]'",
+            )
+        models[name] = (parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+    return Pins(value["tag"], models)
 
 
 _SENT_KEYS = ("values", "minimum", "maximum", "minLength", "maxLength", "format")

@@ -79,6 +79,7 @@ from spec_diff import (
     BREAKING,
     HTTP_METHODS,
     Change,
+    Pins,
     Report,
     SpecDiffError,
     WrapperFields,
@@ -575,6 +576,186 @@ def slice_spec(
     return copy.deepcopy(sliced)
 
 
+# --- pinned generated names -----------------------------------------------------------------------
+
+_SCHEMA_REF = "#/components/schemas/"
+_PATH_STEP = re.compile(r"\[\]|\{\}|\.?([^.\[{]+)")
+
+
+def _resolve_ref(document: Mapping[str, Any], node: Any) -> Any:
+    """Follow a chain of local ``$ref``s (a cycle stops where it closes)."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
+        seen.add(node["$ref"])
+        target: Any = document
+        for token in node["$ref"].removeprefix("#/").split("/"):
+            name = unquote(token).replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or name not in target:
+                return None
+            target = target[name]
+        node = target
+    return node
+
+
+def _final_schema_name(document: Mapping[str, Any], node: Any) -> str | None:
+    """The schema component a ``$ref`` (chain) ends at, or None if ``node`` is no reference."""
+    name = None
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if not ref.startswith(_SCHEMA_REF) or "/" in ref[len(_SCHEMA_REF) :] or ref in seen:
+            return name
+        seen.add(ref)
+        name = ref[len(_SCHEMA_REF) :]
+        node = document.get("components", {}).get("schemas", {}).get(name)
+    return name
+
+
+def _property_holder(document: Mapping[str, Any], node: Any, name: str) -> dict[str, Any] | None:
+    """The ``properties`` mapping that defines ``name``, looking into allOf/oneOf/anyOf."""
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        schema = _resolve_ref(document, stack.pop())
+        if not isinstance(schema, dict) or id(schema) in seen:
+            continue
+        seen.add(id(schema))
+        properties = schema.get("properties")
+        if isinstance(properties, dict) and name in properties:
+            return properties
+        for keyword in ("anyOf", "oneOf", "allOf"):
+            parts = schema.get(keyword)
+            stack.extend(reversed(parts) if isinstance(parts, list) else ())
+    return None
+
+
+def _schema_place(
+    document: dict[str, Any], location: tuple[str, str, str]
+) -> tuple[dict[str, Any], str] | None:
+    """Find the mapping and key holding the schema at a pinned location, or None."""
+    operation_id, group, path = location
+    for path_item in document.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = path_item.get(method) if isinstance(path_item, dict) else None
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                break
+        else:
+            continue
+        break
+    else:
+        return None
+    if group in ("path", "query", "header", "cookie"):
+        holder = None
+        for raw in [*(operation.get("parameters") or ()), *(path_item.get("parameters") or ())]:
+            parameter = _resolve_ref(document, raw)
+            if isinstance(parameter, dict) and (parameter.get("in"), parameter.get("name")) == (
+                group,
+                path,
+            ):
+                holder, path = parameter, ""
+                break
+    else:
+        response = _resolve_ref(document, (operation.get("responses") or {}).get(group))
+        content = response.get("content") if isinstance(response, dict) else None
+        holder = None
+        if isinstance(content, dict) and content:
+            holder = content.get("application/json", content[sorted(content)[0]])
+    if not isinstance(holder, dict) or "schema" not in holder:
+        return None
+    place: tuple[dict[str, Any], str] = (holder, "schema")
+    for match in _PATH_STEP.finditer(path):
+        step, node = match.group(0), place[0][place[1]]
+        if step in ("[]", "{}"):
+            target = _resolve_ref(document, node)
+            keyword = "items" if step == "[]" else "additionalProperties"
+            if not isinstance(target, dict) or not isinstance(target.get(keyword), dict):
+                return None
+            place = (target, keyword)
+        else:
+            properties = _property_holder(document, node, match.group(1))
+            if properties is None:
+                return None
+            place = (properties, match.group(1))
+    return place
+
+
+def _rename_schema(document: dict[str, Any], old: str, new: str) -> None:
+    """Rename a schema component and every reference to it (discriminator mappings included)."""
+    schemas = document["components"]["schemas"]
+    schemas[new] = schemas.pop(old)
+    old_ref, new_ref = f"{_SCHEMA_REF}{old}", f"{_SCHEMA_REF}{new}"
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and (ref == old_ref or ref.startswith(f"{old_ref}/")):
+                node["$ref"] = new_ref + ref[len(old_ref) :]
+            mapping = node.get("discriminator", {})
+            mapping = mapping.get("mapping") if isinstance(mapping, dict) else None
+            for key, target in (mapping or {}).items():
+                if target in (old, old_ref):
+                    mapping[key] = new if target == old else new_ref
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def pin_names(document: dict[str, Any], operation_ids: Sequence[str], pins: Pins) -> None:
+    """Pin the generated names the wrapper imports, in a slice (changed in place).
+
+    Every vendored operation gets the tag ``pins.tag`` (openapi-python-client puts an operation's
+    module under its first tag), and each pinned model's place becomes a ``$ref`` to a schema
+    component of the pinned name: a component with another name is renamed (every reference
+    follows), an inline schema is moved into the component, and a component already holding
+    that name for something else moves aside, to ``<name>Upstream``. So an upstream tag change,
+    component rename, or schema moved inline or out of line leaves the names the wrapper
+    imports where they were (the generated client changes at most where the wrapper does not
+    look). A place that is not in the document is left to spec-diff, which reports it.
+    """
+    if pins.tag:
+        for path_item in document.get("paths", {}).values():
+            for method in HTTP_METHODS:
+                operation = path_item.get(method)
+                if isinstance(operation, dict) and operation.get("operationId") in operation_ids:
+                    operation["tags"] = [pins.tag]
+    # Outer places first: an inner one is found through the (pinned) outer component.
+    ordered = sorted(pins.models.items(), key=lambda item: (len(item[1][2]), item[1]))
+    claimed: set[str] = set()
+    for name, location in ordered:
+        place = _schema_place(document, location)
+        if place is None:
+            continue
+        holder, key = place
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        current = _final_schema_name(document, holder[key])
+        if current == name:
+            holder[key] = {"$ref": f"{_SCHEMA_REF}{name}"}
+            claimed.add(name)
+            continue
+        if current is None and schemas.get(name) == holder[key]:
+            current = name  # inlined from a component still there: the same schema
+        elif name in schemas:
+            aside, number = f"{name}Upstream", 1
+            while aside in schemas:
+                number += 1
+                aside = f"{name}Upstream{number}"
+            _rename_schema(document, name, aside)
+        if current is None:
+            schemas[name] = holder[key]
+        elif current == name:
+            pass
+        elif current in claimed:
+            schemas[name] = copy.deepcopy(schemas[current])
+        else:
+            _rename_schema(document, current, name)
+        holder[key] = {"$ref": f"{_SCHEMA_REF}{name}"}
+        claimed.add(name)
+    if "components" in document and "schemas" in document["components"]:
+        schemas = document["components"]["schemas"]
+        document["components"]["schemas"] = {key: schemas[key] for key in sorted(schemas)}
+
+
 class _Dumper(yaml.SafeDumper):
     """Safe dumper for readable, stable output."""
 
@@ -771,6 +952,7 @@ def vendor(
     if report is not None and on_report is not None:
         on_report(report)
     sliced = slice_spec(loaded.document, operation_ids, source=str(source))
+    pin_names(sliced, operation_ids, wrapper.pins)
     text = render(sliced, source_sha256=loaded.sha256, operations_file=_display(operations_file))
     changed = previous != text
     if changed and not dry_run:

@@ -86,8 +86,7 @@ def metrics(document: Document) -> dict[str, Any]:
 
 
 def organization_item(document: Document) -> dict[str, Any]:
-    listing = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]
-    result: dict[str, Any] = listing["properties"]["organizations"]["items"]
+    result: dict[str, Any] = schemas(document)["AdminGetOrganizationsResponseOrganizationsItem"]
     return result
 
 
@@ -826,3 +825,45 @@ def test_malformed_declared_values_are_errors(data: Any, message: str) -> None:
     with pytest.raises(sd.SpecDiffError) as caught:
         sd.parse_wrapper_fields(data, "test")
     assert str(caught.value).startswith(message)
+
+
+# --- the generated names the wrapper imports, pinned by the slicer ------------------------------
+
+
+def generated_imports() -> set[tuple[str, str]]:
+    """(module, name) of every ``from edge_impulse_api_client... import name`` in the wrapper."""
+    import ast
+
+    found: set[tuple[str, str]] = set()
+    for path in (ROOT / "wrapper" / "ei_usage").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "edge_impulse_api_client"
+            ):
+                found.update((node.module or "", alias.name) for alias in node.names)
+    return found
+
+
+def test_every_generated_name_the_wrapper_imports_is_pinned() -> None:
+    """A model class the wrapper imports is pinned in wrapper-fields.yaml; operations by tag."""
+    pins = sd.load_wrapper_fields(WRAPPER_FIELDS).pins
+    operations = set(vs.read_operations(ROOT / "openapi" / "operations.txt"))
+    package = "edge_impulse_api_client"
+    tag_module = f"{package}.api.{pins.tag.lower()}"
+    models = {name for module, name in generated_imports() if module.startswith(f"{package}.mod")}
+    assert models == set(pins.models)
+    for module, name in generated_imports():
+        if module.startswith(f"{package}.api"):
+            assert module == tag_module
+            snake = {"".join(f"_{c.lower()}" if c.isupper() else c for c in o) for o in operations}
+            assert name in snake, name
+        else:
+            assert module.startswith((f"{package}.models.", f"{package}.types")), module
+    # Each pinned place exists, and holds a $ref to the pinned component, in the committed slice.
+    index = sd._index(SLICE, "the slice")
+    for name, (operation_id, group, path) in pins.models.items():
+        assert (group, path) in sd.flatten(SLICE, index[operation_id]), name
+        holder, key = vs._schema_place(SLICE, (operation_id, group, path))
+        assert holder[key] == {"$ref": f"#/components/schemas/{name}"}
+    for item in SLICE["paths"].values():
+        assert item["get"]["tags"] == [pins.tag]
