@@ -20,9 +20,12 @@ and warns on stderr when something is breaking. It still exits 0 then, so that
 nothing; ``--json`` prints the report as JSON instead (an error as a JSON object too). Its exit
 status is the verdict, for CI (:data:`VERDICTS_HELP`, ``--help``): 0 no change, compatible, or
 regenerate (wrapper unaffected); 4 breaking; 1 error (no verdict); 2 usage error. Before an OK
-verdict on a slice that would change, it runs the pinned generator on the new slice in a
-temporary directory (``generate.check_spec``; ``--no-generate`` skips it): a slice the generator
-fails on is breaking, with the generator's message.
+verdict on a slice that would change (and before ``make vendor-spec`` reports one), it proves it
+(``proof.prove``; ``--no-generate`` skips it, and the verdict is then labelled unproven): in a
+temporary tree, it regenerates the client, imports the wrapper against it, runs
+``mypy --strict`` on ``wrapper/`` and the fast wrapper tests; a failure is breaking, with the
+first error. The slicer pins the generated names the wrapper imports (:func:`pin_names`), so
+upstream tags and component names cannot move them.
 
 What the input is comes first: an empty file, a JSON error body, a Swagger 2.0 file or a document
 without ``paths`` is an error naming the file, not a report of every operation removed. Input is
@@ -71,7 +74,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import generate
+import proof
 import yaml
 
 # This script's directory is on sys.path when it runs; the tests put it there to import it.
@@ -191,6 +194,8 @@ class VendorResult:
         report: What changed for our operations; None when the existing output could not be
             compared (a warning said why).
         dry_run: True when nothing was written (``changed`` says what writing would do).
+        proof: Whether an OK verdict was proven: :data:`PROVEN` (with what ran), :data:`FAILED`,
+            :data:`UNPROVEN` (``--no-generate``) or :data:`NOT_NEEDED`.
 
     """
 
@@ -201,6 +206,7 @@ class VendorResult:
     content_changed: bool = True
     report: Report | None = None
     dry_run: bool = False
+    proof: str = "not needed"
 
 
 def strip_control_characters(text: str) -> tuple[str, list[RemovedCharacter]]:
@@ -691,11 +697,12 @@ def _rename_schema(document: dict[str, Any], old: str, new: str) -> None:
             ref = node.get("$ref")
             if isinstance(ref, str) and (ref == old_ref or ref.startswith(f"{old_ref}/")):
                 node["$ref"] = new_ref + ref[len(old_ref) :]
-            mapping = node.get("discriminator", {})
-            mapping = mapping.get("mapping") if isinstance(mapping, dict) else None
-            for key, target in (mapping or {}).items():
-                if target in (old, old_ref):
-                    mapping[key] = new if target == old else new_ref
+            discriminator = node.get("discriminator")
+            mapping = discriminator.get("mapping") if isinstance(discriminator, dict) else None
+            if isinstance(mapping, dict):
+                for key, target in mapping.items():
+                    if target in (old, old_ref):
+                        mapping[key] = new if target == old else new_ref
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
@@ -904,7 +911,7 @@ def vendor(
     wrapper_fields: Path = DEFAULT_WRAPPER_FIELDS,
     dry_run: bool = False,
     on_report: Callable[[Report], None] | None = None,
-    check_generation: Callable[[str], str | None] | None = None,
+    check_generation: Callable[[str], proof.Proof] | None = None,
 ) -> VendorResult:
     """Slice ``source`` for the operations in ``operations_file`` and write ``output``.
 
@@ -920,9 +927,10 @@ def vendor(
         on_report: Called with the change report as soon as it is made, before the new spec is
             sliced, so that it is seen even when slicing then fails (an operation renamed
             upstream, say).
-        check_generation: With ``dry_run``, when nothing in the report is breaking and the
-            slice's content would change: called with the new slice's text, returns why the
-            generator fails on it (added to the report as a breaking change) or None.
+        check_generation: When nothing in the report is breaking and the slice's content
+            would change: called with the new slice's text to prove the verdict
+            (:func:`proof.prove`: regenerate, import, mypy, tests); a failure is added to the
+            report as a breaking change.
 
     Returns:
         What was done (or, with ``dry_run``, would be).
@@ -959,20 +967,38 @@ def vendor(
         write_atomically(output, text)
     components = sum(len(section) for section in sliced.get("components", {}).values())
     content_changed = previous is None or strip_header(previous) != strip_header(text)
-    if (
-        dry_run
-        and check_generation is not None
-        and report is not None
-        and not report.breaking
-        and content_changed
-    ):
-        problem = check_generation(text)
-        if problem is not None:
-            what = f"make generate fails on the new slice: {_last_lines(problem)}"
-            report = Report((*report.changes, Change("generator", "", "", what, BREAKING)))
+    proven = NOT_NEEDED
+    if report is not None and not report.breaking and content_changed:
+        proven = UNPROVEN
+        if check_generation is not None:
+            found = check_generation(text)
+            proven = f"{PROVEN}: {found.summary} ({found.seconds:.0f} s)"
+            if found.problem is not None:
+                proven = f"{FAILED} ({found.seconds:.0f} s)"
+                report = Report((*report.changes, _proof_change(found)))
     return VendorResult(
-        output, len(operation_ids), components, changed, content_changed, report, dry_run
+        output, len(operation_ids), components, changed, content_changed, report, dry_run, proven
     )
+
+
+PROVEN = "proven"
+"""``VendorResult.proof``: the proof passed (followed by what it ran)."""
+FAILED = "failed"
+"""``VendorResult.proof``: the proof failed (the report has it as a breaking change)."""
+UNPROVEN = "unproven"
+"""``VendorResult.proof``: an OK verdict on a changed slice, not proven (``--no-generate``)."""
+NOT_NEEDED = "not needed"
+"""``VendorResult.proof``: the slice does not change, or the rules already say breaking."""
+
+
+def _proof_change(found: proof.Proof) -> Change:
+    """The breaking change a failed proof adds to the report."""
+    problem = found.problem or ""
+    if found.step == "generate":
+        what = f"make generate fails on the new slice: {_last_lines(problem)}"
+        return Change("generator", "", "", what, BREAKING)
+    what = f"the wrapper fails against the regenerated client: {problem}"
+    return Change("proof", "", "", what, BREAKING)
 
 
 def _last_lines(text: str, count: int = 12) -> str:
@@ -982,9 +1008,9 @@ def _last_lines(text: str, count: int = 12) -> str:
     return " | ".join(kept)
 
 
-def _check_generation(text: str) -> str | None:
-    """Run the pinned generator on a new slice in a temporary directory (never in the repo)."""
-    return generate.check_spec(text, GENERATOR_CONFIG, GENERATE_TIMEOUT_SECONDS)
+def _check_generation(text: str) -> proof.Proof:
+    """Prove a new slice in a temporary tree (never in the repository): :func:`proof.prove`."""
+    return proof.prove(text, root=REPO_ROOT, timeout_seconds=GENERATE_TIMEOUT_SECONDS)
 
 
 def _print_report(prog: str, report: Report, compared: str) -> None:
@@ -993,6 +1019,19 @@ def _print_report(prog: str, report: Report, compared: str) -> None:
         for change in report.changes:
             print(f"  {change}")
     print(f"{prog}: {report.summary()}")
+
+
+def _print_proof(prog: str, proven: str) -> None:
+    if proven.startswith(PROVEN):
+        print(f"{prog}: {proven}")
+    elif proven == UNPROVEN:
+        print(
+            f"{prog}: UNPROVEN (--no-generate): this verdict rests on the rules alone; without "
+            "--no-generate the client is regenerated and the wrapper type-checked and tested "
+            "against it"
+        )
+    elif proven.startswith(FAILED):
+        print(f"{prog}: proof {proven}: the wrapper does not work with the regenerated client")
 
 
 def _slice_state(result: VendorResult, source: Path) -> tuple[str, str]:
@@ -1024,8 +1063,10 @@ verdicts of --dry-run (make spec-diff), and exit status:
   1  error           no verdict: the file is unreadable, empty, over {cap} MiB, an alias
                      bomb, an API error body, Swagger 2.0, has no paths, a $ref dangles...
   2  usage error
-An OK verdict (0) means the generator ran on the new slice, in a temporary directory, and
-succeeded (unless --no-generate). With --json, errors are a JSON object too:
+An OK verdict (0) on a slice that would change is proven: in a temporary tree the client is
+regenerated, the wrapper imported against it, mypy --strict run on wrapper/ and the fast
+wrapper tests run; any failure is breaking, quoting the first error. --no-generate skips the
+proof (the fast path; the OK is then labelled UNPROVEN). With --json, errors are a JSON object too:
 {{"verdict": "error", "error": "..."}}. Without --dry-run: 0 written (breaking changes
 included: they are reported), 1 error, 2 usage error.
 """
@@ -1085,14 +1126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-generate",
         action="store_true",
-        help="with --dry-run: do not run the generator on the new slice (an OK verdict then "
-        "does not prove that make generate works)",
+        help="do not prove an OK verdict (regenerate in a temporary tree, import the wrapper, "
+        "mypy --strict, fast wrapper tests): the fast path, labelled UNPROVEN",
     )
     args = parser.parse_args(argv)
     if args.json and not args.dry_run:
         parser.error("--json needs --dry-run")
-    if args.no_generate and not args.dry_run:
-        parser.error("--no-generate needs --dry-run")
     prog = "spec-diff" if args.dry_run else "vendor-spec"
     compared = f"{_display(args.output)} -> {args.source}"
     reports: list[Report] = []
@@ -1132,13 +1171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = report or Report()
         state, sentence = _slice_state(result, args.source)
         if args.json:
-            print(json.dumps({**report.to_json(), "slice": state}, indent=2))
+            print(json.dumps({**report.to_json(), "slice": state, "proof": result.proof}, indent=2))
         else:
             _print_report(prog, report, compared)
+            _print_proof(prog, result.proof)
             print(f"{prog}: {sentence}")
         return EXIT_BREAKING if report.breaking else EXIT_OK
     if report is not None:
         _print_report(prog, report, compared)
+        _print_proof(prog, result.proof)
     state = "wrote" if result.changed else "up to date:"
     print(
         f"vendor-spec: {state} {_display(result.output)} "

@@ -71,7 +71,7 @@ def properties(document: Document, schema: str) -> dict[str, Any]:
     return result
 
 
-def parameter(document: Document, name: str) -> dict[str, Any]:
+def parameter(name: str, document: Document) -> dict[str, Any]:
     """A parameter component by its ``name``."""
     for value in document["components"]["parameters"].values():
         if value["name"] == name:
@@ -99,13 +99,13 @@ def describe(schema: str, name: str, text: str) -> Callable[[Document], None]:
 
 def constrain(name: str, **keywords: Any) -> Callable[[Document], None]:
     def change(document: Document) -> None:
-        parameter(document, name)["schema"].update(keywords)
+        parameter(name, document)["schema"].update(keywords)
 
     return change
 
 
 def rename_path_parameter(document: Document) -> None:
-    parameter(document, "organizationId")["name"] = "orgId"
+    parameter("organizationId", document)["name"] = "orgId"
     document["paths"] = {
         path.replace("{organizationId}", "{orgId}"): item
         for path, item in document["paths"].items()
@@ -232,6 +232,86 @@ def dangling_reference(document: Document) -> None:
     properties(document, "EntitlementLimits")["x"] = {"$ref": "#/components/schemas/Gone"}
 
 
+# --- issue 21: changes the generated names or the wrapper must survive -------------------------
+
+COMPUTE_TIME_PATH = (
+    "/api/organizations/{organizationId}/whitelabel/organizations/{innerOrganizationId}"
+    "/usage/computeTime"
+)
+
+
+def retag(document: Document) -> None:
+    document["paths"][METRICS_PATH]["get"]["tags"] = ["WhiteLabel"]
+
+
+def rename_schema(old: str, new: str) -> Callable[[Document], None]:
+    """Rename a schema component, every ``$ref`` following (as upstream would)."""
+
+    def change(document: Document) -> None:
+        text = json.dumps(document).replace(
+            f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"'
+        )
+        renamed = json.loads(text)
+        renamed["components"]["schemas"][new] = renamed["components"]["schemas"].pop(old)
+        document.clear()
+        document.update(renamed)
+
+    return change
+
+
+def inline_visibility(document: Document) -> None:
+    """The $ref'd enum inlined into the parameter, with the same values."""
+    enum = copy.deepcopy(schemas(document)["ProjectVisibility"])
+    parameter("projectVisibility", document)["schema"] = enum
+    del schemas(document)["ProjectVisibility"]
+
+
+def inline_listing_record(document: Document) -> None:
+    """The listing record inline in the response (as upstream writes it)."""
+    record = schemas(document).pop("AdminGetOrganizationsResponseOrganizationsItem")
+    listing = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]
+    listing["properties"]["organizations"]["items"] = record
+
+
+def closed_limits(document: Document) -> None:
+    schemas(document)["EntitlementLimits"]["additionalProperties"] = False
+
+
+def timezone_parameter(document: Document) -> None:
+    document["paths"][COMPUTE_TIME_PATH]["get"]["parameters"].append(
+        {
+            "name": "timezone",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "default": "UTC"},
+        }
+    )
+
+
+def info_field_required(name: str) -> Callable[[Document], None]:
+    def change(document: Document) -> None:
+        schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["required"] = [name]
+
+    return change
+
+
+def int64(document: Document) -> None:
+    metrics(document)["properties"]["projectCount"]["format"] = "int64"
+
+
+def double(document: Document) -> None:
+    properties(document, "OrganizationComputeTimeUsage")["cpuComputeTime"]["format"] = "double"
+
+
+def operation_servers(*urls: str, level: str = "get") -> Callable[[Document], None]:
+    def change(document: Document) -> None:
+        item = document["paths"][COMPUTE_TIME_PATH]
+        holder = item if level == "path" else item["get"]
+        holder["servers"] = [{"url": url} for url in urls]
+
+    return change
+
+
 def text_file(text: str) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
@@ -339,6 +419,173 @@ CASES = [
     row(
         "an API key scheme added, x-api-key kept",
         Case(api_key_scheme_added, "compatible", OK, ("apikey in query",)),
+    ),
+    # -- issue 21: what regenerating must survive (pinned names, a tolerant wrapper) ------------
+    row(
+        "an operation's tag changed (the slicer pins it)",
+        Case(retag, "none", OK, ("no changes to our operations", "only in its header")),
+    ),
+    row(
+        "a component renamed, every $ref following (the slicer pins the name)",
+        Case(
+            rename_schema("EntitlementLimits", "OrganizationEntitlementLimits"),
+            "none",
+            OK,
+            ("only in its header",),
+        ),
+    ),
+    row(
+        "a $ref'd enum inlined with the same values",
+        Case(inline_visibility, "none", OK, ("only in its header",)),
+    ),
+    row(
+        "an inline record schema moved to a $ref with the same content",
+        Case(
+            rename_schema("AdminGetOrganizationsResponseOrganizationsItem", "WhiteLabelOrg"),
+            "none",
+            OK,
+            ("only in its header",),
+        ),
+    ),
+    row(
+        "a $ref'd record schema inlined (as upstream writes the listing record)",
+        Case(inline_listing_record, "none", OK, ("only in its header",)),
+    ),
+    row(
+        "format int64 added to an integer the wrapper reads (nothing generated changes)",
+        Case(int64, "none", OK, ("no changes", "the regenerated client is the committed one")),
+        generator=True,
+    ),
+    row(
+        "format double added to a number the wrapper reads",
+        Case(double, "none", OK, ("no changes to our operations",)),
+    ),
+    row(
+        "additionalProperties: false on EntitlementLimits, proven",
+        Case(
+            closed_limits,
+            "regenerate",
+            OK,
+            ("entitlementLimits: additionalProperties: false", "proven: regenerated the client"),
+        ),
+        generator=True,
+    ),
+    row(
+        "a new optional parameter with a default on computeTime, proven",
+        Case(
+            timezone_parameter,
+            "compatible",
+            OK,
+            ("query timezone: added (optional string)", "mypy --strict on wrapper/"),
+        ),
+        generator=True,
+    ),
+    row(
+        "dailyMetrics (handed to the model as []) made required, proven",
+        Case(
+            info_field_required("dailyMetrics"),
+            "compatible",
+            OK,
+            ("dailyMetrics: now required; the wrapper hands the generated model []", "proven"),
+        ),
+        generator=True,
+    ),
+    row(
+        "entitlementLimits (removed before the model) made required",
+        Case(
+            info_field_required("entitlementLimits"),
+            "breaking",
+            BREAKING,
+            ("entitlementLimits: now required; the wrapper removes it before the generated model",),
+        ),
+    ),
+    row(
+        "limit gains multipleOf 10 (the wrapper pages by 2 to 1000)",
+        Case(
+            constrain("limit", multipleOf=10),
+            "breaking",
+            BREAKING,
+            ("multipleOf 10 but the wrapper sends 2",),
+        ),
+    ),
+    row(
+        "limit gains multipleOf 1",
+        Case(constrain("limit", multipleOf=1), "compatible", OK, ("accepts what the wrapper",)),
+    ),
+    row(
+        "organizationId gains a maximum (ids grow with the white label)",
+        Case(
+            constrain("organizationId", maximum=1000000),
+            "breaking",
+            BREAKING,
+            ("maximum 1000000 but the wrapper sends any number from 0 up",),
+        ),
+    ),
+    row(
+        "organizationId gains minimum 1 (the wrapper allows id 0)",
+        Case(
+            constrain("organizationId", minimum=1),
+            "breaking",
+            BREAKING,
+            ("minimum 1 but the wrapper sends 0",),
+        ),
+    ),
+    row(
+        "offset gains a maximum (offsets grow with the white label)",
+        Case(
+            constrain("offset", maximum=10000),
+            "breaking",
+            BREAKING,
+            ("maximum 10000 but the wrapper sends any number from 0 up",),
+        ),
+    ),
+    row(
+        "search (free text) gains a pattern of lowercase words",
+        Case(
+            constrain("search", pattern="^[a-z ]+$"),
+            "breaking",
+            BREAKING,
+            ("pattern '^[a-z ]+$' rejects",),
+        ),
+    ),
+    row(
+        "search gains a pattern any text matches",
+        Case(constrain("search", pattern="^.+$"), "compatible", OK, ("accepts what the wrapper",)),
+    ),
+    row(
+        "sort gains a const other than id",
+        Case(constrain("sort", const="name"), "breaking", BREAKING, ('const "name"',)),
+    ),
+    row(
+        "limit gains a not",
+        Case(constrain("limit", **{"not": {"const": 7}}), "breaking", BREAKING, ("not {",)),
+    ),
+    row(
+        "computeTime's path item moves to another host",
+        Case(
+            operation_servers("https://eu.edgeimpulse.com/v1", level="path"),
+            "breaking",
+            BREAKING,
+            (f"{COMPUTE_TIME} servers: servers https://studio.edgeimpulse.com/v1 -> ",),
+        ),
+    ),
+    row(
+        "computeTime's operation moves to another host",
+        Case(
+            operation_servers("https://eu.edgeimpulse.com/v1"),
+            "breaking",
+            BREAKING,
+            ("is not among them",),
+        ),
+    ),
+    row(
+        "computeTime's operation lists another host besides ours",
+        Case(
+            operation_servers("https://studio.edgeimpulse.com/v1", "https://eu.edgeimpulse.com/v1"),
+            "compatible",
+            OK,
+            ("eu.edgeimpulse.com",),
+        ),
     ),
     # -- regenerate; wrapper unaffected --------------------------------------------------------
     row(
@@ -731,8 +978,9 @@ def test_the_generator_runs_only_where_it_can_change_an_ok_verdict(
 def test_a_generator_failure_is_breaking_with_its_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate = importlib.import_module("generate")
-    monkeypatch.setattr(generate, "check_spec", lambda *_: "first\n" + "line\n" * 20 + "the end")
+    proof = importlib.import_module("proof")
+    message = "first\n" + "line\n" * 20 + "the end"
+    monkeypatch.setattr(proof, "prove", lambda *_, **__: proof.Proof(message, "generate", 2.0))
     assert spec_diff(tmp_path, Case(new_response_field, "compatible", OK))[0] == BREAKING
     out = capsys.readouterr().out
     assert "BREAKING    generator: make generate fails on the new slice: first | ... | line" in out
