@@ -1110,3 +1110,67 @@ def test_every_generated_name_the_wrapper_imports_is_pinned() -> None:
         assert holder[key] == {"$ref": f"#/components/schemas/{name}"}
     for item in SLICE["paths"].values():
         assert item["get"]["tags"] == [pins.tag]
+
+
+def pinned_slice(change: Callable[[Document], None]) -> Document:
+    document = full_spec(None)
+    change(document)
+    operations = vs.read_operations(ROOT / "openapi" / "operations.txt")
+    sliced: Document = vs.slice_spec(document, operations)
+    vs.pin_names(sliced, operations, sd.load_wrapper_fields(WRAPPER_FIELDS).pins)
+    return sliced
+
+
+def test_a_component_taking_a_pinned_name_moves_aside() -> None:
+    def change(document: Document) -> None:
+        rename_schema("EntitlementLimits", "Limits")(document)
+        # Upstream reuses the name for something else the listing record refers to.
+        schemas(document)["EntitlementLimits"] = {"type": "object", "properties": {}}
+        organization = schemas(document)["AdminGetOrganizationsResponseOrganizationsItem"]
+        organization["properties"]["plan"] = {"$ref": "#/components/schemas/EntitlementLimits"}
+
+    sliced = pinned_slice(change)
+    names = schemas(sliced)
+    assert names["EntitlementLimits"] == schemas(SLICE)["EntitlementLimits"]
+    assert names["EntitlementLimitsUpstream"] == {"type": "object", "properties": {}}
+    plan = names["AdminGetOrganizationsResponseOrganizationsItem"]["properties"]["plan"]
+    assert plan == {"$ref": "#/components/schemas/EntitlementLimitsUpstream"}
+    assert "Limits" not in names
+
+
+def test_a_pinned_place_upstream_removed_is_left_to_the_report() -> None:
+    def change(document: Document) -> None:
+        info = schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["properties"]
+        del info["entitlementLimits"]
+
+    sliced = pinned_slice(change)  # no error: spec-diff reports the removed field
+    assert "EntitlementLimits" in schemas(sliced)  # still used by the listing record
+
+
+def test_no_generate_labels_an_ok_verdict_unproven(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generated_slices: list[str]
+) -> None:
+    case = Case(new_response_field, "compatible", OK)
+    assert spec_diff(tmp_path, case, "--no-generate")[0] == OK
+    assert "spec-diff: UNPROVEN (--no-generate): this verdict rests on the rules alone" in (
+        capsys.readouterr().out
+    )
+    assert spec_diff(tmp_path, case, "--no-generate", "--json")[0] == OK
+    assert json.loads(capsys.readouterr().out)["proof"] == "unproven"
+    assert spec_diff(tmp_path, case, "--json")[0] == OK
+    assert json.loads(capsys.readouterr().out)["proof"] == "proven: stand-in (0 s)"
+    assert spec_diff(tmp_path, Case(None, "none", OK), "--json")[0] == OK
+    assert json.loads(capsys.readouterr().out)["proof"] == "not needed"
+    assert len(generated_slices) == 1
+
+
+def test_a_failed_proof_is_breaking_with_its_first_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proof = importlib.import_module("proof")
+    first = 'mypy --strict wrapper/: wrapper/ei_usage/_parse.py:604: "X" has no attribute "y"'
+    monkeypatch.setattr(proof, "prove", lambda *_, **__: proof.Proof(first, "mypy", 30.0))
+    assert spec_diff(tmp_path, Case(new_response_field, "compatible", OK))[0] == BREAKING
+    out = capsys.readouterr().out
+    assert f"BREAKING    proof: the wrapper fails against the regenerated client: {first}" in out
+    assert "spec-diff: proof failed (30 s)" in out
