@@ -93,6 +93,7 @@ class Proof:
             one run.
         seconds: How long the proof took.
         summary: What was proven, in words (for the report).
+        client_changed: False when the regenerated client is the committed one (headers aside).
 
     """
 
@@ -100,6 +101,7 @@ class Proof:
     step: str
     seconds: float
     summary: str = ""
+    client_changed: bool = True
 
 
 class _StepFailedError(Exception):
@@ -307,7 +309,7 @@ def _prove(spec_text: str, root: Path, timeout_seconds: float, tests: Sequence[s
                 raise _StepFailedError("generate", message) from None
             if _same_as_committed(root, package):
                 summary = "the regenerated client is the committed one (headers aside)"
-                return Proof(None, step, time.monotonic() - started, summary)
+                return Proof(None, step, time.monotonic() - started, summary, False)
             environment = _environment(tree)
             step = "import"
             status, output = _run(

@@ -81,6 +81,7 @@ import yaml
 from spec_diff import (
     BREAKING,
     HTTP_METHODS,
+    REGENERATE,
     Change,
     Pins,
     Report,
@@ -976,6 +977,11 @@ def vendor(
             if found.problem is not None:
                 proven = f"{FAILED} ({found.seconds:.0f} s)"
                 report = Report((*report.changes, _proof_change(found)))
+            elif found.client_changed and not report.changes:
+                # Nothing the rules classify, but the generated client is not the committed one
+                # (a component renamed or inlined where the wrapper does not look).
+                what = "the generated client changes where the wrapper does not look"
+                report = Report((Change("generator", "", "", what, REGENERATE),))
     return VendorResult(
         output, len(operation_ids), components, changed, content_changed, report, dry_run, proven
     )

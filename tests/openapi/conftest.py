@@ -58,7 +58,7 @@ def generated_slices(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
 
         def prove(spec_text: str, **_: Any) -> Any:
             seen.append(spec_text)
-            return proof_module.Proof(None, "tests", 0.0, "stand-in")
+            return proof_module.Proof(None, "tests", 0.0, "stand-in", client_changed=False)
 
         monkeypatch.setattr(generate_module, "check_spec", check_spec)
         monkeypatch.setattr(proof_module, "prove", prove)

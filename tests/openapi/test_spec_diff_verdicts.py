@@ -1174,3 +1174,22 @@ def test_a_failed_proof_is_breaking_with_its_first_error(
     out = capsys.readouterr().out
     assert f"BREAKING    proof: the wrapper fails against the regenerated client: {first}" in out
     assert "spec-diff: proof failed (30 s)" in out
+
+
+def test_a_client_change_the_rules_do_not_classify_is_regenerate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DailyMetricsRecord inlined: no field changes, but the generated class is another one."""
+    proof = importlib.import_module("proof")
+    monkeypatch.setattr(proof, "prove", lambda *_, **__: proof.Proof(None, "tests", 20.0, "ok"))
+
+    def inline_daily(document: Document) -> None:
+        info = schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["properties"]
+        info["dailyMetrics"]["items"] = schemas(document).pop("DailyMetricsRecord")
+
+    assert spec_diff(tmp_path, Case(inline_daily, "regenerate", OK), "--json")[0] == OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "regenerate"
+    assert data["changes"][0]["change"] == (
+        "the generated client changes where the wrapper does not look"
+    )
