@@ -1036,7 +1036,7 @@ def test_readme_documents_the_verdicts() -> None:
 
 
 def test_declared_values_match_the_wrapper() -> None:
-    from ei_usage import _config, _dates, _paging, _plan
+    from ei_usage import _calls, _config, _dates, _paging, _plan
 
     wrapper = sd.load_wrapper_fields(WRAPPER_FIELDS)
     limit = wrapper.sent[ORGANIZATIONS]["limit"]
