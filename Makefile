@@ -32,7 +32,8 @@ export UV_PYTHON := $(BIN)/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv test lint format typecheck check-generated generate vendor-spec spec-diff pytest dist \
-	demo lock clean record record-live bench bench-listing bench-exporter bench-options release
+	demo lock clean record record-live bench bench-listing bench-exporter bench-options release \
+	test-spec-mutations bench-spec-diff
 
 venv: $(STAMP)
 
@@ -83,6 +84,14 @@ spec-diff: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A larger sample of generated spec mutations than `make test` runs (tests/openapi/
+# test_spec_mutations.py): each is proven by spec-diff, with the full proof test set, and checked
+# by the maintainer's steps in a copy of the project. About a minute per mutation.
+SPEC_MUTATIONS ?= 10
+test-spec-mutations: $(STAMP)
+	EI_SPEC_MUTATIONS=$(SPEC_MUTATIONS) EI_SPEC_PROOF_TESTS=full $(BIN)/python -m pytest \
+		tests/openapi/test_spec_mutations.py -q -k larger $(PYTEST_ARGS)
 
 # Re-record every cassette against a local FakeStudio, then check the new files' hygiene.
 record: $(STAMP)
@@ -159,3 +168,8 @@ bench-exporter: $(STAMP)
 
 bench-options: $(STAMP)
 	$(BIN)/python bench/options.py
+
+# How long make spec-diff takes on the unchanged full spec, and proving a changed one
+# (bench/spec_diff.py; EI_FULL_SPEC or ../shared/specs): prints its rows, writes nothing.
+bench-spec-diff: $(STAMP)
+	$(BIN)/python bench/spec_diff.py $(BENCH_ARGS)

@@ -2,7 +2,7 @@
 # `make generate` (openapi/tools/generate.py), which ran:
 #   openapi-python-client generate --path openapi/edge-impulse.yaml --config generator-config.yaml --meta none --fail-on-warning
 # Generator: openapi-python-client 0.29.1, formatted by ruff 0.17.6
-# Spec:   openapi/edge-impulse.yaml content sha256 ff0a86fc06814af9df26afdc6c56cd83de29df76538fafcbb43a7efd076047f1
+# Spec:   openapi/edge-impulse.yaml content sha256 b47af13c811f6b03b5647cd788cccce65928c076a648371aa4c89f4af0e96fee
 # Config: generator-config.yaml sha256 2bd372a6adfb527322109e70c9f8aedcb722fd73e5e0db0d6ab8fc51b1d1a88e
 """Contains some shared types for properties"""
 

@@ -71,15 +71,16 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import unquote
 
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -88,8 +89,12 @@ BODY = "body"
 # Bounds on one operation's flattened view: a real response has a few hundred fields at most.
 MAX_FIELDS = 20_000
 MAX_DEPTH = 64
-# What a parameter accepts beyond its type and enum: compared with what the wrapper sends.
+# What a parameter accepts beyond its type, format and enum: every validation keyword of JSON
+# Schema (draft 2020-12, which OpenAPI 3.1 uses; 3.0 has a subset), compared with what the wrapper
+# sends. Keywords for arrays and objects do not apply to the scalars the wrapper sends, but are
+# still reported when they change.
 VALIDATION_KEYWORDS = (
+    "const",
     "minimum",
     "maximum",
     "exclusiveMinimum",
@@ -98,9 +103,20 @@ VALIDATION_KEYWORDS = (
     "minLength",
     "maxLength",
     "pattern",
+    "not",
     "minItems",
     "maxItems",
+    "uniqueItems",
+    "minContains",
+    "maxContains",
+    "minProperties",
+    "maxProperties",
+    "required",
+    "dependentRequired",
 )
+# Formats that change nothing in the generated client (an int is an int, a float a float): a
+# field's kind leaves them out, so adding or removing one is no change.
+NEUTRAL_FORMATS = {"integer": ("int32", "int64"), "number": ("float", "double")}
 
 _UNIT_SPELLINGS = {
     "nanoseconds": ("ns", "nanosecond", "nanoseconds"),
@@ -211,6 +227,8 @@ class Field:
         units: The units its description names.
         validation: Parameters only: the validation keywords (``maximum``, ``maxLength``,
             ``pattern``, ...) with their values as JSON text, sorted by keyword.
+        closed: An object with ``additionalProperties: false`` (its generated model then keeps
+            no unknown fields).
 
     """
 
@@ -220,6 +238,7 @@ class Field:
     enum: tuple[str, ...] | None = None
     units: frozenset[str] = frozenset()
     validation: tuple[tuple[str, str], ...] = ()
+    closed: bool = False
 
     def describe(self) -> str:
         """Say what the field is, e.g. ``required number, nullable``."""
@@ -399,6 +418,24 @@ class Client:
 
 
 @dataclass(frozen=True)
+class Pins:
+    """The generated names the wrapper imports, pinned by the slicer (the ``generated`` entry).
+
+    Attributes:
+        tag: The tag every vendored operation gets, so that the generated module of an operation
+            is ``api/<tag in snake case>/<operationId in snake case>.py`` whatever upstream tags.
+        models: Model class name -> where its schema is: an operationId, a group (a parameter
+            location or a response status) and a field path (empty for the whole body), space
+            separated. The slicer makes that place a ``$ref`` to a schema component of that name
+            (renaming, or hoisting an inline schema), so the generated class keeps its name.
+
+    """
+
+    tag: str = ""
+    models: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WrapperFields:
     """The parameters the wrapper sends and the response fields it reads, per operation.
 
@@ -407,6 +444,10 @@ class WrapperFields:
             field path (a parameter's name for ``parameters``) -> the wrapper names it feeds.
         sent: operationId -> parameter name -> the values the wrapper sends (``values``).
         client: The base URL and API key header (the top-level ``client`` entry).
+        pins: The generated names the wrapper imports (the top-level ``generated`` entry).
+        replaced: operationId -> (status, field path) -> what the wrapper hands the generated
+            model instead of that response field: :data:`OMITTED` (removed first) or a JSON
+            value (``replaced``).
 
     """
 
@@ -415,6 +456,8 @@ class WrapperFields:
     )
     sent: Mapping[str, Mapping[str, Sent]] = field(default_factory=dict)
     client: Client = field(default_factory=Client)
+    pins: Pins = field(default_factory=Pins)
+    replaced: Mapping[str, Mapping[Key, Any]] = field(default_factory=dict)
 
     def used(self, operation_id: str) -> bool:
         """Whether the wrapper calls the operation."""
@@ -497,12 +540,26 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
             )
         return result
 
+    def stand_ins(where: str, value: Any) -> dict[Key, Any]:
+        result: dict[Key, Any] = {}
+        for status, fields in value.items() if isinstance(value, dict) else [("", None)]:
+            if not isinstance(fields, dict):
+                raise fail(where, "expected status -> field path -> omitted or a JSON value")
+            for path, stand_in in fields.items():
+                result[(str(status), str(path))] = stand_in
+        return result
+
     if not isinstance(data, dict):
         raise SpecDiffError(f"{source}: expected a mapping of operationIds")
     operations: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
     sent_values: dict[str, dict[str, Sent]] = {}
     client = Client()
+    pins = Pins()
+    replaced: dict[str, dict[Key, Any]] = {}
     for operation_id, sections in data.items():
+        if operation_id == "generated":
+            pins = _pins(sections, fail)
+            continue
         if operation_id == "client":
             if not isinstance(sections, dict) or not all(
                 isinstance(sections.get(key), str) and sections[key]
@@ -520,25 +577,53 @@ def parse_wrapper_fields(data: Any, source: str) -> WrapperFields:
                 converted[section] = entries(where, value)
             elif section == "values":
                 sent_values[operation_id] = sent(where, value)
+            elif section == "replaced":
+                replaced[operation_id] = stand_ins(where, value)
             elif section == "responses" and isinstance(value, dict):
                 for status, fields in value.items():
                     converted[str(status)] = entries(f"{operation_id} {status}", fields)
             else:
                 raise fail(
                     where,
-                    "expected parameters, body or responses (a mapping by status), or values",
+                    "expected parameters, body or responses (a mapping by status), values "
+                    "or replaced",
                 )
         for name in sent_values.get(operation_id, {}):
             if name not in converted.get("parameters", {}):
                 raise fail(f"{operation_id} values {name}", "not a parameter listed as sent")
         operations[operation_id] = converted
-    return WrapperFields(operations, sent_values, client)
+    return WrapperFields(operations, sent_values, client, pins, replaced)
+
+
+OMITTED = "omitted"
+"""In ``replaced``: the wrapper removes the field before the generated model sees it."""
+
+
+def _pins(value: Any, fail: Callable[[str, str], SpecDiffError]) -> Pins:
+    """Check and convert the ``generated`` entry: ``tag`` and ``models``."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("tag"), str)
+        or not value["tag"]
+        or not isinstance(value.get("models"), dict)
+    ):
+        raise fail("generated", "expected tag (a string) and models (class name -> location)")
+    models: dict[str, tuple[str, str, str]] = {}
+    for name, location in value["models"].items():
+        parts = location.split() if isinstance(location, str) else []
+        if not isinstance(name, str) or not name.isidentifier() or len(parts) not in (2, 3):
+            raise fail(
+                f"generated models {name}",
+                "expected a class name -> 'operationId group [field path]'",
+            )
+        models[name] = (parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+    return Pins(value["tag"], models)
 
 
 _SENT_KEYS = ("values", "minimum", "maximum", "minLength", "maxLength", "format")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -626,6 +711,7 @@ class _Merged:
     values: tuple[Any, frozenset[str]] | None = None
     recursive: str = ""
     validation: dict[str, Any] = field(default_factory=dict)
+    closed: bool = False  # additionalProperties: false
 
     def inferred_types(self) -> set[str]:
         if self.types:
@@ -638,6 +724,8 @@ class _Merged:
         if self.recursive:
             return f"recursive {self.recursive}"
         kind = "|".join(sorted(self.inferred_types())) or "any"
+        if self.format in NEUTRAL_FORMATS.get(kind, ()):
+            return kind
         return f"{kind}({self.format})" if self.format else kind
 
     def absorb(self, other: _Merged) -> None:
@@ -653,6 +741,7 @@ class _Merged:
         self.items = self.items or other.items
         self.values = self.values or other.values
         self.recursive = self.recursive or other.recursive
+        self.closed = self.closed or other.closed
         for keyword, value in other.validation.items():
             self.validation.setdefault(keyword, value)
 
@@ -735,6 +824,7 @@ class _Flattener:
             description=own_description or _text(target.get("description")),
             required={name for name in _list(target.get("required")) if isinstance(name, str)},
             validation={k: target[k] for k in VALIDATION_KEYWORDS if k in target},
+            closed=target.get("additionalProperties") is False,
         )
         properties = target.get("properties")
         if isinstance(properties, dict):
@@ -774,7 +864,9 @@ class _Flattener:
                 (keyword, json.dumps(value, sort_keys=True, default=str))
                 for keyword, value in sorted(merged.validation.items())
             )
-        field_ = Field(merged.kind(), merged.nullable, required, enum, units, validation)
+        field_ = Field(
+            merged.kind(), merged.nullable, required, enum, units, validation, merged.closed
+        )
         self.add((group, path), field_)
         for name, (subschema, context) in merged.properties.items():
             child = f"{path}.{name}" if path else name
@@ -948,13 +1040,75 @@ def _json_value(text: str) -> Any:
     return json.loads(text)
 
 
+# Free text the wrapper may send (a search, say): a new pattern must accept all of these (cut to
+# the declared lengths). Printable text of any script, spaces and punctuation included.
+_TEXT_PROBES = (
+    "a",
+    "Z",
+    "7",
+    "acme",
+    "Acme Corp",
+    "acme-corp_2024.eu",
+    "o'brien & co (test) #1",
+    "50% off: a/b?c=d",
+    "Ünïcödé",
+    "日本語",
+    "emoji 🙂",
+    "  padded  ",
+)
+
+
+def _is_range(sent: Sent) -> bool:
+    """Whether the wrapper sends a range of numbers (not only the listed values)."""
+    return sent.minimum is not None or sent.maximum is not None
+
+
+def _bounds(sent: Sent) -> tuple[float | None, float | None]:
+    """The smallest and largest number sent; a range open on one side is unbounded there.
+
+    Ids, offsets and counts grow with a white label's size: ``minimum: 1`` without a
+    ``maximum`` means any number from 1 up.
+    """
+    numbers = [v for v in sent.values if _is_number(v)]
+    if not numbers and not _is_range(sent):
+        return None, None
+    low_side = [*numbers, *([sent.minimum] if sent.minimum is not None else [])]
+    high_side = [*numbers, *([sent.maximum] if sent.maximum is not None else [])]
+    low = min(low_side) if sent.minimum is not None or not _is_range(sent) else -math.inf
+    high = max(high_side) if sent.maximum is not None or not _is_range(sent) else math.inf
+    return low, high
+
+
+def _text_probes(sent: Sent) -> list[str]:
+    """Texts the wrapper may send: its listed values, or for free text, probes of every kind."""
+    texts = [v for v in sent.values if isinstance(v, str)]
+    if texts or (sent.max_length is None and sent.min_length is None):
+        return texts
+    low, high = sent.min_length or 0, sent.max_length if sent.max_length is not None else 1000
+    probes = [p for p in _TEXT_PROBES if low <= len(p) <= high]
+    probes += ["x" * max(low, 1), "y" * high] if high >= max(low, 1) else []
+    return probes
+
+
+def _upto(low: float | None, high: float) -> str:
+    """The top of what is sent, e.g. ``1000`` or ``any number from 1 up``."""
+    return _number(high) if math.isfinite(high) else f"any number from {_number(low)} up"
+
+
+def _multiple(value: float, divisor: float) -> bool:
+    quotient = value / divisor
+    return math.isclose(quotient, round(quotient), rel_tol=0, abs_tol=1e-9)
+
+
 def _accepts(schema: Field, sent: Sent) -> list[str]:
-    """Say which of the values the wrapper sends a parameter's new schema rejects."""
+    """Say which of the values the wrapper may send a parameter's new schema rejects.
+
+    Every value it may send counts: a declared range (open ranges unbounded), free text of the
+    declared lengths, and the listed values.
+    """
     keywords = {keyword: _json_value(value) for keyword, value in schema.validation}
     problems: list[str] = []
-    numbers = [v for v in sent.values if _is_number(v)]
-    low = min([*numbers, *([sent.minimum] if sent.minimum is not None else [])], default=None)
-    high = max([*numbers, *([sent.maximum] if sent.maximum is not None else [])], default=None)
+    low, high = _bounds(sent)
     exclusive_high = keywords.get("exclusiveMaximum") is True
     exclusive_low = keywords.get("exclusiveMinimum") is True
     maximum, minimum = keywords.get("maximum"), keywords.get("minimum")
@@ -963,7 +1117,7 @@ def _accepts(schema: Field, sent: Sent) -> list[str]:
         and high is not None
         and (high > maximum or (exclusive_high and high == maximum))
     ):
-        problems.append(f"maximum {_number(maximum)} but the wrapper sends {_number(high)}")
+        problems.append(f"maximum {_number(maximum)} but the wrapper sends {_upto(low, high)}")
     if (
         _is_number(minimum)
         and low is not None
@@ -977,11 +1131,31 @@ def _accepts(schema: Field, sent: Sent) -> list[str]:
             and bound is not None
             and (bound >= limit if keyword == "exclusiveMaximum" else bound <= limit)
         ):
-            problems.append(f"{keyword} {_number(limit)} but the wrapper sends {bound}")
-    texts = [v for v in sent.values if isinstance(v, str)]
+            problems.append(f"{keyword} {_number(limit)} but the wrapper sends {_number(bound)}")
+    divisor = keywords.get("multipleOf")
+    if _is_number(divisor) and divisor > 0:
+        numbers = [v for v in sent.values if _is_number(v)]
+        # A range of integers holds consecutive ones: all multiples only of a divisor of 1.
+        rejected = [v for v in numbers if not _multiple(v, divisor)]
+        if _is_range(sent) and low != high and not _multiple(1, divisor):
+            start = low if low is not None and math.isfinite(low) else 0
+            rejected.append(next(n for n in range(int(start), int(start) + 2) if n % divisor))
+        if rejected:
+            shown = _number(rejected[0])
+            problems.append(f"multipleOf {_number(divisor)} but the wrapper sends {shown}")
+    if "const" in keywords:
+        const = keywords["const"]
+        sendable = [*sent.values] if not _is_range(sent) and sent.max_length is None else None
+        if sendable is None or any(v != const for v in sendable):
+            problems.append(f"const {json.dumps(const)} but the wrapper sends other values")
+    if "not" in keywords:
+        # Which values a negated schema excludes is not evaluated: assume it rejects some.
+        problems.append(f"not {json.dumps(keywords['not'])} may reject what the wrapper sends")
+    texts = _text_probes(sent)
     longest = max([len(t) for t in texts] + [sent.max_length or 0], default=0)
     shortest = min(
-        [len(t) for t in texts] + ([sent.min_length] if sent.min_length else []), default=None
+        [len(t) for t in texts] + ([sent.min_length] if sent.min_length is not None else []),
+        default=None,
     )
     max_length, min_length = keywords.get("maxLength"), keywords.get("minLength")
     if isinstance(max_length, int) and longest > max_length:
@@ -995,17 +1169,20 @@ def _accepts(schema: Field, sent: Sent) -> list[str]:
         except re.error:
             problems.append(f"pattern {pattern!r} is not a regular expression")
         else:
-            rejected = [t for t in texts if not compiled.search(t)]
-            if rejected:
-                problems.append(f"pattern {pattern!r} rejects {json.dumps(rejected[0])}")
+            rejected_texts = [t for t in texts if not compiled.search(t)]
+            if rejected_texts:
+                problems.append(f"pattern {pattern!r} rejects {json.dumps(rejected_texts[0])}")
     if schema.enum is not None:
         allowed = set(schema.enum)
         missing = [v for v in sent.values if json.dumps(v, sort_keys=True) not in allowed]
         if missing:
             problems.append(f"enum lacks {', '.join(json.dumps(v) for v in missing)}")
+        elif _is_range(sent) or sent.max_length is not None:
+            problems.append("an enum, but the wrapper sends a range or free text")
     fmt = schema.kind.partition("(")[2].rstrip(")")
-    if sent.format and fmt and fmt != sent.format:
-        problems.append(f"format {fmt} but the wrapper sends {sent.format}")
+    if fmt and fmt != sent.format:
+        what = sent.format or "values without a format"
+        problems.append(f"format {fmt} but the wrapper sends {what}")
     return problems
 
 
@@ -1111,6 +1288,11 @@ class _Rules:
                 breaking = request or (read and bool(key[1]))
                 reason = "" if request else "the generated model makes it non-optional"
                 what = f"now required; {reason}" if breaking and reason else "now required"
+                replaced = self.replaced_problem(key, after)
+                if replaced is not None and not request:
+                    # The model never sees the field as sent: what the wrapper hands it must do.
+                    breaking = breaking or bool(replaced)
+                    what = f"now required; {replaced or 'the wrapper' + self.stand_in(key)}"
                 changes.append(self.change(key, what, breaking))
             else:
                 strict = not request and self.used and bool(key[1])
@@ -1123,7 +1305,46 @@ class _Rules:
             changes.append(self.change(key, what, read))
         if before.validation != after.validation:
             changes.append(self.validation_change(key, before, after, read))
+        if before.closed != after.closed and not request:
+            what = (
+                "additionalProperties: false (the generated model keeps no unknown fields)"
+                if after.closed
+                else "additionalProperties no longer false"
+            )
+            changes.append(self.change(key, what, False, regenerate=self.used))
         return changes
+
+    def stand_in(self, key: Key) -> str:
+        """Say what the wrapper hands the generated model for a replaced field."""
+        value = self.wrapper.replaced.get(self.operation_id, {}).get(key)
+        if value == OMITTED:
+            return " removes it before the generated model sees it"
+        return f" hands the generated model {json.dumps(value)}, which it accepts"
+
+    def replaced_problem(self, key: Key, after: Field) -> str | None:
+        """For a field the wrapper replaces (``replaced``): why the stand-in no longer does.
+
+        Returns:
+            None if the wrapper does not replace the field, ``""`` if its stand-in is accepted,
+            else the reason it is not.
+        """
+        stand_ins = self.wrapper.replaced.get(self.operation_id, {})
+        if key not in stand_ins:
+            return None
+        value = stand_ins[key]
+        if value == OMITTED:
+            return (
+                "the wrapper removes it before the generated model, which would now fail without it"
+            )
+        accepted = (
+            (value is None and after.nullable)
+            or (isinstance(value, list) and "array" in after.kind)
+            or (isinstance(value, dict) and "object" in after.kind)
+        )
+        if accepted:
+            return ""
+        shown = json.dumps(value)
+        return f"the wrapper hands the generated model {shown}, which a {after.kind} is not"
 
     def validation_change(self, key: Key, before: Field, after: Field, sent: bool) -> Change:
         old, new = dict(before.validation), dict(after.validation)
@@ -1230,6 +1451,38 @@ def _server_changes(
     return [Change("servers", "", "", what, COMPATIBLE)]
 
 
+def _own_servers(operation: _Operation) -> list[str] | None:
+    """The servers an operation sets for itself (operation, else path item), or None."""
+    for holder in (operation.node, operation.path_item):
+        if _list(holder.get("servers")):
+            return _servers(holder)
+    return None
+
+
+def _operation_server_changes(
+    old: Mapping[str, Any],
+    before: _Operation,
+    new: Mapping[str, Any],
+    after: _Operation,
+    wrapper: WrapperFields,
+) -> list[Change]:
+    """``servers`` of a path item or an operation: they override the document's for it."""
+    own_before, own_after = _own_servers(before), _own_servers(after)
+    if own_before is None and own_after is None:
+        return []  # the document's servers, compared once for all operations
+    old_servers = _servers(old) if own_before is None else own_before
+    new_servers = _servers(new) if own_after is None else own_after
+    if old_servers == new_servers:
+        return []
+    what = f"servers {', '.join(old_servers) or '(none)'} -> {', '.join(new_servers) or '(none)'}"
+    base = wrapper.client.base_url.rstrip("/")
+    if base and wrapper.used(after.operation_id) and base not in new_servers:
+        what = f"{what}; the wrapper's default base URL {base} is not among them"
+        names = ("Client base_url",)
+        return [Change(before.operation_id, "servers", "", what, BREAKING, names)]
+    return [Change(before.operation_id, "servers", "", what, COMPATIBLE)]
+
+
 def _api_key_schemes(document: Mapping[str, Any], operation: _Operation) -> list[str]:
     """Describe the API key schemes an operation accepts: ``name in header``, ..."""
     requirements = operation.node.get("security", document.get("security"))
@@ -1329,6 +1582,7 @@ def diff(
             operation_id, flatten(old, previous), flatten(new, current), wrapper, places
         )
         changes += _security_change(old, previous, new, current, wrapper)
+        changes += _operation_server_changes(old, previous, new, current, wrapper)
     for operation_id in sorted(wanted - before.keys() - compared):
         if operation_id in after:
             whole(operation_id, f"operation added ({after[operation_id].route})", False)

@@ -20,9 +20,12 @@ and warns on stderr when something is breaking. It still exits 0 then, so that
 nothing; ``--json`` prints the report as JSON instead (an error as a JSON object too). Its exit
 status is the verdict, for CI (:data:`VERDICTS_HELP`, ``--help``): 0 no change, compatible, or
 regenerate (wrapper unaffected); 4 breaking; 1 error (no verdict); 2 usage error. Before an OK
-verdict on a slice that would change, it runs the pinned generator on the new slice in a
-temporary directory (``generate.check_spec``; ``--no-generate`` skips it): a slice the generator
-fails on is breaking, with the generator's message.
+verdict on a slice that would change (and before ``make vendor-spec`` reports one), it proves it
+(``proof.prove``; ``--no-generate`` skips it, and the verdict is then labelled unproven): in a
+temporary tree, it regenerates the client, imports the wrapper against it, runs
+``mypy --strict`` on ``wrapper/`` and the fast wrapper tests; a failure is breaking, with the
+first error. The slicer pins the generated names the wrapper imports (:func:`pin_names`), so
+upstream tags and component names cannot move them.
 
 What the input is comes first: an empty file, a JSON error body, a Swagger 2.0 file or a document
 without ``paths`` is an error naming the file, not a report of every operation removed. Input is
@@ -71,14 +74,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import generate
+import proof
 import yaml
 
 # This script's directory is on sys.path when it runs; the tests put it there to import it.
 from spec_diff import (
     BREAKING,
     HTTP_METHODS,
+    REGENERATE,
     Change,
+    Pins,
     Report,
     SpecDiffError,
     WrapperFields,
@@ -190,6 +195,8 @@ class VendorResult:
         report: What changed for our operations; None when the existing output could not be
             compared (a warning said why).
         dry_run: True when nothing was written (``changed`` says what writing would do).
+        proof: Whether an OK verdict was proven: :data:`PROVEN` (with what ran), :data:`FAILED`,
+            :data:`UNPROVEN` (``--no-generate``) or :data:`NOT_NEEDED`.
 
     """
 
@@ -200,6 +207,7 @@ class VendorResult:
     content_changed: bool = True
     report: Report | None = None
     dry_run: bool = False
+    proof: str = "not needed"
 
 
 def strip_control_characters(text: str) -> tuple[str, list[RemovedCharacter]]:
@@ -575,6 +583,187 @@ def slice_spec(
     return copy.deepcopy(sliced)
 
 
+# --- pinned generated names -----------------------------------------------------------------------
+
+_SCHEMA_REF = "#/components/schemas/"
+_PATH_STEP = re.compile(r"\[\]|\{\}|\.?([^.\[{]+)")
+
+
+def _resolve_ref(document: Mapping[str, Any], node: Any) -> Any:
+    """Follow a chain of local ``$ref``s (a cycle stops where it closes)."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
+        seen.add(node["$ref"])
+        target: Any = document
+        for token in node["$ref"].removeprefix("#/").split("/"):
+            name = unquote(token).replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or name not in target:
+                return None
+            target = target[name]
+        node = target
+    return node
+
+
+def _final_schema_name(document: Mapping[str, Any], node: Any) -> str | None:
+    """The schema component a ``$ref`` (chain) ends at, or None if ``node`` is no reference."""
+    name = None
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if not ref.startswith(_SCHEMA_REF) or "/" in ref[len(_SCHEMA_REF) :] or ref in seen:
+            return name
+        seen.add(ref)
+        name = ref[len(_SCHEMA_REF) :]
+        node = document.get("components", {}).get("schemas", {}).get(name)
+    return name
+
+
+def _property_holder(document: Mapping[str, Any], node: Any, name: str) -> dict[str, Any] | None:
+    """The ``properties`` mapping that defines ``name``, looking into allOf/oneOf/anyOf."""
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        schema = _resolve_ref(document, stack.pop())
+        if not isinstance(schema, dict) or id(schema) in seen:
+            continue
+        seen.add(id(schema))
+        properties = schema.get("properties")
+        if isinstance(properties, dict) and name in properties:
+            return properties
+        for keyword in ("anyOf", "oneOf", "allOf"):
+            parts = schema.get(keyword)
+            stack.extend(reversed(parts) if isinstance(parts, list) else ())
+    return None
+
+
+def _schema_place(
+    document: dict[str, Any], location: tuple[str, str, str]
+) -> tuple[dict[str, Any], str] | None:
+    """Find the mapping and key holding the schema at a pinned location, or None."""
+    operation_id, group, path = location
+    for path_item in document.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = path_item.get(method) if isinstance(path_item, dict) else None
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                break
+        else:
+            continue
+        break
+    else:
+        return None
+    if group in ("path", "query", "header", "cookie"):
+        holder = None
+        for raw in [*(operation.get("parameters") or ()), *(path_item.get("parameters") or ())]:
+            parameter = _resolve_ref(document, raw)
+            if isinstance(parameter, dict) and (parameter.get("in"), parameter.get("name")) == (
+                group,
+                path,
+            ):
+                holder, path = parameter, ""
+                break
+    else:
+        response = _resolve_ref(document, (operation.get("responses") or {}).get(group))
+        content = response.get("content") if isinstance(response, dict) else None
+        holder = None
+        if isinstance(content, dict) and content:
+            holder = content.get("application/json", content[sorted(content)[0]])
+    if not isinstance(holder, dict) or "schema" not in holder:
+        return None
+    place: tuple[dict[str, Any], str] = (holder, "schema")
+    for match in _PATH_STEP.finditer(path):
+        step, node = match.group(0), place[0][place[1]]
+        if step in ("[]", "{}"):
+            target = _resolve_ref(document, node)
+            keyword = "items" if step == "[]" else "additionalProperties"
+            if not isinstance(target, dict) or not isinstance(target.get(keyword), dict):
+                return None
+            place = (target, keyword)
+        else:
+            properties = _property_holder(document, node, match.group(1))
+            if properties is None:
+                return None
+            place = (properties, match.group(1))
+    return place
+
+
+def _rename_schema(document: dict[str, Any], old: str, new: str) -> None:
+    """Rename a schema component and every reference to it (discriminator mappings included)."""
+    schemas = document["components"]["schemas"]
+    schemas[new] = schemas.pop(old)
+    old_ref, new_ref = f"{_SCHEMA_REF}{old}", f"{_SCHEMA_REF}{new}"
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and (ref == old_ref or ref.startswith(f"{old_ref}/")):
+                node["$ref"] = new_ref + ref[len(old_ref) :]
+            discriminator = node.get("discriminator")
+            mapping = discriminator.get("mapping") if isinstance(discriminator, dict) else None
+            if isinstance(mapping, dict):
+                for key, target in mapping.items():
+                    if target in (old, old_ref):
+                        mapping[key] = new if target == old else new_ref
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def pin_names(document: dict[str, Any], operation_ids: Sequence[str], pins: Pins) -> None:
+    """Pin the generated names the wrapper imports, in a slice (changed in place).
+
+    Every vendored operation gets the tag ``pins.tag`` (openapi-python-client puts an operation's
+    module under its first tag), and each pinned model's place becomes a ``$ref`` to a schema
+    component of the pinned name: a component with another name is renamed (every reference
+    follows), an inline schema is moved into the component, and a component already holding
+    that name for something else moves aside, to ``<name>Upstream``. So an upstream tag change,
+    component rename, or schema moved inline or out of line leaves the names the wrapper
+    imports where they were (the generated client changes at most where the wrapper does not
+    look). A place that is not in the document is left to spec-diff, which reports it.
+    """
+    if pins.tag:
+        for path_item in document.get("paths", {}).values():
+            for method in HTTP_METHODS:
+                operation = path_item.get(method)
+                if isinstance(operation, dict) and operation.get("operationId") in operation_ids:
+                    operation["tags"] = [pins.tag]
+    # Outer places first: an inner one is found through the (pinned) outer component.
+    ordered = sorted(pins.models.items(), key=lambda item: (len(item[1][2]), item[1]))
+    claimed: set[str] = set()
+    for name, location in ordered:
+        place = _schema_place(document, location)
+        if place is None:
+            continue
+        holder, key = place
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        current = _final_schema_name(document, holder[key])
+        if current == name:
+            holder[key] = {"$ref": f"{_SCHEMA_REF}{name}"}
+            claimed.add(name)
+            continue
+        if current is None and schemas.get(name) == holder[key]:
+            current = name  # inlined from a component still there: the same schema
+        elif name in schemas:
+            aside, number = f"{name}Upstream", 1
+            while aside in schemas:
+                number += 1
+                aside = f"{name}Upstream{number}"
+            _rename_schema(document, name, aside)
+        if current is None:
+            schemas[name] = holder[key]
+        elif current == name:
+            pass
+        elif current in claimed:
+            schemas[name] = copy.deepcopy(schemas[current])
+        else:
+            _rename_schema(document, current, name)
+        holder[key] = {"$ref": f"{_SCHEMA_REF}{name}"}
+        claimed.add(name)
+    if "components" in document and "schemas" in document["components"]:
+        schemas = document["components"]["schemas"]
+        document["components"]["schemas"] = {key: schemas[key] for key in sorted(schemas)}
+
+
 class _Dumper(yaml.SafeDumper):
     """Safe dumper for readable, stable output."""
 
@@ -723,7 +912,7 @@ def vendor(
     wrapper_fields: Path = DEFAULT_WRAPPER_FIELDS,
     dry_run: bool = False,
     on_report: Callable[[Report], None] | None = None,
-    check_generation: Callable[[str], str | None] | None = None,
+    check_generation: Callable[[str], proof.Proof] | None = None,
 ) -> VendorResult:
     """Slice ``source`` for the operations in ``operations_file`` and write ``output``.
 
@@ -739,9 +928,10 @@ def vendor(
         on_report: Called with the change report as soon as it is made, before the new spec is
             sliced, so that it is seen even when slicing then fails (an operation renamed
             upstream, say).
-        check_generation: With ``dry_run``, when nothing in the report is breaking and the
-            slice's content would change: called with the new slice's text, returns why the
-            generator fails on it (added to the report as a breaking change) or None.
+        check_generation: When nothing in the report is breaking and the slice's content
+            would change: called with the new slice's text to prove the verdict
+            (:func:`proof.prove`: regenerate, import, mypy, tests); a failure is added to the
+            report as a breaking change.
 
     Returns:
         What was done (or, with ``dry_run``, would be).
@@ -771,26 +961,50 @@ def vendor(
     if report is not None and on_report is not None:
         on_report(report)
     sliced = slice_spec(loaded.document, operation_ids, source=str(source))
+    pin_names(sliced, operation_ids, wrapper.pins)
     text = render(sliced, source_sha256=loaded.sha256, operations_file=_display(operations_file))
     changed = previous != text
     if changed and not dry_run:
         write_atomically(output, text)
     components = sum(len(section) for section in sliced.get("components", {}).values())
     content_changed = previous is None or strip_header(previous) != strip_header(text)
-    if (
-        dry_run
-        and check_generation is not None
-        and report is not None
-        and not report.breaking
-        and content_changed
-    ):
-        problem = check_generation(text)
-        if problem is not None:
-            what = f"make generate fails on the new slice: {_last_lines(problem)}"
-            report = Report((*report.changes, Change("generator", "", "", what, BREAKING)))
+    proven = NOT_NEEDED
+    if report is not None and not report.breaking and content_changed:
+        proven = UNPROVEN
+        if check_generation is not None:
+            found = check_generation(text)
+            proven = f"{PROVEN}: {found.summary} ({found.seconds:.0f} s)"
+            if found.problem is not None:
+                proven = f"{FAILED} ({found.seconds:.0f} s)"
+                report = Report((*report.changes, _proof_change(found)))
+            elif found.client_changed and not report.changes:
+                # Nothing the rules classify, but the generated client is not the committed one
+                # (a component renamed or inlined where the wrapper does not look).
+                what = "the generated client changes where the wrapper does not look"
+                report = Report((Change("generator", "", "", what, REGENERATE),))
     return VendorResult(
-        output, len(operation_ids), components, changed, content_changed, report, dry_run
+        output, len(operation_ids), components, changed, content_changed, report, dry_run, proven
     )
+
+
+PROVEN = "proven"
+"""``VendorResult.proof``: the proof passed (followed by what it ran)."""
+FAILED = "failed"
+"""``VendorResult.proof``: the proof failed (the report has it as a breaking change)."""
+UNPROVEN = "unproven"
+"""``VendorResult.proof``: an OK verdict on a changed slice, not proven (``--no-generate``)."""
+NOT_NEEDED = "not needed"
+"""``VendorResult.proof``: the slice does not change, or the rules already say breaking."""
+
+
+def _proof_change(found: proof.Proof) -> Change:
+    """The breaking change a failed proof adds to the report."""
+    problem = found.problem or ""
+    if found.step == "generate":
+        what = f"make generate fails on the new slice: {_last_lines(problem)}"
+        return Change("generator", "", "", what, BREAKING)
+    what = f"the wrapper fails against the regenerated client: {problem}"
+    return Change("proof", "", "", what, BREAKING)
 
 
 def _last_lines(text: str, count: int = 12) -> str:
@@ -800,9 +1014,9 @@ def _last_lines(text: str, count: int = 12) -> str:
     return " | ".join(kept)
 
 
-def _check_generation(text: str) -> str | None:
-    """Run the pinned generator on a new slice in a temporary directory (never in the repo)."""
-    return generate.check_spec(text, GENERATOR_CONFIG, GENERATE_TIMEOUT_SECONDS)
+def _check_generation(text: str) -> proof.Proof:
+    """Prove a new slice in a temporary tree (never in the repository): :func:`proof.prove`."""
+    return proof.prove(text, root=REPO_ROOT, timeout_seconds=GENERATE_TIMEOUT_SECONDS)
 
 
 def _print_report(prog: str, report: Report, compared: str) -> None:
@@ -811,6 +1025,19 @@ def _print_report(prog: str, report: Report, compared: str) -> None:
         for change in report.changes:
             print(f"  {change}")
     print(f"{prog}: {report.summary()}")
+
+
+def _print_proof(prog: str, proven: str) -> None:
+    if proven.startswith(PROVEN):
+        print(f"{prog}: {proven}")
+    elif proven == UNPROVEN:
+        print(
+            f"{prog}: UNPROVEN (--no-generate): this verdict rests on the rules alone; without "
+            "--no-generate the client is regenerated and the wrapper type-checked and tested "
+            "against it"
+        )
+    elif proven.startswith(FAILED):
+        print(f"{prog}: proof {proven}: the wrapper does not work with the regenerated client")
 
 
 def _slice_state(result: VendorResult, source: Path) -> tuple[str, str]:
@@ -842,8 +1069,10 @@ verdicts of --dry-run (make spec-diff), and exit status:
   1  error           no verdict: the file is unreadable, empty, over {cap} MiB, an alias
                      bomb, an API error body, Swagger 2.0, has no paths, a $ref dangles...
   2  usage error
-An OK verdict (0) means the generator ran on the new slice, in a temporary directory, and
-succeeded (unless --no-generate). With --json, errors are a JSON object too:
+An OK verdict (0) on a slice that would change is proven: in a temporary tree the client is
+regenerated, the wrapper imported against it, mypy --strict run on wrapper/ and the fast
+wrapper tests run; any failure is breaking, quoting the first error. --no-generate skips the
+proof (the fast path; the OK is then labelled UNPROVEN). With --json, errors are a JSON object too:
 {{"verdict": "error", "error": "..."}}. Without --dry-run: 0 written (breaking changes
 included: they are reported), 1 error, 2 usage error.
 """
@@ -903,14 +1132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-generate",
         action="store_true",
-        help="with --dry-run: do not run the generator on the new slice (an OK verdict then "
-        "does not prove that make generate works)",
+        help="do not prove an OK verdict (regenerate in a temporary tree, import the wrapper, "
+        "mypy --strict, fast wrapper tests): the fast path, labelled UNPROVEN",
     )
     args = parser.parse_args(argv)
     if args.json and not args.dry_run:
         parser.error("--json needs --dry-run")
-    if args.no_generate and not args.dry_run:
-        parser.error("--no-generate needs --dry-run")
     prog = "spec-diff" if args.dry_run else "vendor-spec"
     compared = f"{_display(args.output)} -> {args.source}"
     reports: list[Report] = []
@@ -950,13 +1177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = report or Report()
         state, sentence = _slice_state(result, args.source)
         if args.json:
-            print(json.dumps({**report.to_json(), "slice": state}, indent=2))
+            print(json.dumps({**report.to_json(), "slice": state, "proof": result.proof}, indent=2))
         else:
             _print_report(prog, report, compared)
+            _print_proof(prog, result.proof)
             print(f"{prog}: {sentence}")
         return EXIT_BREAKING if report.breaking else EXIT_OK
     if report is not None:
         _print_report(prog, report, compared)
+        _print_proof(prog, result.proof)
     state = "wrote" if result.changed else "up to date:"
     print(
         f"vendor-spec: {state} {_display(result.output)} "

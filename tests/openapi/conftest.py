@@ -3,9 +3,11 @@
 ``EI_FULL_SPEC=/path/to/openapi.yml`` points them at a downloaded spec; otherwise they use
 ``../shared/specs/edge-impulse-openapi.yml`` when that exists, and skip when neither does.
 
-``make spec-diff`` runs the generator on every new slice it would call OK (about 2 s each). Tests
-get a stand-in that says generation succeeds, and records each slice it is given, unless they are
-marked ``generator``: those run the real generator (a few, for the cases only it catches).
+``make spec-diff`` proves every new slice it would call OK (``openapi/tools/proof.py``: regenerate,
+import the wrapper, mypy, fast wrapper tests; 20 to 40 s). Tests get a stand-in that says the proof
+passed, and records each slice it is given, unless they are marked ``generator``: those run the
+real proof (a few, for the cases only it catches), with the smaller test set
+:data:`proof.SMOKE_TESTS` unless ``EI_SPEC_PROOF_TESTS=full`` (``make test-spec-mutations``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -23,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "openapi" / "tools"
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
-# The module vendor_spec.py imports as `generate`, whichever way a test loads vendor_spec.
+# The modules vendor_spec.py imports as `generate` and `proof`, whichever way a test loads it.
 generate_module = importlib.import_module("generate")
+proof_module = importlib.import_module("proof")
 
 
 def load_tools(name: str) -> tuple[ModuleType, ModuleType]:
@@ -52,7 +56,14 @@ def generated_slices(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
             seen.append(spec_text)
             return None
 
+        def prove(spec_text: str, **_: Any) -> Any:
+            seen.append(spec_text)
+            return proof_module.Proof(None, "tests", 0.0, "stand-in", client_changed=False)
+
         monkeypatch.setattr(generate_module, "check_spec", check_spec)
+        monkeypatch.setattr(proof_module, "prove", prove)
+    elif os.environ.get("EI_SPEC_PROOF_TESTS") != "full":
+        monkeypatch.setattr(proof_module, "PROOF_TESTS", proof_module.SMOKE_TESTS)
     return seen
 
 

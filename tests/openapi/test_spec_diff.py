@@ -481,8 +481,7 @@ def test_change_in_a_component_only_another_operation_uses_is_not_reported() -> 
 
 def test_unread_fields_follow_the_generated_model() -> None:
     def change(document: dict[str, Any]) -> None:
-        item = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]["properties"]
-        fields = item["organizations"]["items"]
+        fields = schemas(document)["AdminGetOrganizationsResponseOrganizationsItem"]
         fields["required"].remove("privateProjectCount")
         del fields["properties"]["privateProjectCount"]  # required, and read
         del fields["properties"]["logo"]  # optional
@@ -506,8 +505,7 @@ def test_converted_fields_of_a_used_operation_break_even_unread() -> None:
         schemas(document)["DailyMetricsRecord"]["properties"]["date"]["format"] = "unix-time"
         info = schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["properties"]
         info["dailyMetrics"]["nullable"] = False
-        organizations = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]
-        item = organizations["properties"]["organizations"]["items"]["properties"]
+        item = schemas(document)["AdminGetOrganizationsResponseOrganizationsItem"]["properties"]
         item["experiments"] = {"type": "string"}  # an array of strings is passed through
 
     # A field under one that changed type is not reported again.
@@ -720,7 +718,8 @@ def test_dry_run_with_compatible_changes_exits_0(
     before = snapshot(checkout["dir"])
     assert spec_diff_main(checkout) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-2] == "spec-diff: compatible: 2 changes, none breaking for users of the wrapper"
+    assert out[-3] == "spec-diff: compatible: 2 changes, none breaking for users of the wrapper"
+    assert out[-2] == "spec-diff: proven: stand-in (0 s)"
     assert out[-1].endswith(f"would change: run make vendor-spec FROM={checkout['full']}")
     assert snapshot(checkout["dir"]) == before
 
@@ -820,7 +819,7 @@ def test_vendor_spec_writes_reports_and_warns_loudly_but_exits_0(
         f"  BREAKING    {METRICS} 200 metrics.userCount: removed (was required integer); "
         "wrapper: OrganizationMetrics.user_count",
         "vendor-spec: BREAKING for users of the wrapper; changes: 1 breaking, 0 compatible",
-        f"vendor-spec: wrote {checkout['output']} (operations: 4, components: 26)",
+        f"vendor-spec: wrote {checkout['output']} (operations: 4, components: 27)",
     ]
     assert captured.err.startswith("vendor-spec: warning: 1 BREAKING change for users of the")
     assert "userCount" not in checkout["output"].read_text(encoding="utf-8")

@@ -71,7 +71,7 @@ def properties(document: Document, schema: str) -> dict[str, Any]:
     return result
 
 
-def parameter(document: Document, name: str) -> dict[str, Any]:
+def parameter(name: str, document: Document) -> dict[str, Any]:
     """A parameter component by its ``name``."""
     for value in document["components"]["parameters"].values():
         if value["name"] == name:
@@ -86,8 +86,7 @@ def metrics(document: Document) -> dict[str, Any]:
 
 
 def organization_item(document: Document) -> dict[str, Any]:
-    listing = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]
-    result: dict[str, Any] = listing["properties"]["organizations"]["items"]
+    result: dict[str, Any] = schemas(document)["AdminGetOrganizationsResponseOrganizationsItem"]
     return result
 
 
@@ -100,13 +99,13 @@ def describe(schema: str, name: str, text: str) -> Callable[[Document], None]:
 
 def constrain(name: str, **keywords: Any) -> Callable[[Document], None]:
     def change(document: Document) -> None:
-        parameter(document, name)["schema"].update(keywords)
+        parameter(name, document)["schema"].update(keywords)
 
     return change
 
 
 def rename_path_parameter(document: Document) -> None:
-    parameter(document, "organizationId")["name"] = "orgId"
+    parameter("organizationId", document)["name"] = "orgId"
     document["paths"] = {
         path.replace("{organizationId}", "{orgId}"): item
         for path, item in document["paths"].items()
@@ -233,6 +232,94 @@ def dangling_reference(document: Document) -> None:
     properties(document, "EntitlementLimits")["x"] = {"$ref": "#/components/schemas/Gone"}
 
 
+# --- issue 21: changes the generated names or the wrapper must survive -------------------------
+
+COMPUTE_TIME_PATH = (
+    "/api/organizations/{organizationId}/whitelabel/organizations/{innerOrganizationId}"
+    "/usage/computeTime"
+)
+
+
+def retag(document: Document) -> None:
+    document["paths"][METRICS_PATH]["get"]["tags"] = ["WhiteLabel"]
+
+
+def rename_schema(old: str, new: str) -> Callable[[Document], None]:
+    """Rename a schema component, every ``$ref`` following (as upstream would)."""
+
+    def change(document: Document) -> None:
+        text = json.dumps(document).replace(
+            f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"'
+        )
+        renamed = json.loads(text)
+        renamed["components"]["schemas"][new] = renamed["components"]["schemas"].pop(old)
+        document.clear()
+        document.update(renamed)
+
+    return change
+
+
+def inline_visibility(document: Document) -> None:
+    """The $ref'd enum inlined into the parameter, with the same values."""
+    enum = copy.deepcopy(schemas(document)["ProjectVisibility"])
+    parameter("projectVisibility", document)["schema"] = enum
+    del schemas(document)["ProjectVisibility"]
+
+
+def inline_listing_record(document: Document) -> None:
+    """The listing record inline in the response (as upstream writes it)."""
+    record = schemas(document).pop("AdminGetOrganizationsResponseOrganizationsItem")
+    listing = schemas(document)["AdminGetOrganizationsResponse"]["allOf"][1]
+    listing["properties"]["organizations"]["items"] = record
+
+
+def closed_limits(document: Document) -> None:
+    schemas(document)["EntitlementLimits"]["additionalProperties"] = False
+
+
+def timezone_parameter(document: Document) -> None:
+    document["paths"][COMPUTE_TIME_PATH]["get"]["parameters"].append(
+        {
+            "name": "timezone",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "default": "UTC"},
+        }
+    )
+
+
+def info_field_required(name: str) -> Callable[[Document], None]:
+    def change(document: Document) -> None:
+        schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["required"] = [name]
+
+    return change
+
+
+def all_of(*changes: Callable[[Document], None]) -> Callable[[Document], None]:
+    def change(document: Document) -> None:
+        for each in changes:
+            each(document)
+
+    return change
+
+
+def int64(document: Document) -> None:
+    metrics(document)["properties"]["projectCount"]["format"] = "int64"
+
+
+def double(document: Document) -> None:
+    properties(document, "OrganizationComputeTimeUsage")["cpuComputeTime"]["format"] = "double"
+
+
+def operation_servers(*urls: str, level: str = "get") -> Callable[[Document], None]:
+    def change(document: Document) -> None:
+        item = document["paths"][COMPUTE_TIME_PATH]
+        holder = item if level == "path" else item["get"]
+        holder["servers"] = [{"url": url} for url in urls]
+
+    return change
+
+
 def text_file(text: str) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
@@ -306,11 +393,6 @@ CASES = [
         "new optional response field",
         Case(new_response_field, "compatible", OK, ("cpuComputeTimeMs: added (optional integer)",)),
     ),
-    row(
-        "new optional response field, really generated",
-        Case(new_response_field, "compatible", OK, ("cpuComputeTimeMs",)),
-        generator=True,
-    ),
     row("new optional parameter", Case(new_query_parameter, "compatible", OK, ("region",))),
     row(
         "enum value added to a sent parameter",
@@ -340,6 +422,181 @@ CASES = [
     row(
         "an API key scheme added, x-api-key kept",
         Case(api_key_scheme_added, "compatible", OK, ("apikey in query",)),
+    ),
+    # -- issue 21: what regenerating must survive (pinned names, a tolerant wrapper) ------------
+    row(
+        "an operation's tag changed (the slicer pins it)",
+        Case(retag, "none", OK, ("no changes to our operations", "only in its header")),
+    ),
+    row(
+        "a component renamed, every $ref following (the slicer pins the name)",
+        Case(
+            rename_schema("EntitlementLimits", "OrganizationEntitlementLimits"),
+            "none",
+            OK,
+            ("only in its header",),
+        ),
+    ),
+    row(
+        "a $ref'd enum inlined with the same values",
+        Case(inline_visibility, "none", OK, ("only in its header",)),
+    ),
+    row(
+        "an inline record schema moved to a $ref with the same content",
+        Case(
+            rename_schema("AdminGetOrganizationsResponseOrganizationsItem", "WhiteLabelOrg"),
+            "none",
+            OK,
+            ("only in its header",),
+        ),
+    ),
+    row(
+        "a $ref'd record schema inlined (as upstream writes the listing record)",
+        Case(inline_listing_record, "none", OK, ("only in its header",)),
+    ),
+    row(
+        "format int64 added to an integer the wrapper reads (nothing generated changes)",
+        Case(int64, "none", OK, ("no changes", "the regenerated client is the committed one")),
+        generator=True,
+    ),
+    row(
+        "format double added to a number the wrapper reads",
+        Case(double, "none", OK, ("no changes to our operations",)),
+    ),
+    row(
+        "additionalProperties: false on EntitlementLimits",
+        Case(
+            closed_limits,
+            "regenerate",
+            OK,
+            ("entitlementLimits: additionalProperties: false", "proven"),
+        ),
+    ),
+    row(
+        "a new optional parameter with a default on computeTime",
+        Case(timezone_parameter, "compatible", OK, ("query timezone: added (optional string)",)),
+    ),
+    row(
+        "dailyMetrics (handed to the model as []) made required",
+        Case(
+            info_field_required("dailyMetrics"),
+            "compatible",
+            OK,
+            ("dailyMetrics: now required; the wrapper hands the generated model []",),
+        ),
+    ),
+    # The three above at once, proven for real (one proof: a few rows keep make test quick).
+    row(
+        "additionalProperties: false, a parameter with a default, dailyMetrics required: proven",
+        Case(
+            all_of(closed_limits, timezone_parameter, info_field_required("dailyMetrics")),
+            "regenerate",
+            OK,
+            (
+                "entitlementLimits: additionalProperties: false",
+                "query timezone: added",
+                "dailyMetrics: now required",
+                "proven: regenerated the client; the wrapper imports; mypy --strict on wrapper/",
+            ),
+        ),
+        generator=True,
+    ),
+    row(
+        "entitlementLimits (removed before the model) made required",
+        Case(
+            info_field_required("entitlementLimits"),
+            "breaking",
+            BREAKING,
+            ("entitlementLimits: now required; the wrapper removes it before the generated model",),
+        ),
+    ),
+    row(
+        "limit gains multipleOf 10 (the wrapper pages by 2 to 1000)",
+        Case(
+            constrain("limit", multipleOf=10),
+            "breaking",
+            BREAKING,
+            ("multipleOf 10 but the wrapper sends 2",),
+        ),
+    ),
+    row(
+        "limit gains multipleOf 1",
+        Case(constrain("limit", multipleOf=1), "compatible", OK, ("accepts what the wrapper",)),
+    ),
+    row(
+        "organizationId gains a maximum (ids grow with the white label)",
+        Case(
+            constrain("organizationId", maximum=1000000),
+            "breaking",
+            BREAKING,
+            ("maximum 1000000 but the wrapper sends any number from 0 up",),
+        ),
+    ),
+    row(
+        "organizationId gains minimum 1 (the wrapper allows id 0)",
+        Case(
+            constrain("organizationId", minimum=1),
+            "breaking",
+            BREAKING,
+            ("minimum 1 but the wrapper sends 0",),
+        ),
+    ),
+    row(
+        "offset gains a maximum (offsets grow with the white label)",
+        Case(
+            constrain("offset", maximum=10000),
+            "breaking",
+            BREAKING,
+            ("maximum 10000 but the wrapper sends any number from 0 up",),
+        ),
+    ),
+    row(
+        "search (free text) gains a pattern of lowercase words",
+        Case(
+            constrain("search", pattern="^[a-z ]+$"),
+            "breaking",
+            BREAKING,
+            ("pattern '^[a-z ]+$' rejects",),
+        ),
+    ),
+    row(
+        "search gains a pattern any text matches",
+        Case(constrain("search", pattern="^.+$"), "compatible", OK, ("accepts what the wrapper",)),
+    ),
+    row(
+        "sort gains a const other than id",
+        Case(constrain("sort", const="name"), "breaking", BREAKING, ('const "name"',)),
+    ),
+    row(
+        "limit gains a not",
+        Case(constrain("limit", **{"not": {"const": 7}}), "breaking", BREAKING, ("not {",)),
+    ),
+    row(
+        "computeTime's path item moves to another host",
+        Case(
+            operation_servers("https://eu.edgeimpulse.com/v1", level="path"),
+            "breaking",
+            BREAKING,
+            (f"{COMPUTE_TIME} servers: servers https://studio.edgeimpulse.com/v1 -> ",),
+        ),
+    ),
+    row(
+        "computeTime's operation moves to another host",
+        Case(
+            operation_servers("https://eu.edgeimpulse.com/v1"),
+            "breaking",
+            BREAKING,
+            ("is not among them",),
+        ),
+    ),
+    row(
+        "computeTime's operation lists another host besides ours",
+        Case(
+            operation_servers("https://studio.edgeimpulse.com/v1", "https://eu.edgeimpulse.com/v1"),
+            "compatible",
+            OK,
+            ("eu.edgeimpulse.com",),
+        ),
     ),
     # -- regenerate; wrapper unaffected --------------------------------------------------------
     row(
@@ -732,8 +989,9 @@ def test_the_generator_runs_only_where_it_can_change_an_ok_verdict(
 def test_a_generator_failure_is_breaking_with_its_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate = importlib.import_module("generate")
-    monkeypatch.setattr(generate, "check_spec", lambda *_: "first\n" + "line\n" * 20 + "the end")
+    proof = importlib.import_module("proof")
+    message = "first\n" + "line\n" * 20 + "the end"
+    monkeypatch.setattr(proof, "prove", lambda *_, **__: proof.Proof(message, "generate", 2.0))
     assert spec_diff(tmp_path, Case(new_response_field, "compatible", OK))[0] == BREAKING
     out = capsys.readouterr().out
     assert "BREAKING    generator: make generate fails on the new slice: first | ... | line" in out
@@ -778,14 +1036,14 @@ def test_readme_documents_the_verdicts() -> None:
 
 
 def test_declared_values_match_the_wrapper() -> None:
-    from ei_usage import _calls, _config, _dates, _paging
+    from ei_usage import _calls, _config, _dates, _paging, _plan
 
     wrapper = sd.load_wrapper_fields(WRAPPER_FIELDS)
     limit = wrapper.sent[ORGANIZATIONS]["limit"]
     assert limit.values == (_paging.DEFAULT_PAGE_SIZE,)
     assert (limit.minimum, limit.maximum) == (2, _paging.MAX_PAGE_SIZE)
     search = wrapper.sent[ORGANIZATIONS]["search"]
-    assert (search.min_length, search.max_length) == (1, _calls._MAX_SEARCH_LENGTH)
+    assert (search.min_length, search.max_length) == (1, _plan._MAX_SEARCH_LENGTH)
     assert wrapper.sent[ORGANIZATIONS]["sort"].values == ("id",)
     assert wrapper.client.base_url == _config.DEFAULT_BASE_URL
     credential = _config.make_credential("key", None, None)
@@ -826,3 +1084,128 @@ def test_malformed_declared_values_are_errors(data: Any, message: str) -> None:
     with pytest.raises(sd.SpecDiffError) as caught:
         sd.parse_wrapper_fields(data, "test")
     assert str(caught.value).startswith(message)
+
+
+# --- the generated names the wrapper imports, pinned by the slicer ------------------------------
+
+
+def generated_imports() -> set[tuple[str, str]]:
+    """(module, name) of every ``from edge_impulse_api_client... import name`` in the wrapper."""
+    import ast
+
+    found: set[tuple[str, str]] = set()
+    for path in (ROOT / "wrapper" / "ei_usage").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "edge_impulse_api_client"
+            ):
+                found.update((node.module or "", alias.name) for alias in node.names)
+    return found
+
+
+def test_every_generated_name_the_wrapper_imports_is_pinned() -> None:
+    """A model class the wrapper imports is pinned in wrapper-fields.yaml; operations by tag."""
+    pins = sd.load_wrapper_fields(WRAPPER_FIELDS).pins
+    operations = set(vs.read_operations(ROOT / "openapi" / "operations.txt"))
+    package = "edge_impulse_api_client"
+    tag_module = f"{package}.api.{pins.tag.lower()}"
+    models = {name for module, name in generated_imports() if module.startswith(f"{package}.mod")}
+    assert models == set(pins.models)
+    for module, name in generated_imports():
+        if module.startswith(f"{package}.api"):
+            assert module == tag_module
+            snake = {"".join(f"_{c.lower()}" if c.isupper() else c for c in o) for o in operations}
+            assert name in snake, name
+        else:
+            assert module.startswith((f"{package}.models.", f"{package}.types")), module
+    # Each pinned place exists, and holds a $ref to the pinned component, in the committed slice.
+    index = sd._index(SLICE, "the slice")
+    for name, (operation_id, group, path) in pins.models.items():
+        assert (group, path) in sd.flatten(SLICE, index[operation_id]), name
+        holder, key = vs._schema_place(SLICE, (operation_id, group, path))
+        assert holder[key] == {"$ref": f"#/components/schemas/{name}"}
+    for item in SLICE["paths"].values():
+        assert item["get"]["tags"] == [pins.tag]
+
+
+def pinned_slice(change: Callable[[Document], None]) -> Document:
+    document = full_spec(None)
+    change(document)
+    operations = vs.read_operations(ROOT / "openapi" / "operations.txt")
+    sliced: Document = vs.slice_spec(document, operations)
+    vs.pin_names(sliced, operations, sd.load_wrapper_fields(WRAPPER_FIELDS).pins)
+    return sliced
+
+
+def test_a_component_taking_a_pinned_name_moves_aside() -> None:
+    def change(document: Document) -> None:
+        rename_schema("EntitlementLimits", "Limits")(document)
+        # Upstream reuses the name for something else the listing record refers to.
+        schemas(document)["EntitlementLimits"] = {"type": "object", "properties": {}}
+        organization = schemas(document)["AdminGetOrganizationsResponseOrganizationsItem"]
+        organization["properties"]["plan"] = {"$ref": "#/components/schemas/EntitlementLimits"}
+
+    sliced = pinned_slice(change)
+    names = schemas(sliced)
+    assert names["EntitlementLimits"] == schemas(SLICE)["EntitlementLimits"]
+    assert names["EntitlementLimitsUpstream"] == {"type": "object", "properties": {}}
+    plan = names["AdminGetOrganizationsResponseOrganizationsItem"]["properties"]["plan"]
+    assert plan == {"$ref": "#/components/schemas/EntitlementLimitsUpstream"}
+    assert "Limits" not in names
+
+
+def test_a_pinned_place_upstream_removed_is_left_to_the_report() -> None:
+    def change(document: Document) -> None:
+        info = schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["properties"]
+        del info["entitlementLimits"]
+
+    sliced = pinned_slice(change)  # no error: spec-diff reports the removed field
+    assert "EntitlementLimits" in schemas(sliced)  # still used by the listing record
+
+
+def test_no_generate_labels_an_ok_verdict_unproven(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generated_slices: list[str]
+) -> None:
+    case = Case(new_response_field, "compatible", OK)
+    assert spec_diff(tmp_path, case, "--no-generate")[0] == OK
+    assert "spec-diff: UNPROVEN (--no-generate): this verdict rests on the rules alone" in (
+        capsys.readouterr().out
+    )
+    assert spec_diff(tmp_path, case, "--no-generate", "--json")[0] == OK
+    assert json.loads(capsys.readouterr().out)["proof"] == "unproven"
+    assert spec_diff(tmp_path, case, "--json")[0] == OK
+    assert json.loads(capsys.readouterr().out)["proof"] == "proven: stand-in (0 s)"
+    assert spec_diff(tmp_path, Case(None, "none", OK), "--json")[0] == OK
+    assert json.loads(capsys.readouterr().out)["proof"] == "not needed"
+    assert len(generated_slices) == 1
+
+
+def test_a_failed_proof_is_breaking_with_its_first_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proof = importlib.import_module("proof")
+    first = 'mypy --strict wrapper/: wrapper/ei_usage/_parse.py:604: "X" has no attribute "y"'
+    monkeypatch.setattr(proof, "prove", lambda *_, **__: proof.Proof(first, "mypy", 30.0))
+    assert spec_diff(tmp_path, Case(new_response_field, "compatible", OK))[0] == BREAKING
+    out = capsys.readouterr().out
+    assert f"BREAKING    proof: the wrapper fails against the regenerated client: {first}" in out
+    assert "spec-diff: proof failed (30 s)" in out
+
+
+def test_a_client_change_the_rules_do_not_classify_is_regenerate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DailyMetricsRecord inlined: no field changes, but the generated class is another one."""
+    proof = importlib.import_module("proof")
+    monkeypatch.setattr(proof, "prove", lambda *_, **__: proof.Proof(None, "tests", 20.0, "ok"))
+
+    def inline_daily(document: Document) -> None:
+        info = schemas(document)["AdminOrganizationInfoResponse"]["allOf"][2]["properties"]
+        info["dailyMetrics"]["items"] = schemas(document).pop("DailyMetricsRecord")
+
+    assert spec_diff(tmp_path, Case(inline_daily, "regenerate", OK), "--json")[0] == OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "regenerate"
+    assert data["changes"][0]["change"] == (
+        "the generated client changes where the wrapper does not look"
+    )

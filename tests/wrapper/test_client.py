@@ -1054,15 +1054,22 @@ class TestWire:
             assert request.url.params["startDate"] == start.strftime("%Y-%m-%dT00:00:00.000Z")
             assert request.url.params["endDate"] == end.strftime("%Y-%m-%dT00:00:00.000Z")
 
-    def test_a_generated_operation_with_other_parameters_is_refused(
+    def test_a_generated_operation_with_other_parameters_sends_only_the_dates(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # If a new spec slice adds a query parameter, ei-usage must not silently drop it.
+        # A new spec slice adding an optional query parameter is compatible (issue 21): the new
+        # parameter takes its server-side default. One without the dates is refused.
         def get_kwargs(*args: Any, **kwargs: Any) -> dict[str, Any]:
             return {"method": "get", "url": "/x", "params": {"startDate": 1, "endDate": 2, "n": 3}}
 
         monkeypatch.setattr(calls_module._compute_time_op, "_get_kwargs", get_kwargs)
-        with pytest.raises(RuntimeError, match=r"\['endDate', 'n', 'startDate'\]"):
+        assert calls_module.compute_time_route.__wrapped__(1, 2) == ("GET", "/x")
+
+        def without_dates(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"method": "get", "url": "/x", "params": {"from": 1, "n": 3}}
+
+        monkeypatch.setattr(calls_module._compute_time_op, "_get_kwargs", without_dates)
+        with pytest.raises(RuntimeError, match=r"\['from', 'n'\]"):
             calls_module.compute_time_route.__wrapped__(1, 2)
 
     def test_microseconds_are_truncated_to_milliseconds(self) -> None:

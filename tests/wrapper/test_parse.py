@@ -446,3 +446,77 @@ def test_organization_info_rebuilt_from_its_wire_fields_is_equal() -> None:
     assert rebuilt == usage
     # Results travel inside pickled exceptions (ReportInterrupted): the wire pickles too.
     assert pickle.loads(pickle.dumps(usage)).wire == usage.wire
+
+
+# --- a regenerated client the spec changed compatibly (issue 21) -------------------------------
+
+
+class _ClosedModel:
+    """A generated model of a schema with ``additionalProperties: false``: no extra collected."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.known = {k: v for k, v in data.items() if k in ("cpuComputeTime", "success")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.known)
+
+
+def test_unknown_fields_of_a_model_without_additional_properties() -> None:
+    body = {"success": True, "cpuComputeTime": 1, "cpuComputeTimeMs": 1000, "skipped": []}
+    assert parse._unknown(_ClosedModel(body), body, "skipped") == ["cpuComputeTimeMs"]
+
+
+def test_unknown_fields_are_logged_for_a_model_without_additional_properties(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(parse, "AdminGetOrganizationComputeTimeUsageResponse", _ClosedFactory)
+    monkeypatch.setattr(parse, "_warned", set())
+    body = {"success": True, "cpuComputeTime": 60, "cpuComputeTimeMs": 60000}
+    from ei_usage import DateRange
+
+    with caplog.at_level(logging.WARNING, logger="ei_usage"):
+        result = parse.compute_time(
+            body,
+            REQUEST,
+            organization_id=1,
+            inner_organization_id=2,
+            period=DateRange.parse("2024-05"),
+        )
+    assert result.cpu is not None
+    assert result.cpu.total_seconds() == 60
+    assert "'cpuComputeTimeMs'" in caplog.text
+
+
+class _ClosedFactory(_ClosedModel):
+    cpu_compute_time = 60
+    gpu_compute_time: Any = parse.UNSET
+    total_compute_time: Any = parse.UNSET
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _ClosedFactory:
+        return cls(data)
+
+
+def test_organization_info_hands_the_model_daily_metrics_as_an_empty_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dailyMetrics made required (the server sends it, or not): the model still gets one."""
+    seen: list[dict[str, Any]] = []
+    real = parse.AdminOrganizationInfoResponse.from_dict
+
+    def from_dict(data: dict[str, Any]) -> Any:
+        seen.append(data)
+        if "dailyMetrics" not in data:  # what a regenerated model that requires it does
+            raise KeyError("dailyMetrics")
+        return real(data)
+
+    monkeypatch.setattr(parse.AdminOrganizationInfoResponse, "from_dict", from_dict)
+    usage = parse.organization_info(
+        {"success": True, "cpuComputeTime": 1, "entitlementLimits": {"numberOfUsers": 3}},
+        REQUEST,
+        organization_id=1,
+        inner_organization_id=2,
+    )
+    assert seen[0]["dailyMetrics"] == []
+    assert "entitlementLimits" not in seen[0]
+    assert usage.entitlements.users == 3

@@ -350,6 +350,21 @@ def _unknown_fields(operation: str, prefix: str, fields: Iterable[str]) -> None:
         )
 
 
+def _unknown(model: Any, data: Mapping[str, Any], *left_out: str) -> Iterable[str]:
+    """Return the fields of ``data`` that a generated model made from it does not know.
+
+    A model collects them in ``additional_properties``, unless its schema says
+    ``additionalProperties: false``: then it has no such attribute and drops them, so they are
+    the keys of ``data`` that its ``to_dict`` does not give back (``left_out``: keys the model
+    was not given).
+    """
+    extra = getattr(model, "additional_properties", None)
+    if isinstance(extra, dict):
+        return extra
+    known = model.to_dict()
+    return [key for key in data if key not in known and key not in left_out]
+
+
 def _schema_error(body: Mapping[str, Any], error: Exception, request: RequestInfo) -> NoReturn:
     # Reached only if the checks above missed a case the generated model trips over.
     raise ResponseValidationError(
@@ -393,8 +408,7 @@ def compute_time(
         model = AdminGetOrganizationComputeTimeUsageResponse.from_dict(body)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         _schema_error(body, error, request)
-    if model.additional_properties:
-        _unknown_fields(_COMPUTE_TIME_OP, "", model.additional_properties)
+    _unknown_fields(_COMPUTE_TIME_OP, "", _unknown(model, body))
     _some_compute_time(body, request)
     # Each field was checked above: a number, or UNSET when the API left it out.
     cpu, gpu, total = model.cpu_compute_time, model.gpu_compute_time, model.total_compute_time
@@ -528,10 +542,8 @@ def organization_metrics(
     except (KeyError, TypeError, AttributeError, OverflowError) as error:
         _schema_error(body, error, request)
     m = model.metrics
-    if model.additional_properties:
-        _unknown_fields(_METRICS_OP, "", model.additional_properties)
-    if m.additional_properties:
-        _unknown_fields(_METRICS_OP, "metrics.", m.additional_properties)
+    _unknown_fields(_METRICS_OP, "", _unknown(model, body))
+    _unknown_fields(_METRICS_OP, "metrics.", _unknown(m, metrics))
     return OrganizationMetrics(
         organization_id=organization_id,
         total_jobs_compute_time=_duration(
@@ -652,8 +664,7 @@ def _entitlements(
 
 def _limits_drift(operation: str, prefix: str, limits: Mapping[str, Any]) -> None:
     model = EntitlementLimits.from_dict(limits)
-    if model.additional_properties:
-        _unknown_fields(operation, prefix, model.additional_properties)
+    _unknown_fields(operation, prefix, _unknown(model, limits))
 
 
 def _organization(
@@ -671,8 +682,9 @@ def _organization(
         _invalid(body, prefix + "created", "an ISO-8601 date-time", request, container=item)
     except (KeyError, TypeError, AttributeError, OverflowError) as error:
         _schema_error(body, error, request)
-    if model.additional_properties:
-        _unknown_fields(_ORGANIZATIONS_OP, "organizations[].", model.additional_properties)
+    _unknown_fields(
+        _ORGANIZATIONS_OP, "organizations[].", _unknown(model, item, "entitlementLimits")
+    )
     limits = item.get("entitlementLimits") or {}
     if limits:
         _limits_drift(_ORGANIZATIONS_OP, "organizations[].entitlementLimits.", limits)
@@ -717,8 +729,7 @@ def organizations_page(body: Mapping[str, Any], request: RequestInfo, *, limit: 
         )
     # The top level's unknown fields, without building every item twice.
     top = AdminGetOrganizationsResponse.from_dict({**body, "organizations": []})
-    if top.additional_properties:
-        _unknown_fields(_ORGANIZATIONS_OP, "", top.additional_properties)
+    _unknown_fields(_ORGANIZATIONS_OP, "", _unknown(top, body))
     return Page(
         total=int(body["total"]),
         items=tuple(_record(body, item, i, request) for i, item in enumerate(items)),
@@ -756,15 +767,16 @@ def organization_info(
     """
     _check(body, body, "", _INFO_FIELDS, _NONE_REQUIRED, request)
     try:
+        # dailyMetrics as an empty list, not left out: the model accepts that however the spec
+        # marks it (optional or required, nullable or not), and it builds no records.
         model = AdminOrganizationInfoResponse.from_dict(
-            {k: v for k, v in body.items() if k not in ("dailyMetrics", "entitlementLimits")}
+            {**{k: v for k, v in body.items() if k != "entitlementLimits"}, "dailyMetrics": []}
         )
     except ValueError:
         _invalid(body, "computeTimeCurrentContractSince", "an ISO-8601 date-time", request)
     except (KeyError, TypeError, AttributeError, OverflowError) as error:
         _schema_error(body, error, request)
-    if model.additional_properties:
-        _unknown_fields(_ORGANIZATION_INFO_OP, "", model.additional_properties)
+    _unknown_fields(_ORGANIZATION_INFO_OP, "", _unknown(model, body, "entitlementLimits"))
     _some_compute_time(body, request)
     limits = body.get("entitlementLimits") or {}
     if limits:

@@ -83,11 +83,17 @@ def _served_names(studio: FakeStudio) -> set[str]:
     module.forecast_usage = lambda *a, **k: types.SimpleNamespace(  # type: ignore[attr-defined]
         compute=compute
     )
+    # Put back what was there: deleting the real module would make the next import build new
+    # classes, and isinstance checks elsewhere in the run would fail.
+    previous = sys.modules.get("ei_usage.forecast")
     sys.modules["ei_usage.forecast"] = module
     try:
         text = _exposition(studio)
     finally:
-        del sys.modules["ei_usage.forecast"]
+        if previous is None:
+            del sys.modules["ei_usage.forecast"]
+        else:
+            sys.modules["ei_usage.forecast"] = previous
     return set(re.findall(r"^(ei_usage_\w+?)(?:\{| )", text, flags=re.MULTILINE))
 
 
