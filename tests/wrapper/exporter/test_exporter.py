@@ -417,3 +417,34 @@ def test_forecast_families_from_the_real_model(served: Served) -> None:
     fail = by_inner(samples, "ei_usage_forecast_fail_remaining_seconds")
     assert over <= fail.keys()
     assert all(fail[inner] == 0 for inner in over)  # already crossed
+
+
+def test_with_a_store_the_forecast_reads_its_history(
+    studio: FakeStudio, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_module = pytest.importorskip("ei_usage.store", reason="the store extra is missing")
+    seen: dict[int, tuple[int, int]] = {}
+
+    def forecast_usage(usage: InnerOrganizationUsage, monthly: Any, **kwargs: Any) -> Any:
+        seen[usage.inner_organization_id] = (len(monthly), len(kwargs["snapshots"]))
+        return _forecast_like(ratio=0.5, warn=None, fail=None)
+
+    module = types.ModuleType("ei_usage.forecast")
+    module.forecast_usage = forecast_usage  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ei_usage.forecast", module)
+    now = datetime.now(UTC)
+    since = f"{now.year - 1}-{now.month:02d}"
+    with (
+        store_module.Store.open(tmp_path / "history.sqlite3") as store,
+        ExporterClient(SECRET, base_url=studio.base_url) as client,
+    ):
+        store_module.sync(client, store, 1, since)  # a year of months, one contract snapshot
+        exporter = Exporter(client, 1, sink=store)
+        exporter.refresh()
+        stored = store.monthly_compute_time(1)
+    limited = {i for i in LIVE if seen.get(i)}
+    assert limited, "no organization with a compute limit was forecast"
+    for inner in limited:
+        months, snapshots = seen[inner]
+        assert months == len(stored[inner]) == 13  # the store's months, not the running one alone
+        assert snapshots == 2  # the sync's snapshot and this refresh's

@@ -40,19 +40,28 @@ def available() -> bool:
 
 
 def forecast(
-    usage: InnerOrganizationUsage, monthly: Sequence[ComputeTime], *, now: datetime
+    usage: InnerOrganizationUsage,
+    monthly: Sequence[ComputeTime],
+    *,
+    now: datetime,
+    snapshots: Sequence[tuple[datetime, InnerOrganizationUsage]] = (),
 ) -> ForecastValues | None:
     """Forecast one organization's contract compute, or None when no forecast can be made.
 
     Args:
         usage: its contract usage and entitlements.
-        monthly: its monthly compute time, oldest first (the running month last).
+        monthly: its monthly compute time, oldest first (the running month last): the store's
+            history with ``--db``, else the running month alone.
         now: the instant to forecast from (aware UTC).
+        snapshots: its contract-usage snapshots from the store, oldest first (refine the
+            running month's rate), or none.
     """
     model = _model()
     if model is None or usage.entitlements.compute_time_per_year is None:
         return None
-    result = model.forecast_usage(usage, monthly, now=now, warn_at=WARN_AT, fail_at=FAIL_AT)
+    result = model.forecast_usage(
+        usage, monthly, snapshots=snapshots, now=now, warn_at=WARN_AT, fail_at=FAIL_AT
+    )
     compute = result.compute  # the compute (CPU + GPU) limit's forecast, None when unknown
     if compute is None:
         return None

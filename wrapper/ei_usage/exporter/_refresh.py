@@ -29,7 +29,7 @@ from ._sink import write
 from ._snapshot import Health, OrganizationSample, Snapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from ei_usage._models import ComputeTime, InnerOrganization, InnerOrganizationUsage
     from ei_usage._parse import Answer
@@ -117,6 +117,11 @@ class Refresher:
     concurrency: int = 8
     clock: Callable[[], datetime] = _now
     _errors: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False)
+    # With a store that keeps history (``--db``), what the forecast reads: per inner id, the
+    # stored months and this contract year's snapshots, read once per refresh.
+    _history: tuple[Mapping[int, Sequence[ComputeTime]], Mapping[int, Sequence[Any]]] = attrs.field(
+        factory=lambda: ({}, {}), init=False
+    )
 
     def refresh(self, previous: Snapshot) -> Snapshot:
         """Read everything once and return the snapshot to serve next (never raises for the API).
@@ -150,6 +155,7 @@ class Refresher:
                 self._errors["store"] += 1
                 complete = False
                 logger.warning("ei_usage: exporter: writing to the store failed: %s", error)
+            self._history = self._read_history(now)
         samples = self._merge(previous, listed, complete, usages, months, fetched_at)
         ended = self.clock()
         before = previous.health
@@ -294,11 +300,31 @@ class Refresher:
             result.append(sample)
         return tuple(result)
 
+    def _read_history(
+        self, now: datetime
+    ) -> tuple[Mapping[int, Sequence[ComputeTime]], Mapping[int, Sequence[Any]]]:
+        """The store's monthly history and recent contract snapshots, when it keeps them."""
+        monthly = getattr(self.sink, "monthly_compute_time", None)
+        snapshots = getattr(self.sink, "contract_snapshots", None)
+        if monthly is None or snapshots is None:
+            return {}, {}
+        try:
+            # A contract runs a year: older snapshots belong to an earlier one.
+            since = now - timedelta(days=400)
+            return monthly(self.organization_id), snapshots(self.organization_id, since=since)
+        except Exception as error:
+            self._errors["store"] += 1
+            logger.warning("ei_usage: exporter: reading history from the store failed: %s", error)
+            return {}, {}
+
     def _forecast(self, sample: OrganizationSample, at: datetime) -> Any:
         assert sample.usage is not None
+        monthly, snapshots = self._history
+        inner = sample.inner_organization_id
+        months = monthly.get(inner) or ([] if sample.month is None else [sample.month])
         try:
             return _forecast.forecast(
-                sample.usage, [] if sample.month is None else [sample.month], now=at
+                sample.usage, months, now=at, snapshots=snapshots.get(inner, ())
             )
         except Exception as error:
             self._errors["forecast"] += 1
