@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,19 @@ def test_demo_offline() -> None:
     assert "$ ei-usage check --org 1 --unit hours" in out
     assert "(exit status 5: some organization is over --fail-at)" in out
     assert "█" in out
+    # The history store: a second sync asks nothing again for the closed months.
+    syncs = re.findall(r"compute time: (\d+) fetched, (\d+) reused", out)
+    assert len(syncs) == 2
+    (first_fetched, first_reused), (second_fetched, second_reused) = map(
+        lambda pair: tuple(map(int, pair)), syncs
+    )
+    assert first_reused == 0
+    assert second_reused == first_fetched - second_fetched > 0
+    assert second_fetched == 10  # the running month of each of the 10 organizations
+    assert "Stored compute time of organization 1" in out
+    assert "Forecast of white label 1" in out
+    # The exporter served a scrape.
+    assert re.search(r"^ei_usage_contract_compute_used_ratio\{", out, flags=re.MULTILINE)
     assert "ei_fake_studio_demo_key" not in out + done.stderr
     assert "Traceback" not in done.stderr
 

@@ -43,7 +43,7 @@ from ei_usage import (
     Unit,
 )
 
-from . import _render, _safe
+from . import _render, _safe, _store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -675,10 +675,8 @@ def _forecast_store(db: str | None) -> Any:
 
     try:
         return _forecast.open_store(db)
-    except _forecast.StoreUnavailableError as error:
-        if error.missing:
-            raise ConfigCommandError(str(error)) from None
-        raise CommandError(str(error)) from None
+    except _store.StoreUnavailableError as error:
+        raise _store_error(error) from None
 
 
 @cli.command(
@@ -892,16 +890,12 @@ def exporter(
     store: Any = None
     if db is not None:
         try:
-            from ei_usage.store import Store  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as error:
+            store = _store.open_store(db, create=True, purpose="--db needs")
+        except _store.StoreUnavailableError as error:
+            # The store's own error names the file or URL, without a password.
             raise ConfigCommandError(
-                f"--db needs the history store ({error.name} is missing): "
-                "pip install 'ei-usage[store]'"
+                f"--db: {error}" if not error.missing else str(error)
             ) from None
-        try:
-            store = Store.open(db)
-        except Exception as error:  # the store's own error names the file or URL, no password
-            raise ConfigCommandError(f"--db: {error}") from None
     served = _exporter.Exporter(
         client,
         organization_id,
@@ -957,39 +951,31 @@ def exporter(
 # The store (SQLAlchemy, Alembic) is imported inside these commands only: the other commands,
 # and `ei-usage --help`, never pay for it, and work without the store extra.
 
-STORE_EXTRA_HINT = "pip install 'ei-usage[store]'"
-DB_HELP = (
-    "The store: a SQLite file (default: history.sqlite3 in your user data directory) or a "
-    "postgresql:// URL (a store shared by several tools). Also EI_USAGE_DB."
-)
+
+def _store_error(error: _store.StoreUnavailableError) -> CommandError:
+    """A missing extra is a setup error (exit 2); a store that cannot be opened, exit 1."""
+    return ConfigCommandError(str(error)) if error.missing else CommandError(str(error))
 
 
 def _store_module() -> Any:
     try:
-        from ei_usage import store
-    except ImportError as error:
-        raise ConfigCommandError(
-            f"this command needs the history store, which is not installed ({error.name or error} "
-            f"is missing): {STORE_EXTRA_HINT}"
-        ) from None
-    return store
+        return _store.store_module()
+    except _store.StoreUnavailableError as error:
+        raise _store_error(error) from None
 
 
 def _open_store(db: str | None, *, create: bool, settle_days: int | None = None) -> Any:
-    store = _store_module()
-    options: dict[str, Any] = {"create": create}
-    if settle_days is not None:
-        from datetime import timedelta
+    from datetime import timedelta
 
-        options["settle"] = timedelta(days=settle_days)
+    settle = None if settle_days is None else timedelta(days=settle_days)
     try:
-        return store.Store.open(db, **options)
-    except store.StoreError as error:
-        raise CommandError(str(error)) from None
+        return _store.open_store(db, create=create, settle=settle)
+    except _store.StoreUnavailableError as error:
+        raise _store_error(error) from None
 
 
 _DB_OPTION = click.option(
-    "--db", metavar="PATH|URL", envvar="EI_USAGE_DB", show_envvar=True, help=DB_HELP
+    "--db", metavar="PATH|URL", envvar="EI_USAGE_DB", show_envvar=True, help=_store.DB_HELP
 )
 
 

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from ei_usage.forecast import Crossing, Forecast, forecast_usage
 
-from . import _safe
+from . import _safe, _store
+from ._store import StoreUnavailableError as StoreUnavailableError  # what open_store raises
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from ei_usage import ComputeTime, EntitlementReport, InnerOrganizationUsage, Unit
-
-STORE_EXTRA_HINT = "pip install 'ei-usage[store]'"
 
 
 class StoreReader(Protocol):
@@ -47,32 +46,13 @@ class StoreReader(Protocol):
         ...
 
 
-class StoreUnavailableError(Exception):
-    """The store cannot be used; ``missing`` when its extra is not installed (a setup error)."""
-
-    def __init__(self, message: str, *, missing: bool = False) -> None:
-        super().__init__(message)
-        self.missing = missing
-
-
 def open_store(db: str | None) -> StoreReader:
-    """Open the history store for reading (never creating it).
+    """Open the history store for reading (never creating it); tests replace this.
 
     Raises:
         StoreUnavailableError: the store extra is missing, or the store cannot be opened.
     """
-    try:
-        from ei_usage import store
-    except ImportError as error:
-        raise StoreUnavailableError(
-            f"forecasts read the history store, which is not installed ({error.name or error} "
-            f"is missing): {STORE_EXTRA_HINT}",
-            missing=True,
-        ) from None
-    try:
-        opened: StoreReader = store.Store.open(db, create=False)
-    except store.StoreError as error:
-        raise StoreUnavailableError(str(error)) from None
+    opened: StoreReader = _store.open_store(db, create=False, purpose="forecasts read")
     return opened
 
 
