@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -183,15 +185,19 @@ def test_the_demo_prints_a_scrape(capfd: pytest.CaptureFixture[str]) -> None:
 
 
 def test_db_without_the_store_installed_is_a_usage_error(
-    studio: FakeStudio, monkeypatch: pytest.MonkeyPatch
+    studio: FakeStudio, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from click.testing import CliRunner
 
     from ei_usage.cli._app import cli
 
+    # Imported first, as by any earlier test: the package then has a `store` attribute, which
+    # `from ei_usage import store` would take (an exporter serving forever, in the test's cwd).
+    importlib.import_module("ei_usage.store")
     monkeypatch.setitem(sys.modules, "ei_usage.store", None)  # importing it fails
     env = {"EI_API_KEY": SECRET, "EI_BASE_URL": studio.base_url}
-    result = CliRunner().invoke(cli, ["exporter", "--org", "1", "--db", "h.sqlite3"], env=env)
+    db = str(tmp_path / "h.sqlite3")
+    result = CliRunner().invoke(cli, ["exporter", "--org", "1", "--db", db], env=env)
     assert result.exit_code == 2
     assert "--db needs the history store" in result.stderr
     assert "pip install 'ei-usage[store]'" in result.stderr

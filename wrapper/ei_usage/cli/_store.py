@@ -7,6 +7,7 @@ the commands that use a store (``sync``, ``history``, ``forecast``, ``check --fo
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ def store_module(purpose: str = "this command needs") -> ModuleType:
         StoreUnavailableError: the store extra is not installed (``missing``).
     """
     try:
-        from ei_usage import store
+        # import_module, not `from ei_usage import store`: that form takes the package's
+        # attribute when set and so never notices a store made unimportable since.
+        store = importlib.import_module("ei_usage.store")
     except ImportError as error:
         raise StoreUnavailableError(
             f"{purpose} the history store, which is not installed ({error.name or error} is "
