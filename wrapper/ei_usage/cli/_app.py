@@ -282,6 +282,28 @@ def _org_option(what: str) -> Callable[[Callable[..., None]], Callable[..., None
 
 
 _ORG_OPTION = _org_option("The white-label organization you administer")
+
+
+def _db_option(help_text: str = _store.DB_HELP) -> Callable[[Callable[..., None]], Any]:
+    """``--db PATH|URL`` (also ``EI_USAGE_DB``): the history store a command reads or writes."""
+    return click.option(
+        "--db", metavar="PATH|URL", envvar="EI_USAGE_DB", show_envvar=True, help=help_text
+    )
+
+
+def _level_option(flag: str, default: float, help_text: str) -> Callable[..., Any]:
+    """``--warn-at``/``--fail-at PERCENT``: a share of an entitlement, above zero."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        metavar="PERCENT",
+        help=help_text,
+    )
+
+
+_DB_OPTION = _db_option()
 _CONCURRENCY_OPTION = click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -508,22 +530,8 @@ EXIT_OVER = 5
     ),
 )
 @_ORG_OPTION
-@click.option(
-    "--warn-at",
-    type=click.FloatRange(min=0, min_open=True),
-    default=80.0,
-    show_default=True,
-    metavar="PERCENT",
-    help="Warn (exit 4) from this much of an entitlement used.",
-)
-@click.option(
-    "--fail-at",
-    type=click.FloatRange(min=0, min_open=True),
-    default=100.0,
-    show_default=True,
-    metavar="PERCENT",
-    help="Fail (exit 5) from this much of an entitlement used.",
-)
+@_level_option("--warn-at", 80.0, "Warn (exit 4) from this much of an entitlement used.")
+@_level_option("--fail-at", 100.0, "Fail (exit 5) from this much of an entitlement used.")
 @_output_options(_REPORT_FORMATS)
 @_CONCURRENCY_OPTION
 @click.option(
@@ -534,13 +542,7 @@ EXIT_OVER = 5
     "crosses --warn-at and --fail-at, from the history store (--db); exit codes stay those of "
     "today's use.",
 )
-@click.option(
-    "--db",
-    metavar="PATH|URL",
-    envvar="EI_USAGE_DB",
-    show_envvar=True,
-    help="The history store --forecast reads (default: in your user data directory).",
-)
+@_db_option("The history store --forecast reads (default: in your user data directory).")
 def check(
     organization_id: int,
     warn_at: float,
@@ -693,30 +695,9 @@ def _forecast_store(db: str | None) -> Any:
     ),
 )
 @_ORG_OPTION
-@click.option(
-    "--warn-at",
-    type=click.FloatRange(min=0, min_open=True),
-    default=80.0,
-    show_default=True,
-    metavar="PERCENT",
-    help="The warning level whose crossing date is forecast.",
-)
-@click.option(
-    "--fail-at",
-    type=click.FloatRange(min=0, min_open=True),
-    default=100.0,
-    show_default=True,
-    metavar="PERCENT",
-    help="The failing level whose crossing date is forecast.",
-)
-@click.option(
-    "--db",
-    metavar="PATH|URL",
-    envvar="EI_USAGE_DB",
-    show_envvar=True,
-    help="The history store: a SQLite file (default: in your user data directory) or a "
-    "postgresql:// URL. Also EI_USAGE_DB.",
-)
+@_level_option("--warn-at", 80.0, "The warning level whose crossing date is forecast.")
+@_level_option("--fail-at", 100.0, "The failing level whose crossing date is forecast.")
+@_DB_OPTION
 @click.option(
     "--format",
     "fmt",
@@ -972,11 +953,6 @@ def _open_store(db: str | None, *, create: bool, settle_days: int | None = None)
         return _store.open_store(db, create=create, settle=settle)
     except _store.StoreUnavailableError as error:
         raise _store_error(error) from None
-
-
-_DB_OPTION = click.option(
-    "--db", metavar="PATH|URL", envvar="EI_USAGE_DB", show_envvar=True, help=_store.DB_HELP
-)
 
 
 @cli.command(
