@@ -110,11 +110,19 @@ class FakeStore:
         return {k: v for k, v in self.monthly.items() if k in wanted}
 
     def contract_snapshots(
-        self, organization_id: int, inner_ids: Iterable[int] | None = None
+        self,
+        organization_id: int,
+        inner_ids: Iterable[int] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> dict[int, list[tuple[datetime, InnerOrganizationUsage]]]:
         assert organization_id == 1
         wanted = set(self.snapshots if inner_ids is None else inner_ids)
-        return {k: v for k, v in self.snapshots.items() if k in wanted}
+        return {
+            k: [(at, usage) for at, usage in v if since is None or at >= since]
+            for k, v in self.snapshots.items()
+            if k in wanted
+        }
 
     def latest_contracts(self, organization_id: int) -> dict[int, InnerOrganizationUsage]:
         return {k: v[-1][1] for k, v in self.contract_snapshots(organization_id).items()}
@@ -247,7 +255,7 @@ def test_an_empty_store_says_to_sync_first(cli: Cli, monkeypatch: pytest.MonkeyP
         def monthly_compute_time(self, *args: object) -> dict[int, list[ComputeTime]]:
             return {}
 
-        def contract_snapshots(self, *args: object) -> dict[int, list[object]]:
+        def contract_snapshots(self, *args: object, **kwargs: object) -> dict[int, list[object]]:
             return {}
 
         def latest_contracts(self, organization_id: int) -> dict[int, InnerOrganizationUsage]:

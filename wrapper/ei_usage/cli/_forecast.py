@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from ei_usage.forecast import Crossing, Forecast, forecast_usage
@@ -32,9 +32,13 @@ class StoreReader(Protocol):
         ...
 
     def contract_snapshots(
-        self, organization_id: int, inner_ids: Iterable[int] | None = None
+        self,
+        organization_id: int,
+        inner_ids: Iterable[int] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> dict[int, list[tuple[datetime, InnerOrganizationUsage]]]:
-        """Contract-usage snapshots per inner id, time order."""
+        """Contract-usage snapshots per inner id, time order (fetched from ``since`` on)."""
         ...
 
     def latest_contracts(self, organization_id: int) -> dict[int, InnerOrganizationUsage]:
@@ -54,6 +58,9 @@ def open_store(db: str | None) -> StoreReader:
     """
     opened: StoreReader = _store.open_store(db, create=False, purpose="forecasts read")
     return opened
+
+
+_MARGIN = timedelta(days=1)  # a snapshot taken at the contract's first instant is in
 
 
 def current_time() -> datetime:
@@ -106,7 +113,14 @@ def forecasts(
     if not limited:
         return {}
     monthly = store.monthly_compute_time(organization_id, sorted(limited))
-    snapshots = store.contract_snapshots(organization_id, sorted(limited))
+    # Only the running contracts' snapshots: years of daily ones would cost seconds to read,
+    # and the model ignores those from before a renewal anyway.
+    starts = [usage.contract_since for usage in limited.values()]
+    known = [start for start in starts if start is not None]
+    since = min(known) if known and len(known) == len(starts) else None
+    snapshots = store.contract_snapshots(
+        organization_id, sorted(limited), since=None if since is None else since - _MARGIN
+    )
     result = {}
     for inner, usage in sorted(limited.items()):
         history = snapshots.get(inner, [])
