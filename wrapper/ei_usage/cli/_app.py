@@ -251,21 +251,32 @@ def _add_output_options(command: Callable[..., None], formats: list[str]) -> Cal
         help="Allow a plain http:// EI_BASE_URL to a host other than loopback (test setups only: "
         "the credential travels unencrypted). Also EI_ALLOW_INSECURE_HTTP=1.",
     )(command)
-    command = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(formats),
-        default="table",
-        show_default=True,
-        help="html: one self-contained file with charts." if "html" in formats else None,
-    )(command)
-    return click.option(
-        "--unit",
-        type=click.Choice(_UNITS),
-        default="minutes",
-        show_default=True,
-        help="Unit of every duration shown.",
-    )(command)
+    return _format_options(formats)(command)
+
+
+def _format_options(
+    formats: list[str], html_help: str = "html: one self-contained file with charts."
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--format`` and ``--unit``: what every command that prints results takes."""
+
+    def add(command: Callable[..., None]) -> Callable[..., None]:
+        command = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default="table",
+            show_default=True,
+            help=html_help if "html" in formats else None,
+        )(command)
+        return click.option(
+            "--unit",
+            type=click.Choice(_UNITS),
+            default="minutes",
+            show_default=True,
+            help="Unit of every duration shown.",
+        )(command)
+
+    return add
 
 
 def _org_option(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -698,21 +709,7 @@ def _forecast_store(db: str | None) -> Any:
 @_level_option("--warn-at", 80.0, "The warning level whose crossing date is forecast.")
 @_level_option("--fail-at", 100.0, "The failing level whose crossing date is forecast.")
 @_DB_OPTION
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(_REPORT_FORMATS),
-    default="table",
-    show_default=True,
-    help="html: one self-contained file, a chart per organization.",
-)
-@click.option(
-    "--unit",
-    type=click.Choice(_UNITS),
-    default="minutes",
-    show_default=True,
-    help="Unit of every duration shown.",
-)
+@_format_options(_REPORT_FORMATS, "html: one self-contained file, a chart per organization.")
 def forecast_command(
     organization_id: int, warn_at: float, fail_at: float, db: str | None, fmt: str, unit: str
 ) -> None:
@@ -1133,21 +1130,7 @@ def sync_command(
     help="Calendar unit of each row.",
 )
 @_DB_OPTION
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(_REPORT_FORMATS),
-    default="table",
-    show_default=True,
-    help="html: one self-contained file with a chart.",
-)
-@click.option(
-    "--unit",
-    type=click.Choice(_UNITS),
-    default="minutes",
-    show_default=True,
-    help="Unit of every duration shown.",
-)
+@_format_options(_REPORT_FORMATS, "html: one self-contained file with a chart.")
 def history_command(
     organization_id: int,
     inner_orgs: tuple[int, ...],
