@@ -228,3 +228,14 @@ def test_an_error_built_by_hand_has_no_headers() -> None:
     error = NotFoundError("gone", 404)
     assert error.headers is None
     assert error.request_id is None
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_an_echoed_credential_is_scrubbed_from_the_body(caller: Any) -> None:
+    body = {**CT_BODY, "echo": f"your key is {KEY}", "note": "caf\u00e9"}
+    raw, _ = caller(Recorder(json_response(body)), "compute_time")
+    assert KEY.encode() not in raw.content
+    assert json.loads(raw.content)["echo"] == "your key is ***"
+    assert json.loads(raw.content)["note"] == "caf\u00e9"  # the rest is left as it was
+    plain, _ = caller(Recorder(json_response(CT_BODY)), "compute_time")
+    assert json.loads(plain.content) == CT_BODY

@@ -47,7 +47,8 @@ class RawResponse(Generic[T]):
     Attributes:
         status_code: the HTTP status (2xx).
         headers: the response headers (case-insensitive; the credential scrubbed from values).
-        content: the decoded body as received (never in ``repr``).
+        content: the decoded body as received, an echoed credential replaced by ``***``
+            (never in ``repr``).
         request: method and URL of the request (never its headers).
         elapsed: the answering attempt, from sending the request to the body's last byte.
         total_elapsed: the whole call: every attempt, the waits between them and for the rate
@@ -101,7 +102,7 @@ def make(
     return RawResponse(
         status_code=answer.status_code,
         headers=scrub_headers(answer.headers, redact),
-        content=answer.content,
+        content=_scrubbed(answer.content, redact),
         request=request,
         elapsed=timedelta(seconds=max(0.0, attempt_seconds)),
         total_elapsed=timedelta(seconds=max(0.0, call_seconds)),
@@ -109,6 +110,13 @@ def make(
         throttles=throttles,
         result=result,
     )
+
+
+def _scrubbed(content: bytes, redact: Callable[[str], str]) -> bytes:
+    """The body with an echoed credential replaced, as parsing sees it; else the same bytes."""
+    text = content.decode("utf-8", errors="surrogateescape")
+    clean = redact(text)
+    return content if clean == text else clean.encode("utf-8", errors="surrogateescape")
 
 
 class RawCalls:
