@@ -38,6 +38,8 @@ def test_wheel_contents(built_dist: Path) -> None:
     assert "ei_usage/py.typed" in names
     assert "edge_impulse_api_client/py.typed" in names
     assert "ei_usage/_client.py" in names
+    # The store's migrations are code the store runs when it opens a file.
+    assert "ei_usage/store/migrations/versions/0001_initial.py" in names
     assert "edge_impulse_api_client/api/organizations/get_organization_metrics.py" in names
     top = {name.split("/")[0] for name in names}
     assert top == {"ei_usage", "edge_impulse_api_client", f"ei_usage-{_version()}.dist-info"}
@@ -71,6 +73,7 @@ def test_sdist_has_the_sources_to_regenerate(built_dist: Path) -> None:
         "requirements/dev.lock",
         "requirements/runtime.lock",
         "tools/release.py",  # the sdist ships the tests, and tests/tools tests this
+        "deploy/prometheus/ei-usage-rules.yml",  # and tests/wrapper/exporter checks deploy/
     ):
         assert needed in names
 
