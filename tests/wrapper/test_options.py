@@ -6,9 +6,7 @@ come from ``httpx.MockTransport`` or a loopback server that counts connections.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,44 +26,7 @@ from ei_usage import (
 
 from .hostile import hostile
 from .network import api_script
-from .test_client import CT_BODY, KEY, Recorder, json_response
-
-
-def arun(coro: Any, timeout: float = 10.0) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds, stop=None: waits.append(seconds))
-    monkeypatch.setattr(client_module, "_async_sleep", async_sleep)
-    return waits
-
-
-@pytest.fixture
-def paces(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Waits for a rate schedule, on a virtual clock that moves only by them."""
-    waits: list[float] = []
-    offset = [0.0]
-    start = time.monotonic()
-
-    def pace(seconds: float, stop: object = None) -> None:
-        waits.append(seconds)
-        offset[0] += seconds
-
-    async def async_pace(seconds: float) -> None:
-        pace(seconds)
-
-    monkeypatch.setattr(client_module, "_pace", pace)
-    monkeypatch.setattr(client_module, "_async_pace", async_pace)
-    monkeypatch.setattr(client_module, "_clock", lambda: start + offset[0])
-    return waits
-
+from .test_client import CT_BODY, KEY, Recorder, arun, json_response
 
 # ==== verify= and proxy= ========================================================================
 

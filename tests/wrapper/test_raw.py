@@ -5,10 +5,8 @@ Also: errors carry the answer's headers (credential scrubbed) and its request id
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pickle
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +14,6 @@ import attrs
 import httpx
 import pytest
 
-import ei_usage._client as client_module
 from ei_usage import (
     AsyncClient,
     Client,
@@ -29,7 +26,7 @@ from ei_usage import (
     ServerError,
 )
 
-from .test_client import CT_BODY, KEY, METRICS_BODY, Recorder, json_response
+from .test_client import CT_BODY, KEY, METRICS_BODY, Recorder, arun, json_response
 
 ORG_BODY: dict[str, Any] = {
     "success": True,
@@ -38,41 +35,6 @@ ORG_BODY: dict[str, Any] = {
     "totalComputeTime": 1,
     "computeTimeCurrentContractSince": "2024-01-01T00:00:00.000Z",
 }
-
-
-def arun(coro: Any, timeout: float = 10.0) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds, stop=None: waits.append(seconds))
-    monkeypatch.setattr(client_module, "_async_sleep", async_sleep)
-    return waits
-
-
-@pytest.fixture
-def paces(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    offset = [0.0]
-    start = time.monotonic()
-
-    def pace(seconds: float, stop: object = None) -> None:
-        waits.append(seconds)
-        offset[0] += seconds
-
-    async def async_pace(seconds: float) -> None:
-        pace(seconds)
-
-    monkeypatch.setattr(client_module, "_pace", pace)
-    monkeypatch.setattr(client_module, "_async_pace", async_pace)
-    monkeypatch.setattr(client_module, "_clock", lambda: start + offset[0])
-    return waits
 
 
 def raw_sync(recorder: Recorder, operation: str, **kwargs: Any) -> Any:
